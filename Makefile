@@ -1,0 +1,104 @@
+# vmd for Linux: top-level GNU Makefile.  Builds in place:
+#   usr.sbin/vmd/vmd, usr.sbin/vmctl/vmctl, regress/guest/guest.elf
+# Targets: all (default), test, demo, install, clean, fuzz, bench.
+# SANITIZE=1 builds everything with ASan and UBSan.
+
+PREFIX	?= /usr/local
+DESTDIR	?=
+SBINDIR	 = $(PREFIX)/sbin
+MANDIR	 = $(PREFIX)/share/man
+
+CC	?= cc
+YACC	 = byacc
+CSTD	 = -std=gnu11
+WARN	 = -Wall -Wextra -Werror -Wno-unused-parameter
+CFLAGS	?= -O2 -g
+CPPFLAGS += -I. -Ilib/libutil -Isys -Iusr.sbin/vmd -D_GNU_SOURCE
+LIBS_EVENT = -levent_core -levent_pthreads
+LIBS_SECCOMP = -lseccomp
+LDLIBS	 = $(LIBS_EVENT) $(LIBS_SECCOMP) -lpthread
+
+ifeq ($(SANITIZE),1)
+CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
+	   -fno-sanitize-recover=undefined
+LDFLAGS	+= -fsanitize=address,undefined
+endif
+
+ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS)
+
+# lib/libutil: imsg, logging, fd helpers
+LIBUTIL_SRCS = lib/libutil/imsg.c lib/libutil/imsg-buffer.c lib/libutil/log.c
+LIBUTIL	 = lib/libutil/libutil.a
+
+# vmd: everything but main() and the KVM backend goes in an archive that
+# the unit tests link too, with the fake backend.
+VMD_LIB_SRCS = usr.sbin/vmd/proc.c usr.sbin/vmd/control.c \
+	usr.sbin/vmd/config.c usr.sbin/vmd/vmm.c usr.sbin/vmd/vm.c \
+	usr.sbin/vmd/x86_vm.c usr.sbin/vmd/loadfile_elf.c \
+	usr.sbin/vmd/sandbox.c usr.sbin/vmd/dev.c \
+	usr.sbin/vmd/ns8250.c usr.sbin/vmd/mc146818.c usr.sbin/vmd/pci.c \
+	usr.sbin/vmd/i8042.c usr.sbin/vmd/acpi.c
+VMD_LIB	 = usr.sbin/vmd/libvmd.a
+VMM_KVM_SRCS = sys/dev/vmm/vmm_kvm.c sys/dev/vmm/vmm_host.c
+VMM_NULL_SRCS = sys/dev/vmm/vmm_null.c
+VMD	 = usr.sbin/vmd/vmd
+VMD_PARSE = usr.sbin/vmd/parse.c
+
+VMCTL_SRCS = usr.sbin/vmctl/main.c usr.sbin/vmctl/vmctl.c
+VMCTL	 = usr.sbin/vmctl/vmctl
+
+UNIT_SRCS = $(wildcard regress/unit/*_test.c)
+UNIT_BINS = $(UNIT_SRCS:.c=)
+
+GUEST	 = regress/guest/guest.elf
+
+all: $(VMD) $(VMCTL) $(GUEST)
+
+%.o: %.c
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIBUTIL): $(LIBUTIL_SRCS:.c=.o)
+	rm -f $@ && ar rcs $@ $^
+
+$(VMD_PARSE): usr.sbin/vmd/parse.y
+	$(YACC) -o $@ $<
+
+usr.sbin/vmd/parse.o: $(VMD_PARSE)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Wno-unused-but-set-variable -MMD -MP -c -o $@ $<
+
+$(VMD_LIB): $(VMD_LIB_SRCS:.c=.o) usr.sbin/vmd/parse.o
+	rm -f $@ && ar rcs $@ $^
+
+$(VMD): usr.sbin/vmd/vmd.o $(VMD_LIB) $(VMM_KVM_SRCS:.c=.o) $(LIBUTIL)
+	$(CC) $(LDFLAGS) -o $@ usr.sbin/vmd/vmd.o $(VMM_KVM_SRCS:.c=.o) \
+	    $(VMD_LIB) $(LIBUTIL) $(LDLIBS)
+
+$(VMCTL): $(VMCTL_SRCS:.c=.o) $(LIBUTIL)
+	$(CC) $(LDFLAGS) -o $@ $(VMCTL_SRCS:.c=.o) $(LIBUTIL) $(LDLIBS)
+
+regress/unit/%_test: regress/unit/%_test.o $(VMD_LIB) $(VMM_NULL_SRCS:.c=.o) $(LIBUTIL)
+	$(CC) $(LDFLAGS) -o $@ $< $(VMD_LIB) $(VMM_NULL_SRCS:.c=.o) \
+	    $(LIBUTIL) $(LDLIBS)
+
+include regress/guest/guest.mk
+
+deps:
+	@sh ./deps.sh
+
+test: deps all $(UNIT_BINS)
+	@sh regress/run.sh
+
+demo: deps all
+	@sh regress/demo.sh
+
+install: all
+	sh ./install.sh "$(DESTDIR)" "$(PREFIX)"
+
+clean:
+	rm -f $(VMD) $(VMCTL) $(LIBUTIL) $(VMD_LIB) $(VMD_PARSE) $(UNIT_BINS)
+	find . -name '*.o' -o -name '*.d' | xargs rm -f
+	$(MAKE) guest-clean
+
+.PHONY: all deps test demo install clean
+
+-include $(shell find . -name '*.d' 2>/dev/null)

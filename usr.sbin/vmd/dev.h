@@ -1,0 +1,117 @@
+/*
+ * dev.h: the device seam of the vm process.  A device is one .c file that
+ * exports one struct devsw; its state lives in a softc it allocates at
+ * attach, never in globals, so two instances are just two attaches.  A
+ * device claims port or MMIO ranges and is called through dev_io() for
+ * accesses inside them; it reaches the rest of the VM only through the
+ * struct dev_host callbacks, so a unit test can build one device alone.
+ * Nothing here may trust a guest-supplied value without a bounds check.
+ */
+
+#ifndef DEV_H
+#define DEV_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct device;
+
+enum dev_space {
+	DEV_SPACE_IO,
+	DEV_SPACE_MMIO
+};
+
+/* What a device may ask of the VM as a whole. */
+enum dev_request {
+	DEV_REQ_POWEROFF,	/* guest asked to power off */
+	DEV_REQ_RESET		/* guest asked to reset (reboot) */
+};
+
+/*
+ * Services the vm process (or a unit test) provides to devices.  All
+ * callbacks may be called from a vCPU thread or the event thread.
+ */
+struct dev_host {
+	struct event_base	*evbase;
+	void			*arg;
+	void			(*irq_set)(void *, uint32_t, int);
+	void			(*request)(void *, enum dev_request);
+	uint64_t		 memsize;	/* guest RAM in bytes */
+};
+
+/* Per-device attach arguments; each device reads the fields it needs. */
+struct dev_attach_args {
+	int		 fd;		/* ns8250: pty master, or -1 */
+	int		 fd2;		/* ns8250: pty slave kept open, or -1 */
+	uint16_t	 iobase;	/* base port, 0 for the device default */
+	uint32_t	 irq;		/* irq line, 0 for the device default */
+};
+
+struct devsw {
+	const char	*name;
+	/* allocate dev->softc, claim ranges; 0 or -1 with a log message */
+	int		(*attach)(struct device *, const struct dev_attach_args *);
+	/*
+	 * One access of size 1, 2, 4 (or 8 for MMIO) at addr (absolute port
+	 * or guest-physical address).  A read fills data.  Called with
+	 * dev->lock held.
+	 */
+	void		(*io)(struct device *, enum dev_space, uint64_t, int,
+			    uint8_t *, int);
+	void		(*reset)(struct device *);	/* power-on state */
+	void		(*pause)(struct device *);	/* stop timers */
+	void		(*resume)(struct device *);
+	void		(*detach)(struct device *);	/* free softc */
+};
+
+struct device {
+	const struct devsw	*sw;
+	void			*softc;
+	struct dev_host		*host;
+	struct devices		*set;
+	pthread_mutex_t		 lock;	/* held around io and device events */
+};
+
+struct dev_range {
+	uint64_t	 start;
+	uint64_t	 len;
+	enum dev_space	 space;
+	struct device	*dev;
+};
+
+#define DEV_MAX		32
+#define DEV_MAX_RANGES	64
+
+/* All devices of one VM and the address ranges they claimed. */
+struct devices {
+	struct dev_host		*host;
+	struct device		*dev[DEV_MAX];
+	size_t			 ndev;
+	struct dev_range	 range[DEV_MAX_RANGES];	/* sorted by start */
+	size_t			 nrange;
+};
+
+/* dev.c */
+void		 dev_init(struct devices *, struct dev_host *);
+struct device	*dev_attach(struct devices *, const struct devsw *,
+		    const struct dev_attach_args *);
+int		 dev_claim(struct device *, enum dev_space, uint64_t, uint64_t);
+int		 dev_io(struct devices *, enum dev_space, uint64_t, int,
+		    uint8_t *, int);
+void		 dev_reset_all(struct devices *);
+void		 dev_pause_all(struct devices *);
+void		 dev_resume_all(struct devices *);
+void		 dev_detach_all(struct devices *);
+void		 dev_irq(struct device *, uint32_t, int);
+void		 dev_request(struct device *, enum dev_request);
+
+/* the devices, one file each */
+extern const struct devsw ns8250_devsw;
+extern const struct devsw mc146818_devsw;
+extern const struct devsw pci_devsw;
+extern const struct devsw i8042_devsw;
+extern const struct devsw acpi_devsw;
+
+#endif /* DEV_H */

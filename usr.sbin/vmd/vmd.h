@@ -1,0 +1,200 @@
+/*
+ * vmd.h: what vmd's processes and vmctl share: the one enum of message
+ * types, the fixed-size structures those messages carry, the guest memory
+ * layout, and the prototypes of each vmd file, grouped by file.  Every
+ * structure sent over a socket is flat (no pointers) and every string in
+ * one is NUL-terminated within its array; receivers check both.
+ */
+
+#ifndef VMD_H
+#define VMD_H
+
+#include <sys/types.h>
+#include <stdint.h>
+#include <limits.h>
+
+#define VMD_USER		"_vmd"
+#define VMD_CONF		"/etc/vm.conf"
+#define VMD_SOCKET		"/var/run/vmd.sock"
+
+#define VM_NAME_MAX		64	/* including the NUL */
+#define VM_TTYNAME_MAX		32
+#define VM_CMDLINE_MAX		2048	/* including the NUL */
+#define VM_REASON_MAX		256
+#define VM_MAX_VCPUS		1
+#define VM_DEFAULT_MEMORY	(512ULL << 20)
+#define VM_MIN_MEMORY		(1ULL << 20)
+#define VM_MAX_MEMORY		(128ULL << 30)
+
+/*
+ * Guest-physical memory layout, as on OpenBSD's vmd: RAM below 640K, a
+ * reserved hole to 1M, RAM from 1M to the PCI MMIO hole, the rest of RAM
+ * above 4G.  The guest RAM memfd holds RAM at offset == gpa below the
+ * hole (the 640K-1M hole included, unused) and the part above 4G right
+ * after it.
+ */
+#define VM_LOWMEM_END		0xa0000ULL
+#define VM_HIGHMEM_START	0x100000ULL
+#define VM_MMIO_HOLE_START	0xc0000000ULL
+#define VM_MMIO_HOLE_END	0x100000000ULL
+#define VM_PCI_MMIO_START	0xe0000000ULL	/* BARs go here */
+#define VM_PCI_MMIO_END		0xfec00000ULL
+
+/* Fixed platform ports and lines. */
+#define VM_COM1_PORT		0x3f8
+#define VM_COM1_IRQ		4
+#define VM_RTC_PORT		0x70
+#define VM_RTC_IRQ		8
+#define VM_PCI_CONF_PORT	0xcf8
+#define VM_I8042_PORT		0x60	/* data 0x60, command/status 0x64 */
+#define VM_PM_BASE		0x600	/* ACPI PM1a event 0x600, control 0x604 */
+#define VM_PM1_CNT_PORT		(VM_PM_BASE + 4)
+#define VM_PM1_SLP_EN		0x2000
+#define VM_PM1_SLP_TYP_S5	0	/* SLP_TYP for S5 (poweroff), as QEMU's */
+
+/* One enum for every message between vmd's processes and vmctl. */
+enum imsg_type {
+	IMSG_NONE,
+	/* vmctl <-> control <-> parent */
+	IMSG_VMDOP_START_VM_REQUEST,	/* struct vmop_create_params */
+	IMSG_VMDOP_START_VM_RESPONSE,	/* struct vmop_result */
+	IMSG_VMDOP_TERMINATE_VM_REQUEST,/* struct vmop_id */
+	IMSG_VMDOP_TERMINATE_VM_RESPONSE,/* struct vmop_result */
+	IMSG_VMDOP_WAIT_VM_REQUEST,	/* struct vmop_id */
+	IMSG_VMDOP_WAIT_VM_RESPONSE,	/* struct vmop_result */
+	IMSG_VMDOP_GET_INFO_VM_REQUEST,	/* empty */
+	IMSG_VMDOP_GET_INFO_VM_DATA,	/* struct vmop_info_result */
+	IMSG_VMDOP_GET_INFO_VM_END_DATA,/* empty */
+	IMSG_CTL_FAIL,			/* struct vmop_result */
+	/* parent <-> vmm <-> vm */
+	IMSG_VMDOP_START_VM_FD,		/* struct vmop_fd, one fd */
+	IMSG_VMDOP_START_VM_END,	/* struct vmop_create_params */
+	IMSG_VMDOP_VM_STARTED,		/* struct vmop_result: vm -> vmm -> parent */
+	IMSG_VMDOP_VM_TERMINATE,	/* struct vmop_id: parent -> vmm */
+	IMSG_VMDOP_TERMINATE_VM_EVENT,	/* struct vmop_result: vmm -> parent */
+	IMSG_VMDOP_VM_REBOOT,		/* struct vmop_id: vm -> vmm -> parent */
+	IMSG_VMDOP_VM_LOG,		/* struct vmop_result: vm's last word */
+	IMSG_MAX
+};
+
+/* Why a VM ended, in vmop_result.vmr_state of TERMINATE_VM_EVENT. */
+enum vm_end {
+	VM_END_POWEROFF,	/* guest powered off */
+	VM_END_STOPPED,		/* terminated on request */
+	VM_END_ERROR,		/* failed to start or crashed; see reason */
+	VM_END_KILLED		/* vm process died */
+};
+
+/* Flags of vmop_create_params.vmc_flags */
+#define VMOP_CREATE_KERNEL	0x01
+#define VMOP_CREATE_MEMORY	0x02
+#define VMOP_CREATE_CMDLINE	0x04
+
+struct vmop_create_params {
+	uint32_t	vmc_id;		/* 0 from vmctl; set by the parent */
+	uint32_t	vmc_flags;
+	uint64_t	vmc_memsize;	/* bytes; 0: configured or default */
+	uint32_t	vmc_ncpus;
+	uint32_t	vmc_owner_uid;	/* set by the parent */
+	char		vmc_name[VM_NAME_MAX];
+	char		vmc_kernel[PATH_MAX];
+	char		vmc_cmdline[VM_CMDLINE_MAX];
+	char		vmc_ttyname[VM_TTYNAME_MAX];	/* set by the parent */
+};
+
+/* Which descriptor an IMSG_VMDOP_START_VM_FD carries. */
+enum vmop_fd_kind {
+	VMOP_FD_KVM,
+	VMOP_FD_KERNEL,
+	VMOP_FD_TTY_MASTER,
+	VMOP_FD_TTY_SLAVE
+};
+
+struct vmop_fd {
+	uint32_t	vmf_id;
+	uint32_t	vmf_kind;	/* enum vmop_fd_kind */
+};
+
+#define VMOP_WAIT		0x01	/* stop: answer when the VM ended */
+#define VMOP_FORCE		0x02	/* stop: terminate now */
+
+struct vmop_id {
+	uint32_t	vid_id;		/* 0: look up by name */
+	uint32_t	vid_flags;
+	char		vid_name[VM_NAME_MAX];
+};
+
+struct vmop_result {
+	int32_t		vmr_result;	/* 0 or an errno value */
+	uint32_t	vmr_id;
+	int32_t		vmr_pid;
+	uint32_t	vmr_state;	/* enum vm_end for TERMINATE_VM_EVENT */
+	char		vmr_ttyname[VM_TTYNAME_MAX];
+	char		vmr_reason[VM_REASON_MAX];	/* human words, or "" */
+};
+
+/* vmop_info_result.vir_state */
+#define VM_STATE_STOPPED	0
+#define VM_STATE_RUNNING	1
+#define VM_STATE_STARTING	2
+#define VM_STATE_SHUTDOWN	3	/* stop requested */
+
+struct vmop_info_result {
+	uint32_t	vir_id;
+	int32_t		vir_pid;	/* -1 when not running */
+	uint32_t	vir_ncpus;
+	uint32_t	vir_state;
+	uint64_t	vir_memsize;	/* bytes */
+	uint64_t	vir_used;	/* resident bytes, 0 when not running */
+	uint32_t	vir_uid;
+	uint32_t	vir_gid;
+	char		vir_name[VM_NAME_MAX];
+	char		vir_ttyname[VM_TTYNAME_MAX];
+};
+
+/*
+ * Guest memory as the vm process holds it: one mapping of the whole RAM
+ * memfd.  vm_gpa_ptr() is the only way to turn a guest-physical address
+ * into a pointer; it fails unless the whole range is guest RAM.
+ */
+struct vm_mem {
+	uint8_t		*ram;		/* mapping of the memfd */
+	uint64_t	 memsize;	/* bytes of guest RAM */
+	int		 fd;		/* the memfd */
+};
+
+/* e820 entry types, as the PVH memory map and bzImage use them */
+#define E820_RAM		1
+#define E820_RESERVED		2
+
+struct vm_memrange {
+	uint64_t	addr;
+	uint64_t	size;
+	uint32_t	type;
+};
+
+#define VM_MAX_MEMRANGES	8
+
+/* x86_vm.c: memory layout */
+size_t		 vm_memmap(uint64_t, struct vm_memrange *, size_t);
+void		*vm_gpa_ptr(const struct vm_mem *, uint64_t, uint64_t);
+
+/* loadfile_elf.c */
+struct vmm_regs;
+struct vmm_sregs;
+int		 loadfile_elf(int, const struct vm_mem *, const char *,
+		    struct vmm_regs *, struct vmm_sregs *, char *, size_t);
+
+/* sandbox.c */
+enum sandbox_role {
+	SANDBOX_PARENT,
+	SANDBOX_CONTROL,
+	SANDBOX_VMM,
+	SANDBOX_VM
+};
+void		 sandbox_enter(enum sandbox_role);
+
+/* vm.c: entry of a "vm NAME" process; fd is its socket to vmm */
+void		 vm_main(int, const char *) __attribute__((noreturn));
+
+#endif /* VMD_H */
