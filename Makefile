@@ -27,7 +27,8 @@ endif
 ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS)
 
 # lib/libutil: imsg, logging, fd helpers
-LIBUTIL_SRCS = lib/libutil/imsg.c lib/libutil/imsg-buffer.c lib/libutil/log.c
+LIBUTIL_SRCS = lib/libutil/imsg.c lib/libutil/imsg-buffer.c lib/libutil/log.c \
+	lib/libutil/strl.c
 LIBUTIL	 = lib/libutil/libutil.a
 
 # vmd: everything but main() and the KVM backend goes in an archive that
@@ -80,7 +81,7 @@ regress/unit/%_test: regress/unit/%_test.o $(VMD_LIB) $(VMM_NULL_SRCS:.c=.o) $(L
 	$(CC) $(LDFLAGS) -o $@ $< $(VMD_LIB) $(VMM_NULL_SRCS:.c=.o) \
 	    $(LIBUTIL) $(LDLIBS)
 
-include regress/guest/guest.mk
+-include regress/guest/guest.mk
 
 deps:
 	@sh ./deps.sh

@@ -56,9 +56,13 @@ enum vmm_exit_reason {
 	VMM_EXIT_INTR,		/* vmm_vcpu_kick() or a signal interrupted the run */
 	VMM_EXIT_INTERNAL_ERROR,/* hypervisor could not go on: internal */
 	VMM_EXIT_FAIL_ENTRY,	/* entry failed: code */
-	VMM_EXIT_SYSTEM_EVENT,	/* hypervisor-level reset or shutdown: code */
+	VMM_EXIT_SYSTEM_EVENT,	/* hypervisor-level event: code VMM_EVENT_* */
 	VMM_EXIT_UNKNOWN	/* anything else: code */
 };
+
+#define VMM_EVENT_SHUTDOWN	1
+#define VMM_EVENT_RESET		2
+#define VMM_EVENT_CRASH		3
 
 /*
  * What a vCPU stopped for.  For VMM_EXIT_IO, data holds size * count
@@ -112,6 +116,7 @@ int		 vmm_set_regs(struct vmm_vcpu *, const struct vmm_regs *);
 int		 vmm_get_sregs(struct vmm_vcpu *, struct vmm_sregs *);
 int		 vmm_set_sregs(struct vmm_vcpu *, const struct vmm_sregs *);
 int		 vmm_read_insn(struct vmm_vcpu *, uint8_t *, size_t);
+int		 vmm_inject_exception(struct vmm_vcpu *, uint8_t);
 void		 vmm_vcpu_dump(struct vmm_vcpu *, char *, size_t);
 
 /* vmm_host.c */

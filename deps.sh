@@ -1,0 +1,38 @@
+#!/bin/sh
+# deps.sh: checks for the Debian packages the build, the tests and the
+# demo need, and installs the missing ones with apt-get when run as root
+# (otherwise says what is missing and fails).  Called by make test and
+# make demo; also by .ci/run on a fresh machine.
+PKGS="gcc make byacc pkg-config libevent-dev libseccomp-dev qemu-system-x86
+mandoc cu iproute2 procps clang"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+	    missing="$missing $p"
+done
+ensure_user() {
+	getent passwd _vmd >/dev/null && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "deps.sh: user _vmd is missing (make install creates it)" >&2
+		return 1
+	fi
+	useradd --system --no-create-home --home-dir /var/empty \
+	    --shell /usr/sbin/nologin _vmd
+}
+if [ -z "$missing" ]; then
+	ensure_user
+	exit $?
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps.sh: missing Debian packages:$missing" >&2
+	echo "deps.sh: run as root (make test / make demo) or: apt-get install$missing" >&2
+	exit 1
+fi
+echo "deps.sh: installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null || exit 1
+apt-get install -y -qq $missing >/dev/null || {
+	echo "deps.sh: apt-get install$missing failed" >&2
+	exit 1
+}
+ensure_user

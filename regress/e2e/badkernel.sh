@@ -1,0 +1,23 @@
+# badkernel.sh: a missing kernel and a file that is not a kernel are
+# refused with a clear message; vmd stays up and keeps serving.
+TESTNAME=badkernel
+. "$(dirname "$0")/lib.subr"
+need_root
+start_vmd || { fail start "vmd did not come up"; exit 1; }
+vmctl start -b "$T/nonexistent" -m 32M b1 2>"$T/err1"; rc=$?
+[ $rc -ne 0 ] && grep -q "^vmctl: start vm command failed: .*nonexistent.*No such file" \
+    "$T/err1" && pass missing || fail missing "rc $rc: $(cat "$T/err1")"
+head -c 70000 /dev/urandom >"$T/junk"
+vmctl start -b "$T/junk" -m 32M b2 2>"$T/err2"; rc=$?
+[ $rc -ne 0 ] && grep -q "^vmctl: start vm command failed: .*not an ELF" \
+    "$T/err2" && pass notelf || fail notelf "rc $rc: $(cat "$T/err2")"
+vmctl start -b "$T" -m 32M b3 2>"$T/err3"; rc=$?
+[ $rc -ne 0 ] && grep -q "^vmctl: start vm command failed: " "$T/err3" &&
+    pass directory || fail directory "rc $rc: $(cat "$T/err3")"
+vmctl start -b "$GUEST" -m 64K b4 2>"$T/err4"; rc=$?
+[ $rc -ne 0 ] && pass tinymem || fail tinymem "rc $rc: $(cat "$T/err4")"
+kill -0 "$VMD_PID" && vmctl status >/dev/null && pass vmd-alive ||
+    fail vmd-alive "vmd died"
+vmctl start -b "$GUEST" -m 32M -k interactive b5 2>"$T/err5" &&
+    pass still-starts || fail still-starts "$(cat "$T/err5")"
+[ -z "$FAILED" ]

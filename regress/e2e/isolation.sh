@@ -1,0 +1,30 @@
+# isolation.sh: SIGKILL of one vm process marks that VM stopped, logs it,
+# and leaves the other VM and vmd running; SIGTERM to vmd then ends every
+# process it started and removes its socket.
+TESTNAME=isolation
+. "$(dirname "$0")/lib.subr"
+need_root
+start_vmd || { fail start "vmd did not come up"; exit 1; }
+vmctl start -b "$GUEST" -m 32M -k interactive a 2>/dev/null
+vmctl start -b "$GUEST" -m 32M -k interactive b 2>/dev/null
+wait_state a running 5 && wait_state b running 5 && pass two-running ||
+    fail two-running "a=$(vm_state a) b=$(vm_state b)"
+pa=$(vm_pid a); pb=$(vm_pid b)
+kill -KILL "$pa"
+wait_state a stopped 5 && pass killed-stopped || fail killed-stopped "$(vm_state a)"
+grep -q "signal 9" "$T/vmd.log" && pass logged || fail logged "no log of the kill"
+[ "$(vm_state b)" = running ] && kill -0 "$pb" && pass other-runs ||
+    fail other-runs "b=$(vm_state b)"
+vmctl start -b "$GUEST" -m 32M -k interactive a 2>/dev/null && pass restart-a ||
+    fail restart-a "could not start a again"
+kids=$(descendants "$VMD_PID")
+[ -n "$kids" ] || fail kids "no child processes seen"
+kill -TERM "$VMD_PID"
+i=0
+while kill -0 "$VMD_PID" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+kill -0 "$VMD_PID" 2>/dev/null && fail sigterm "vmd still running" || pass sigterm
+left=""
+for k in $kids; do kill -0 "$k" 2>/dev/null && left="$left $k"; done
+[ -z "$left" ] && pass no-orphans || fail no-orphans "left:$left"
+[ ! -e "$SOCK" ] && pass socket-removed || fail socket-removed "$SOCK still there"
+[ -z "$FAILED" ]

@@ -1,0 +1,393 @@
+/*
+ * vm.c: the life of one "vm NAME" process.  It receives its descriptors
+ * and parameters from vmm, enters its sandbox before it parses anything
+ * from outside (the kernel image), boots the guest, runs the vCPU in its
+ * own thread and the devices' events and the vmm channel on the main
+ * thread, restarts the guest on reset and reports how the VM ended.  It
+ * must never touch the filesystem or exit without telling vmm why.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/thread.h>
+
+#include "log.h"
+#include "util.h"
+#include "vm.h"
+
+#define REBOOT_WINDOW		10	/* seconds */
+#define REBOOT_MAX		20	/* resets in a window before giving up */
+
+static struct imsgbuf	 vm_ibuf;	/* channel to vmm, one per process */
+
+static void	vm_start_vcpu(struct vmctx *);
+
+static void
+vm_send(uint32_t type, const void *data, size_t len)
+{
+	if (imsg_compose(&vm_ibuf, type, 0, 0, -1, data, len) == -1 ||
+	    imsgbuf_flush(&vm_ibuf) == -1)
+		log_warn("send to vmm");
+}
+
+static void __attribute__((noreturn))
+vm_end(struct vmctx *ctx, enum vm_end how, const char *reason)
+{
+	struct vmop_result	 r;
+
+	memset(&r, 0, sizeof(r));
+	r.vmr_id = ctx->params.vmc_id;
+	r.vmr_pid = getpid();
+	r.vmr_state = how;
+	strlcpy(r.vmr_reason, reason, sizeof(r.vmr_reason));
+	vm_send(IMSG_VMDOP_TERMINATE_VM_EVENT, &r, sizeof(r));
+	exit(how == VM_END_ERROR ? 1 : 0);
+}
+
+static void __attribute__((noreturn))
+vm_start_failed(struct vmctx *ctx, int error, const char *reason)
+{
+	struct vmop_result	 r;
+
+	log_warnx("start failed: %s", reason);
+	memset(&r, 0, sizeof(r));
+	r.vmr_id = ctx->params.vmc_id;
+	r.vmr_pid = getpid();
+	r.vmr_result = error ? error : EINVAL;
+	strlcpy(r.vmr_reason, reason, sizeof(r.vmr_reason));
+	vm_send(IMSG_VMDOP_VM_STARTED, &r, sizeof(r));
+	exit(1);
+}
+
+/*
+ * Ask the vCPU loop to stop for req; a later, stronger request wins
+ * (a stop beats a poweroff beats a reset) and keeps its own reason.
+ */
+void
+vm_request(struct vmctx *ctx, enum vm_request req, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 cur;
+
+	cur = __atomic_load_n(&ctx->request, __ATOMIC_ACQUIRE);
+	do {
+		if ((int)req <= cur)
+			return;
+	} while (!__atomic_compare_exchange_n(&ctx->request, &cur, req, 0,
+	    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+	va_start(ap, fmt);
+	vsnprintf(ctx->reason, sizeof(ctx->reason), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&ctx->vm_lock);
+	if (ctx->vcpu != NULL && ctx->vcpu_running)
+		vmm_vcpu_kick(ctx->vcpu);
+	pthread_mutex_unlock(&ctx->vm_lock);
+}
+
+static void *
+vm_vcpu_loop(void *arg)
+{
+	struct vmctx	*ctx = arg;
+	struct vmm_exit	 ve;
+	sigset_t	 set;
+
+	/* Process signals belong to the event loop; the kick is ours. */
+	sigfillset(&set);
+	sigdelset(&set, SIGUSR1);
+	pthread_sigmask(SIG_SETMASK, &set, NULL);
+
+	while (__atomic_load_n(&ctx->request, __ATOMIC_ACQUIRE) ==
+	    VM_REQ_NONE) {
+		if (vmm_vcpu_run(ctx->vcpu, &ve) == -1) {
+			vm_request(ctx, VM_REQ_ERROR, "vcpu run: %s",
+			    strerror(errno));
+			break;
+		}
+		if (x86_handle_exit(ctx, &ve) == -1)
+			break;
+	}
+	event_active(ctx->ev_vcpu_done, EV_READ, 0);
+	return (NULL);
+}
+
+static int
+vm_reboot_allowed(void)
+{
+	static time_t	 window;
+	static int	 count;
+	time_t		 now = time(NULL);
+
+	if (now - window > REBOOT_WINDOW) {
+		window = now;
+		count = 0;
+	}
+	return (++count <= REBOOT_MAX);
+}
+
+static void
+vm_reboot(struct vmctx *ctx)
+{
+	struct vmop_id	 id;
+	char		 err[VM_REASON_MAX];
+
+	log_info("rebooting (%s)", ctx->reason);
+	memset(&id, 0, sizeof(id));
+	id.vid_id = ctx->params.vmc_id;
+	strlcpy(id.vid_name, ctx->params.vmc_name, sizeof(id.vid_name));
+	vm_send(IMSG_VMDOP_VM_REBOOT, &id, sizeof(id));
+	x86_halt(ctx);
+	if (!vm_reboot_allowed())
+		vm_end(ctx, VM_END_ERROR, "reboot loop: too many resets");
+	dev_reset_all(&ctx->devs);
+	ctx->reason[0] = '\0';
+	__atomic_store_n(&ctx->request, VM_REQ_NONE, __ATOMIC_RELEASE);
+	if (x86_boot(ctx, err, sizeof(err)) == -1)
+		vm_end(ctx, VM_END_ERROR, err);
+	vm_start_vcpu(ctx);
+}
+
+/* Main thread: the vCPU loop ended; reboot or report the end. */
+static void
+vm_vcpu_done(evutil_socket_t fd, short ev, void *arg)
+{
+	struct vmctx	*ctx = arg;
+
+	pthread_mutex_lock(&ctx->vm_lock);
+	ctx->vcpu_running = 0;
+	pthread_mutex_unlock(&ctx->vm_lock);
+	pthread_join(ctx->vcpu_thread, NULL);
+	switch (__atomic_load_n(&ctx->request, __ATOMIC_ACQUIRE)) {
+	case VM_REQ_RESET:
+		vm_reboot(ctx);
+		return;
+	case VM_REQ_POWEROFF:
+		log_info("%s", ctx->reason);
+		vm_end(ctx, VM_END_POWEROFF, ctx->reason);
+	case VM_REQ_STOP:
+		vm_end(ctx, VM_END_STOPPED, ctx->reason);
+	default:
+		vm_end(ctx, VM_END_ERROR, ctx->reason);
+	}
+}
+
+static void
+vm_start_vcpu(struct vmctx *ctx)
+{
+	int	 error;
+
+	pthread_mutex_lock(&ctx->vm_lock);
+	ctx->vcpu_running = 1;
+	pthread_mutex_unlock(&ctx->vm_lock);
+	error = pthread_create(&ctx->vcpu_thread, NULL, vm_vcpu_loop, ctx);
+	if (error != 0) {
+		log_warnx("vcpu thread: %s", strerror(error));
+		vm_end(ctx, VM_END_ERROR, "cannot start the vcpu thread");
+	}
+}
+
+static void
+vm_signal(evutil_socket_t sig, short ev, void *arg)
+{
+	struct vmctx	*ctx = arg;
+
+	vm_request(ctx, VM_REQ_STOP, "terminated");
+	/* Between boots there is no vCPU thread to end the loop. */
+	if (!ctx->vcpu_running)
+		vm_end(ctx, VM_END_STOPPED, ctx->reason);
+}
+
+/* vmm has nothing to tell a running VM; its going away ends us. */
+static void
+vm_dispatch_vmm(evutil_socket_t fd, short ev, void *arg)
+{
+	struct vmctx	*ctx = arg;
+	struct imsg	 imsg;
+	ssize_t		 n;
+
+	if ((n = imsgbuf_read(&vm_ibuf)) == -1 || n == 0) {
+		vm_request(ctx, VM_REQ_STOP, "vmm went away");
+		if (!ctx->vcpu_running)
+			exit(0);
+		return;
+	}
+	while ((n = imsg_get(&vm_ibuf, &imsg)) > 0) {
+		log_debug("unexpected message %u from vmm",
+		    imsg_get_type(&imsg));
+		imsg_free(&imsg);
+	}
+}
+
+static void
+vm_take_fd(struct vmctx *ctx, struct imsg *imsg)
+{
+	struct vmop_fd	 vf;
+	int		*slot, fd;
+
+	fd = imsg_get_fd(imsg);
+	if (imsg_get_data(imsg, &vf, sizeof(vf)) == -1 || fd == -1) {
+		log_warnx("bad descriptor message");
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	switch (vf.vmf_kind) {
+	case VMOP_FD_KVM:
+		slot = &ctx->kvmfd;
+		break;
+	case VMOP_FD_KERNEL:
+		slot = &ctx->kernelfd;
+		break;
+	case VMOP_FD_TTY_MASTER:
+		slot = &ctx->tty_master;
+		break;
+	case VMOP_FD_TTY_SLAVE:
+		slot = &ctx->tty_slave;
+		break;
+	default:
+		log_warnx("unknown descriptor kind %u", vf.vmf_kind);
+		close(fd);
+		return;
+	}
+	if (*slot != -1)
+		close(*slot);
+	*slot = fd;
+}
+
+/* Read descriptors and parameters until START_VM_END; blocking. */
+static int
+vm_receive(struct vmctx *ctx, char *err, size_t errlen)
+{
+	struct imsg	 imsg;
+	ssize_t		 n;
+	int		 done = 0;
+
+	while (!done) {
+		if ((n = imsgbuf_read(&vm_ibuf)) == -1 || n == 0) {
+			snprintf(err, errlen, "lost vmm while starting");
+			return (-1);
+		}
+		while (!done && (n = imsg_get(&vm_ibuf, &imsg)) > 0) {
+			switch (imsg_get_type(&imsg)) {
+			case IMSG_VMDOP_START_VM_FD:
+				vm_take_fd(ctx, &imsg);
+				break;
+			case IMSG_VMDOP_START_VM_END:
+				if (imsg_get_data(&imsg, &ctx->params,
+				    sizeof(ctx->params)) == -1) {
+					imsg_free(&imsg);
+					snprintf(err, errlen, "bad parameters");
+					return (-1);
+				}
+				done = 1;
+				break;
+			default:
+				log_warnx("unexpected message %u",
+				    imsg_get_type(&imsg));
+				break;
+			}
+			imsg_free(&imsg);
+		}
+		if (n == -1) {
+			snprintf(err, errlen, "bad message from vmm");
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+static int
+vm_check_params(struct vmctx *ctx, char *err, size_t errlen)
+{
+	struct vmop_create_params	*p = &ctx->params;
+
+	if (memchr(p->vmc_name, '\0', sizeof(p->vmc_name)) == NULL ||
+	    memchr(p->vmc_cmdline, '\0', sizeof(p->vmc_cmdline)) == NULL ||
+	    memchr(p->vmc_kernel, '\0', sizeof(p->vmc_kernel)) == NULL) {
+		snprintf(err, errlen, "unterminated string in parameters");
+		return (-1);
+	}
+	if (p->vmc_memsize < VM_MIN_MEMORY || p->vmc_memsize > VM_MAX_MEMORY) {
+		snprintf(err, errlen, "memory size %llu out of range",
+		    (unsigned long long)p->vmc_memsize);
+		return (-1);
+	}
+	if (ctx->kvmfd == -1 || ctx->kernelfd == -1 || ctx->tty_master == -1 ||
+	    ctx->tty_slave == -1) {
+		snprintf(err, errlen, "missing descriptors");
+		return (-1);
+	}
+	return (0);
+}
+
+void
+vm_main(int fd, const char *name)
+{
+	static struct vmctx	 vmctx;
+	struct vmctx		*ctx = &vmctx;
+	struct vmop_result	 r;
+	struct event		*ev_term, *ev_int, *ev_vmm;
+	char			 err[VM_REASON_MAX], title[VM_NAME_MAX + 4];
+
+	snprintf(title, sizeof(title), "vm %s", name);
+	log_procinit(title);
+	signal(SIGPIPE, SIG_IGN);
+	ctx->kvmfd = ctx->kernelfd = ctx->tty_master = ctx->tty_slave = -1;
+	pthread_mutex_init(&ctx->vm_lock, NULL);
+	if (imsgbuf_init(&vm_ibuf, fd) == -1)
+		fatal("imsgbuf_init");
+	imsgbuf_allow_fdpass(&vm_ibuf);
+	if (vm_receive(ctx, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+
+	/* Everything below parses what the outside gave us: sandbox first. */
+	sandbox_enter(SANDBOX_VM);
+
+	if (vm_check_params(ctx, err, sizeof(err)) == -1)
+		vm_start_failed(ctx, EINVAL, err);
+	if (vmm_probe(ctx->kvmfd, err, sizeof(err)) == -1)
+		vm_start_failed(ctx, errno, err);
+	if (evthread_use_pthreads() == -1 ||
+	    (ctx->evbase = event_base_new()) == NULL)
+		vm_start_failed(ctx, ENOMEM, "event loop");
+	ctx->ev_vcpu_done = event_new(ctx->evbase, -1, 0, vm_vcpu_done, ctx);
+	ev_term = evsignal_new(ctx->evbase, SIGTERM, vm_signal, ctx);
+	ev_int = evsignal_new(ctx->evbase, SIGINT, vm_signal, ctx);
+	ev_vmm = event_new(ctx->evbase, fd, EV_READ | EV_PERSIST,
+	    vm_dispatch_vmm, ctx);
+	if (ctx->ev_vcpu_done == NULL || ev_term == NULL || ev_int == NULL ||
+	    ev_vmm == NULL)
+		vm_start_failed(ctx, ENOMEM, "events");
+	event_add(ev_term, NULL);
+	event_add(ev_int, NULL);
+
+	if (x86_mem_alloc(ctx, err, sizeof(err)) == -1)
+		vm_start_failed(ctx, ENOMEM, err);
+	if (x86_devices_attach(ctx, err, sizeof(err)) == -1)
+		vm_start_failed(ctx, ENXIO, err);
+	errno = 0;
+	if (x86_boot(ctx, err, sizeof(err)) == -1)
+		vm_start_failed(ctx, errno ? errno : ENOEXEC, err);
+
+	memset(&r, 0, sizeof(r));
+	r.vmr_id = ctx->params.vmc_id;
+	r.vmr_pid = getpid();
+	vm_send(IMSG_VMDOP_VM_STARTED, &r, sizeof(r));
+	log_debug("started: %llu MB, kernel %s",
+	    (unsigned long long)(ctx->mem.memsize >> 20),
+	    ctx->params.vmc_kernel);
+
+	event_add(ev_vmm, NULL);
+	vm_start_vcpu(ctx);
+	event_base_dispatch(ctx->evbase);
+	vm_end(ctx, VM_END_ERROR, "event loop ended");
+}

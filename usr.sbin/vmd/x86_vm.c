@@ -1,0 +1,316 @@
+/*
+ * x86_vm.c: the x86 PC platform of a vm process: the guest memory layout
+ * and its memfd, the table of platform devices, booting (hypervisor VM,
+ * memory slots, vCPU, kernel load) and the dispatch of vCPU exits to the
+ * devices.  It talks to the hypervisor only through vmm.h and to devices
+ * only through dev.h.  Nothing the guest does may end the process from
+ * here: a bad exit becomes a VM_REQ_ERROR with a reason.
+ */
+
+#include <sys/mman.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "vm.h"
+
+#define SLOT_LOW	0	/* RAM below the PCI hole */
+#define SLOT_HIGH	1	/* RAM above 4G */
+
+static uint64_t
+lowram_end(uint64_t memsize)
+{
+	return (memsize < VM_MMIO_HOLE_START ? memsize : VM_MMIO_HOLE_START);
+}
+
+/*
+ * The e820-style map the guest is told about; returns the number of
+ * entries written (at most max).
+ */
+size_t
+vm_memmap(uint64_t memsize, struct vm_memrange *out, size_t max)
+{
+	struct vm_memrange	 r[4];
+	size_t			 n = 0, i;
+
+	r[n++] = (struct vm_memrange){ 0, VM_LOWMEM_END, E820_RAM };
+	r[n++] = (struct vm_memrange){ VM_LOWMEM_END,
+	    VM_HIGHMEM_START - VM_LOWMEM_END, E820_RESERVED };
+	if (lowram_end(memsize) > VM_HIGHMEM_START)
+		r[n++] = (struct vm_memrange){ VM_HIGHMEM_START,
+		    lowram_end(memsize) - VM_HIGHMEM_START, E820_RAM };
+	if (memsize > VM_MMIO_HOLE_START)
+		r[n++] = (struct vm_memrange){ VM_MMIO_HOLE_END,
+		    memsize - VM_MMIO_HOLE_START, E820_RAM };
+	for (i = 0; i < n && i < max; i++)
+		out[i] = r[i];
+	return (i);
+}
+
+/*
+ * Pointer to [gpa, gpa + len) if all of it is usable guest RAM, else
+ * NULL.  len 0 is refused: callers skip empty ranges themselves.
+ */
+void *
+vm_gpa_ptr(const struct vm_mem *mem, uint64_t gpa, uint64_t len)
+{
+	uint64_t	 low = lowram_end(mem->memsize), off;
+
+	if (len == 0 || gpa + len < gpa || mem->ram == NULL)
+		return (NULL);
+	if (gpa + len <= VM_LOWMEM_END)
+		off = gpa;
+	else if (gpa >= VM_HIGHMEM_START && gpa + len <= low)
+		off = gpa;
+	else if (gpa >= VM_MMIO_HOLE_END && mem->memsize > VM_MMIO_HOLE_START &&
+	    gpa - VM_MMIO_HOLE_END <= mem->memsize - VM_MMIO_HOLE_START &&
+	    len <= mem->memsize - VM_MMIO_HOLE_START -
+	    (gpa - VM_MMIO_HOLE_END))
+		off = gpa - VM_MMIO_HOLE_END + VM_MMIO_HOLE_START;
+	else
+		return (NULL);
+	return (mem->ram + off);
+}
+
+int
+x86_mem_alloc(struct vmctx *ctx, char *err, size_t errlen)
+{
+	struct vm_mem	*mem = &ctx->mem;
+	void		*p;
+
+	mem->memsize = ctx->params.vmc_memsize;
+	mem->fd = memfd_create("guest-ram", MFD_CLOEXEC);
+	if (mem->fd == -1) {
+		snprintf(err, errlen, "guest memory: %s", strerror(errno));
+		return (-1);
+	}
+	if (ftruncate(mem->fd, mem->memsize) == -1) {
+		snprintf(err, errlen, "guest memory of %llu bytes: %s",
+		    (unsigned long long)mem->memsize, strerror(errno));
+		return (-1);
+	}
+	p = mmap(NULL, mem->memsize, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_NORESERVE, mem->fd, 0);
+	if (p == MAP_FAILED) {
+		snprintf(err, errlen, "guest memory mapping: %s",
+		    strerror(errno));
+		return (-1);
+	}
+	mem->ram = p;
+	return (0);
+}
+
+static void
+x86_irq_set(void *arg, uint32_t irq, int level)
+{
+	struct vmctx	*ctx = arg;
+
+	pthread_mutex_lock(&ctx->vm_lock);
+	if (ctx->vm != NULL && vmm_set_irq(ctx->vm, irq, level) == -1)
+		log_warn("irq %u", irq);
+	pthread_mutex_unlock(&ctx->vm_lock);
+}
+
+static void
+x86_dev_request(void *arg, enum dev_request req)
+{
+	struct vmctx	*ctx = arg;
+
+	switch (req) {
+	case DEV_REQ_POWEROFF:
+		vm_request(ctx, VM_REQ_POWEROFF, "guest powered off");
+		break;
+	case DEV_REQ_RESET:
+		vm_request(ctx, VM_REQ_RESET, "guest reset");
+		break;
+	}
+}
+
+static void
+com1_args(struct vmctx *ctx, struct dev_attach_args *a)
+{
+	a->fd = ctx->tty_master;
+	a->fd2 = ctx->tty_slave;
+	a->iobase = VM_COM1_PORT;
+	a->irq = VM_COM1_IRQ;
+}
+
+/* The platform: every device of an x86 VM, in attach order. */
+static const struct {
+	const struct devsw	*sw;
+	void			(*args)(struct vmctx *,
+				    struct dev_attach_args *);
+} x86_devtab[] = {
+	{ &ns8250_devsw,	com1_args },
+	{ &mc146818_devsw,	NULL },
+	{ &pci_devsw,		NULL },
+	{ &i8042_devsw,		NULL },
+	{ &acpi_devsw,		NULL },
+};
+
+int
+x86_devices_attach(struct vmctx *ctx, char *err, size_t errlen)
+{
+	struct dev_attach_args	 a;
+	size_t			 i;
+
+	ctx->host.evbase = ctx->evbase;
+	ctx->host.arg = ctx;
+	ctx->host.irq_set = x86_irq_set;
+	ctx->host.request = x86_dev_request;
+	ctx->host.memsize = ctx->mem.memsize;
+	dev_init(&ctx->devs, &ctx->host);
+	for (i = 0; i < sizeof(x86_devtab) / sizeof(x86_devtab[0]); i++) {
+		memset(&a, 0, sizeof(a));
+		a.fd = a.fd2 = -1;
+		if (x86_devtab[i].args != NULL)
+			x86_devtab[i].args(ctx, &a);
+		if (dev_attach(&ctx->devs, x86_devtab[i].sw, &a) == NULL) {
+			snprintf(err, errlen, "device %s failed to attach",
+			    x86_devtab[i].sw->name);
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+static int
+x86_map_ram(struct vmctx *ctx)
+{
+	struct vm_mem	*mem = &ctx->mem;
+	uint64_t	 low = lowram_end(mem->memsize);
+
+	if (vmm_map_memory(ctx->vm, SLOT_LOW, 0, low, mem->ram) == -1)
+		return (-1);
+	if (mem->memsize > VM_MMIO_HOLE_START &&
+	    vmm_map_memory(ctx->vm, SLOT_HIGH, VM_MMIO_HOLE_END,
+	    mem->memsize - VM_MMIO_HOLE_START, mem->ram + low) == -1)
+		return (-1);
+	return (0);
+}
+
+/*
+ * Create the hypervisor VM and its vCPU, load the kernel and set the
+ * entry state.  Called at start and again after each guest reset.
+ */
+int
+x86_boot(struct vmctx *ctx, char *err, size_t errlen)
+{
+	struct vmm_regs		 regs;
+	struct vmm_sregs	 sregs;
+	struct vmm_vm		*vm;
+
+	if ((vm = vmm_vm_create(ctx->kvmfd)) == NULL) {
+		snprintf(err, errlen, "create VM: %s", strerror(errno));
+		return (-1);
+	}
+	pthread_mutex_lock(&ctx->vm_lock);
+	ctx->vm = vm;
+	pthread_mutex_unlock(&ctx->vm_lock);
+	if (x86_map_ram(ctx) == -1) {
+		snprintf(err, errlen, "map guest memory: %s", strerror(errno));
+		return (-1);
+	}
+	if ((ctx->vcpu = vmm_vcpu_create(vm, 0)) == NULL) {
+		snprintf(err, errlen, "create vcpu: %s", strerror(errno));
+		return (-1);
+	}
+	memset(&regs, 0, sizeof(regs));
+	memset(&sregs, 0, sizeof(sregs));
+	if (loadfile_elf(ctx->kernelfd, &ctx->mem, ctx->params.vmc_cmdline,
+	    &regs, &sregs, err, errlen) == -1)
+		return (-1);
+	if (vmm_set_sregs(ctx->vcpu, &sregs) == -1 ||
+	    vmm_set_regs(ctx->vcpu, &regs) == -1) {
+		snprintf(err, errlen, "set vcpu registers: %s",
+		    strerror(errno));
+		return (-1);
+	}
+	return (0);
+}
+
+/* Tear down the hypervisor VM; memory, devices and the pty stay. */
+void
+x86_halt(struct vmctx *ctx)
+{
+	struct vmm_vm	*vm;
+
+	vmm_vcpu_destroy(ctx->vcpu);
+	ctx->vcpu = NULL;
+	pthread_mutex_lock(&ctx->vm_lock);
+	vm = ctx->vm;
+	ctx->vm = NULL;
+	pthread_mutex_unlock(&ctx->vm_lock);
+	vmm_vm_destroy(vm);
+}
+
+static void
+x86_exit_error(struct vmctx *ctx, const char *what)
+{
+	char	 dump[512];
+
+	vmm_vcpu_dump(ctx->vcpu, dump, sizeof(dump));
+	log_warnx("%s; %s", what, dump);
+	vm_request(ctx, VM_REQ_ERROR, "%s", what);
+}
+
+/*
+ * One vCPU exit.  Returns 0 to run on, -1 when the VM must stop (a
+ * request with its reason is then pending).
+ */
+int
+x86_handle_exit(struct vmctx *ctx, struct vmm_exit *ve)
+{
+	char		 what[128];
+	uint32_t	 i;
+
+	ctx->exits++;
+	switch (ve->reason) {
+	case VMM_EXIT_IO:
+		for (i = 0; i < ve->io.count; i++)
+			dev_io(&ctx->devs, DEV_SPACE_IO, ve->io.port,
+			    !ve->io.in, ve->io.data + i * ve->io.size,
+			    ve->io.size);
+		return (0);
+	case VMM_EXIT_MMIO:
+		dev_io(&ctx->devs, DEV_SPACE_MMIO, ve->mmio.gpa,
+		    ve->mmio.write, ve->mmio.data, ve->mmio.len);
+		return (0);
+	case VMM_EXIT_INTR:
+		return (0);
+	case VMM_EXIT_SHUTDOWN:
+		vm_request(ctx, VM_REQ_RESET, "triple fault");
+		return (-1);
+	case VMM_EXIT_SYSTEM_EVENT:
+		if (ve->code == VMM_EVENT_SHUTDOWN)
+			vm_request(ctx, VM_REQ_POWEROFF, "guest powered off");
+		else if (ve->code == VMM_EVENT_RESET)
+			vm_request(ctx, VM_REQ_RESET, "guest reset");
+		else
+			x86_exit_error(ctx, "guest crashed");
+		return (-1);
+	case VMM_EXIT_HLT:
+		x86_exit_error(ctx, "vcpu halted for good");
+		return (-1);
+	case VMM_EXIT_INTERNAL_ERROR:
+		snprintf(what, sizeof(what),
+		    "hypervisor internal error %u (emulation failure is 1)",
+		    ve->internal.suberror);
+		x86_exit_error(ctx, what);
+		return (-1);
+	case VMM_EXIT_FAIL_ENTRY:
+		snprintf(what, sizeof(what), "vcpu entry failed, reason %#llx",
+		    (unsigned long long)ve->code);
+		x86_exit_error(ctx, what);
+		return (-1);
+	case VMM_EXIT_UNKNOWN:
+	default:
+		snprintf(what, sizeof(what), "unexpected vcpu exit %#llx",
+		    (unsigned long long)ve->code);
+		x86_exit_error(ctx, what);
+		return (-1);
+	}
+}
