@@ -98,8 +98,8 @@ void		 dev_init(struct devices *, struct dev_host *);
 struct device	*dev_attach(struct devices *, const struct devsw *,
 		    const struct dev_attach_args *);
 int		 dev_claim(struct device *, enum dev_space, uint64_t, uint64_t);
-int		 dev_io(struct devices *, enum dev_space, uint64_t, int,
-		    uint8_t *, int);
+int		 dev_io(struct devices *, enum dev_space, uint64_t addr,
+		    int size, uint8_t *data, int write);
 void		 dev_reset_all(struct devices *);
 void		 dev_pause_all(struct devices *);
 void		 dev_resume_all(struct devices *);

@@ -272,12 +272,12 @@ x86_handle_exit(struct vmctx *ctx, struct vmm_exit *ve)
 	case VMM_EXIT_IO:
 		for (i = 0; i < ve->io.count; i++)
 			dev_io(&ctx->devs, DEV_SPACE_IO, ve->io.port,
-			    !ve->io.in, ve->io.data + i * ve->io.size,
-			    ve->io.size);
+			    ve->io.size, ve->io.data + i * ve->io.size,
+			    !ve->io.in);
 		return (0);
 	case VMM_EXIT_MMIO:
 		dev_io(&ctx->devs, DEV_SPACE_MMIO, ve->mmio.gpa,
-		    ve->mmio.write, ve->mmio.data, ve->mmio.len);
+		    ve->mmio.len, ve->mmio.data, ve->mmio.write);
 		return (0);
 	case VMM_EXIT_INTR:
 		return (0);

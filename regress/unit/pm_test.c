@@ -1,0 +1,276 @@
+/*
+ * pm_test.c: unit tests of the two ways a guest ends or restarts the
+ * machine without a virtio device: the ACPI PM1a block in acpi.c (S5
+ * sleep request, other sleep types ignored, status/enable registers, the
+ * PM timer) and the i8042 in i8042.c (pulse 0xfe, output port 0xd1,
+ * self-test, command byte).  Requests are recorded by a fake host.
+ */
+
+#include <string.h>
+#include <time.h>
+
+#include "dev.h"
+#include "vmd.h"
+#include "regress/test.h"
+
+struct req_rec {
+	int		 n;
+	int		 poweroff;
+	int		 reset;
+	int		 irqs;
+};
+
+static struct req_rec	 rec;
+
+static void
+rec_request(void *arg, enum dev_request r)
+{
+	struct req_rec	*p = arg;
+
+	p->n++;
+	if (r == DEV_REQ_POWEROFF)
+		p->poweroff++;
+	else if (r == DEV_REQ_RESET)
+		p->reset++;
+}
+
+static void
+rec_irq(void *arg, uint32_t irq, int level)
+{
+	((struct req_rec *)arg)->irqs++;
+}
+
+struct plat {
+	struct devices	 set;
+	struct dev_host	 host;
+	struct device	*acpi, *kbd;
+};
+
+static int
+plat_open(struct plat *p)
+{
+	struct dev_attach_args a = { .fd = -1, .fd2 = -1 };
+
+	memset(p, 0, sizeof(*p));
+	memset(&rec, 0, sizeof(rec));
+	p->host.arg = &rec;
+	p->host.request = rec_request;
+	p->host.irq_set = rec_irq;
+	dev_init(&p->set, &p->host);
+	p->acpi = dev_attach(&p->set, &acpi_devsw, &a);
+	p->kbd = dev_attach(&p->set, &i8042_devsw, &a);
+	return (p->acpi != NULL && p->kbd != NULL ? 0 : -1);
+}
+
+static uint32_t
+in(struct plat *p, uint16_t port, int size)
+{
+	uint8_t	 d[4] = { 0, 0, 0, 0 };
+
+	dev_io(&p->set, DEV_SPACE_IO, port, size, d, 0);
+	return (d[0] | d[1] << 8 | d[2] << 16 | (uint32_t)d[3] << 24);
+}
+
+static void
+out(struct plat *p, uint16_t port, int size, uint32_t v)
+{
+	uint8_t	 d[4] = { v, v >> 8, v >> 16, v >> 24 };
+
+	dev_io(&p->set, DEV_SPACE_IO, port, size, d, 1);
+}
+
+#define PM1_STS	(VM_PM_BASE + 0)
+#define PM1_EN	(VM_PM_BASE + 2)
+#define PM1_CNT	VM_PM1_CNT_PORT
+#define PM_TMR	(VM_PM_BASE + 8)
+#define SLP(t)	(VM_PM1_SLP_EN | ((t) << 10))
+
+static void
+test_poweroff(void)
+{
+	struct plat	 p;
+
+	CHECK(plat_open(&p) == 0);
+	if (p.acpi == NULL)
+		return;
+	CHECK(in(&p, PM1_CNT, 2) == 0x0001);	/* SCI_EN */
+	/* the type alone, without SLP_EN, does nothing */
+	out(&p, PM1_CNT, 2, VM_PM1_SLP_TYP_S5 << 10);
+	CHECK(rec.n == 0);
+	out(&p, PM1_CNT, 2, SLP(VM_PM1_SLP_TYP_S5));
+	CHECK(rec.n == 1 && rec.poweroff == 1);
+	/* SLP_EN reads back 0; SCI_EN stays 1 */
+	CHECK((in(&p, PM1_CNT, 2) & (VM_PM1_SLP_EN | 1)) == 1);
+	/* byte-wise: type in the high byte along with SLP_EN */
+	out(&p, PM1_CNT + 1, 1, SLP(VM_PM1_SLP_TYP_S5) >> 8);
+	CHECK(rec.poweroff == 2);
+	/* a 32-bit write covering the register */
+	out(&p, PM1_CNT, 4, SLP(VM_PM1_SLP_TYP_S5));
+	CHECK(rec.poweroff == 3 && rec.reset == 0 && rec.irqs == 0);
+	dev_detach_all(&p.set);
+}
+
+static void
+test_other_sleep(void)
+{
+	struct plat	 p;
+	int		 t;
+
+	CHECK(plat_open(&p) == 0);
+	if (p.acpi == NULL)
+		return;
+	for (t = 0; t < 8; t++)
+		if (t != VM_PM1_SLP_TYP_S5)
+			out(&p, PM1_CNT, 2, SLP(t));
+	CHECK(rec.n == 0);
+	/* the last type written reads back */
+	CHECK(((in(&p, PM1_CNT, 2) >> 10) & 7) == 7);
+	dev_detach_all(&p.set);
+}
+
+static void
+test_pm1_regs(void)
+{
+	struct plat	 p;
+
+	CHECK(plat_open(&p) == 0);
+	if (p.acpi == NULL)
+		return;
+	CHECK(in(&p, PM1_STS, 2) == 0);
+	out(&p, PM1_EN, 2, 0x0121);
+	CHECK(in(&p, PM1_EN, 2) == 0x0121);
+	out(&p, PM1_EN + 1, 1, 0x00);
+	CHECK(in(&p, PM1_EN, 2) == 0x0021);
+	CHECK(in(&p, PM1_STS, 4) == 0x00210000);
+	/* writes of ones to status clear, never set */
+	out(&p, PM1_STS, 2, 0xffff);
+	CHECK(in(&p, PM1_STS, 2) == 0);
+	dev_reset_all(&p.set);
+	CHECK(in(&p, PM1_EN, 2) == 0 && in(&p, PM1_CNT, 2) == 1);
+	CHECK(rec.n == 0);
+	dev_detach_all(&p.set);
+}
+
+static long long
+ns_since(const struct timespec *t0)
+{
+	struct timespec	 t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return ((t.tv_sec - t0->tv_sec) * 1000000000LL +
+	    (t.tv_nsec - t0->tv_nsec));
+}
+
+static void
+test_pm_timer(void)
+{
+	struct plat	 p;
+	struct timespec	 t0, ts = { 0, 10000000 };
+	uint32_t	 a, b, prev, cur, elapsed = 0;
+	int		 i, ok = 1, wraps = 0;
+	long long	 ns;
+
+	CHECK(plat_open(&p) == 0);
+	if (p.acpi == NULL)
+		return;
+	prev = in(&p, PM_TMR, 4);
+	for (i = 0; i < 100000; i++) {
+		cur = in(&p, PM_TMR, 4);
+		if (cur > 0xffffff)
+			ok = 0;
+		if (cur < prev)		/* only a 24-bit wrap may go back */
+			wraps++;
+		prev = cur;
+	}
+	CHECK(ok && wraps <= 1);
+	/* rate: about 3.58 ticks per microsecond over 10 ms */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	a = in(&p, PM_TMR, 4);
+	nanosleep(&ts, NULL);
+	b = in(&p, PM_TMR, 4);
+	ns = ns_since(&t0);
+	elapsed = (b - a) & 0xffffff;
+	CHECK(elapsed > 0);
+	CHECK(elapsed <= ns * 3579545 / 1000000000 + 2);
+	CHECK(elapsed + 2 >= (ns - 2000000) * 3579545 / 1000000000);
+	/* read-only: writing 0 does not restart it; 24 bits only */
+	out(&p, PM_TMR, 4, 0);
+	CHECK(in(&p, PM_TMR + 3, 1) == 0);
+	CHECK(((in(&p, PM_TMR, 4) - b) & 0xffffff) < 0x800000);
+	dev_detach_all(&p.set);
+}
+
+static void
+test_i8042_reset(void)
+{
+	struct plat	 p;
+
+	CHECK(plat_open(&p) == 0);
+	if (p.kbd == NULL)
+		return;
+	CHECK((in(&p, 0x64, 1) & 0x07) == 0x04);	/* SYS, empty */
+	out(&p, 0x64, 1, 0xfe);
+	CHECK(rec.n == 1 && rec.reset == 1);
+	CHECK(in(&p, 0x64, 1) & 0x08);			/* last: command */
+	/* pulsing other lines leaves the reset line alone */
+	out(&p, 0x64, 1, 0xff);
+	out(&p, 0x64, 1, 0xfd);
+	CHECK(rec.reset == 1);
+	/* output port with bit 0 set: no reset; clear: reset */
+	out(&p, 0x64, 1, 0xd1);
+	out(&p, 0x60, 1, 0x03);
+	CHECK(rec.reset == 1);
+	CHECK((in(&p, 0x64, 1) & 0x08) == 0);		/* last: data */
+	out(&p, 0x64, 1, 0xd1);
+	out(&p, 0x60, 1, 0x02);
+	CHECK(rec.reset == 2 && rec.poweroff == 0);
+	/* a data byte without 0xd1 before it is for the keyboard */
+	out(&p, 0x60, 1, 0x00);
+	CHECK(rec.reset == 2);
+	CHECK(rec.irqs == 0);
+	dev_detach_all(&p.set);
+}
+
+static void
+test_i8042_commands(void)
+{
+	struct plat	 p;
+
+	CHECK(plat_open(&p) == 0);
+	if (p.kbd == NULL)
+		return;
+	out(&p, 0x64, 1, 0xaa);
+	CHECK(in(&p, 0x64, 1) & 0x01);
+	CHECK(in(&p, 0x60, 1) == 0x55);
+	CHECK((in(&p, 0x64, 1) & 0x01) == 0);
+	out(&p, 0x64, 1, 0x20);
+	CHECK(in(&p, 0x60, 1) == 0x45);
+	out(&p, 0x64, 1, 0x60);
+	out(&p, 0x60, 1, 0x30);
+	out(&p, 0x64, 1, 0x20);
+	CHECK(in(&p, 0x60, 1) == 0x30);
+	CHECK((in(&p, 0x64, 1) & 0x04) == 0);		/* SYS follows */
+	out(&p, 0x64, 1, 0xd0);
+	CHECK(in(&p, 0x60, 1) & 0x01);			/* not in reset */
+	out(&p, 0x64, 1, 0x12);				/* unknown */
+	CHECK((in(&p, 0x64, 1) & 0x01) == 0);
+	dev_reset_all(&p.set);
+	out(&p, 0x64, 1, 0x20);
+	CHECK(in(&p, 0x60, 1) == 0x45);
+	/* nothing else lives between the two ports */
+	CHECK(in(&p, 0x61, 1) == 0xff && in(&p, 0x60, 2) == 0xffff);
+	CHECK(rec.n == 0 && rec.irqs == 0);
+	dev_detach_all(&p.set);
+}
+
+int
+main(void)
+{
+	RUN(test_poweroff);
+	RUN(test_other_sleep);
+	RUN(test_pm1_regs);
+	RUN(test_pm_timer);
+	RUN(test_i8042_reset);
+	RUN(test_i8042_commands);
+	TEST_EXIT();
+}

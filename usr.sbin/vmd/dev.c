@@ -1,0 +1,270 @@
+/*
+ * dev.c: the device seam of the vm process.  It attaches devices, keeps
+ * the sorted map of the port and MMIO ranges they claimed and routes each
+ * guest access to the one device that claimed it, under that device's
+ * lock.  It knows nothing of any particular device and must never let a
+ * guest access reach a device outside the range that device claimed:
+ * accesses nobody claimed read as all-ones and writes to them vanish.
+ */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "dev.h"
+
+static int	 dev_size_ok(enum dev_space, int);
+static int	 range_cmp(enum dev_space, uint64_t, const struct dev_range *);
+static size_t	 range_lower(const struct devices *, enum dev_space, uint64_t);
+static struct dev_range *range_find(struct devices *, enum dev_space,
+		    uint64_t, int);
+static void	 dev_unclaim_all(struct devices *, struct device *);
+
+void
+dev_init(struct devices *set, struct dev_host *host)
+{
+	memset(set, 0, sizeof(*set));
+	set->host = host;
+}
+
+/*
+ * A device whose attach fails must have freed its own softc; the ranges
+ * it may have claimed before failing are released here so a failed
+ * device never receives accesses.
+ */
+struct device *
+dev_attach(struct devices *set, const struct devsw *sw,
+    const struct dev_attach_args *args)
+{
+	struct device	*dev;
+
+	if (set->ndev >= DEV_MAX) {
+		log_warnx("%s: too many devices", sw->name);
+		return (NULL);
+	}
+	if ((dev = calloc(1, sizeof(*dev))) == NULL) {
+		log_warn("%s: calloc", sw->name);
+		return (NULL);
+	}
+	dev->sw = sw;
+	dev->host = set->host;
+	dev->set = set;
+	if ((errno = pthread_mutex_init(&dev->lock, NULL)) != 0) {
+		log_warn("%s: pthread_mutex_init", sw->name);
+		free(dev);
+		return (NULL);
+	}
+	if (sw->attach(dev, args) == -1) {
+		dev_unclaim_all(set, dev);
+		pthread_mutex_destroy(&dev->lock);
+		free(dev);
+		return (NULL);
+	}
+	set->dev[set->ndev++] = dev;
+	return (dev);
+}
+
+/*
+ * The map is ordered by (space, start) so one binary search finds the
+ * range of an address in either space; within a space that is "sorted by
+ * start" as dev.h promises.
+ */
+static int
+range_cmp(enum dev_space space, uint64_t addr, const struct dev_range *r)
+{
+	if (space != r->space)
+		return (space < r->space ? -1 : 1);
+	if (addr < r->start)
+		return (-1);
+	if (addr - r->start < r->len)
+		return (0);
+	return (1);
+}
+
+/* Index of the first range that does not lie wholly below addr. */
+static size_t
+range_lower(const struct devices *set, enum dev_space space, uint64_t addr)
+{
+	size_t	 lo = 0, hi = set->nrange, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (range_cmp(space, addr, &set->range[mid]) > 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (lo);
+}
+
+int
+dev_claim(struct device *dev, enum dev_space space, uint64_t start,
+    uint64_t len)
+{
+	struct devices	*set = dev->set;
+	struct dev_range *r;
+	size_t		 i;
+
+	if (len == 0 || start + len - 1 < start ||
+	    (space == DEV_SPACE_IO && start + len > 0x10000)) {
+		log_warnx("%s: bad range 0x%llx+0x%llx", dev->sw->name,
+		    (unsigned long long)start, (unsigned long long)len);
+		return (-1);
+	}
+	if (set->nrange >= DEV_MAX_RANGES) {
+		log_warnx("%s: too many ranges", dev->sw->name);
+		return (-1);
+	}
+	i = range_lower(set, space, start);
+	/* range i is the first one that could overlap [start, start+len) */
+	if (i < set->nrange && set->range[i].space == space &&
+	    set->range[i].start <= start + len - 1) {
+		r = &set->range[i];
+		log_warnx("%s: range 0x%llx+0x%llx overlaps %s at 0x%llx",
+		    dev->sw->name, (unsigned long long)start,
+		    (unsigned long long)len, r->dev->sw->name,
+		    (unsigned long long)r->start);
+		return (-1);
+	}
+	memmove(&set->range[i + 1], &set->range[i],
+	    (set->nrange - i) * sizeof(set->range[0]));
+	r = &set->range[i];
+	r->start = start;
+	r->len = len;
+	r->space = space;
+	r->dev = dev;
+	set->nrange++;
+	return (0);
+}
+
+static void
+dev_unclaim_all(struct devices *set, struct device *dev)
+{
+	size_t	 i, j;
+
+	for (i = j = 0; i < set->nrange; i++)
+		if (set->range[i].dev != dev)
+			set->range[j++] = set->range[i];
+	set->nrange = j;
+}
+
+static int
+dev_size_ok(enum dev_space space, int size)
+{
+	return (size == 1 || size == 2 || size == 4 ||
+	    (size == 8 && space == DEV_SPACE_MMIO));
+}
+
+/* The range holding the whole access, or NULL. */
+static struct dev_range *
+range_find(struct devices *set, enum dev_space space, uint64_t addr,
+    int size)
+{
+	struct dev_range *r;
+	size_t		 i;
+
+	i = range_lower(set, space, addr);
+	if (i >= set->nrange)
+		return (NULL);
+	r = &set->range[i];
+	if (range_cmp(space, addr, r) != 0)
+		return (NULL);
+	if ((uint64_t)size > r->len - (addr - r->start))
+		return (NULL);
+	return (r);
+}
+
+/*
+ * One guest access.  An access that straddles the end of a range is
+ * treated as unclaimed rather than handed to a device that would have to
+ * check its own bounds.
+ */
+int
+dev_io(struct devices *set, enum dev_space space, uint64_t addr, int size,
+    uint8_t *data, int write)
+{
+	struct dev_range *r;
+	struct device	*dev;
+
+	if (!dev_size_ok(space, size)) {
+		if (!write && size > 0)
+			memset(data, 0xff, size > 8 ? 8 : size);
+		return (-1);
+	}
+	if ((r = range_find(set, space, addr, size)) == NULL) {
+		if (!write)
+			memset(data, 0xff, size);
+		return (-1);
+	}
+	dev = r->dev;
+	pthread_mutex_lock(&dev->lock);
+	dev->sw->io(dev, space, addr, size, data, write);
+	pthread_mutex_unlock(&dev->lock);
+	return (0);
+}
+
+/*
+ * The life-cycle hooks run without dev->lock: they may wait for a device
+ * event callback to finish, and those callbacks take the lock.
+ */
+void
+dev_reset_all(struct devices *set)
+{
+	size_t	 i;
+
+	for (i = 0; i < set->ndev; i++)
+		if (set->dev[i]->sw->reset != NULL)
+			set->dev[i]->sw->reset(set->dev[i]);
+}
+
+void
+dev_pause_all(struct devices *set)
+{
+	size_t	 i;
+
+	for (i = 0; i < set->ndev; i++)
+		if (set->dev[i]->sw->pause != NULL)
+			set->dev[i]->sw->pause(set->dev[i]);
+}
+
+void
+dev_resume_all(struct devices *set)
+{
+	size_t	 i;
+
+	for (i = 0; i < set->ndev; i++)
+		if (set->dev[i]->sw->resume != NULL)
+			set->dev[i]->sw->resume(set->dev[i]);
+}
+
+/* Detach in reverse attach order: later devices may use earlier ones. */
+void
+dev_detach_all(struct devices *set)
+{
+	struct device	*dev;
+
+	while (set->ndev > 0) {
+		dev = set->dev[--set->ndev];
+		set->dev[set->ndev] = NULL;
+		dev_unclaim_all(set, dev);
+		if (dev->sw->detach != NULL)
+			dev->sw->detach(dev);
+		pthread_mutex_destroy(&dev->lock);
+		free(dev);
+	}
+}
+
+void
+dev_irq(struct device *dev, uint32_t irq, int level)
+{
+	if (dev->host != NULL && dev->host->irq_set != NULL)
+		dev->host->irq_set(dev->host->arg, irq, level);
+}
+
+void
+dev_request(struct device *dev, enum dev_request req)
+{
+	if (dev->host != NULL && dev->host->request != NULL)
+		dev->host->request(dev->host->arg, req);
+}
