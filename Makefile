@@ -45,7 +45,7 @@ VMM_NULL_SRCS = sys/dev/vmm/vmm_null.c
 VMD	 = usr.sbin/vmd/vmd
 VMD_PARSE = usr.sbin/vmd/parse.c
 
-VMCTL_SRCS = usr.sbin/vmctl/main.c usr.sbin/vmctl/vmctl.c
+VMCTL_SRCS = usr.sbin/vmctl/main.c usr.sbin/vmctl/vmctl.c usr.sbin/vmctl/fmt.c
 VMCTL	 = usr.sbin/vmctl/vmctl
 
 UNIT_SRCS = $(wildcard regress/unit/*_test.c)

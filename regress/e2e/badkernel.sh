@@ -3,10 +3,23 @@
 TESTNAME=badkernel
 . "$(dirname "$0")/lib.subr"
 need_root
+cp "$GUEST" "$T/gone.elf"
+cat >"$CONF" <<CONF
+vm "gone" {
+	disable
+	boot "$T/gone.elf"
+}
+CONF
 start_vmd || { fail start "vmd did not come up"; exit 1; }
 vmctl start -b "$T/nonexistent" -m 32M b1 2>"$T/err1"; rc=$?
-[ $rc -ne 0 ] && grep -q "^vmctl: start vm command failed: .*nonexistent.*No such file" \
+# vmctl resolves the path itself, as OpenBSD's does
+[ $rc -ne 0 ] && grep -q "^vmctl: invalid boot image path: No such file" \
     "$T/err1" && pass missing || fail missing "rc $rc: $(cat "$T/err1")"
+# a configured kernel that went away after vmd read its config
+rm -f "$T/gone.elf"
+vmctl start gone 2>"$T/err0"; rc=$?
+[ $rc -ne 0 ] && grep -q "^vmctl: start vm command failed: .*gone.elf.*No such file" \
+    "$T/err0" && pass vanished || fail vanished "rc $rc: $(cat "$T/err0")"
 head -c 70000 /dev/urandom >"$T/junk"
 vmctl start -b "$T/junk" -m 32M b2 2>"$T/err2"; rc=$?
 [ $rc -ne 0 ] && grep -q "^vmctl: start vm command failed: .*not an ELF" \

@@ -4,9 +4,16 @@
 TESTNAME=boot
 . "$(dirname "$0")/lib.subr"
 need_root
+cat >"$CONF" <<CONF
+vm "g1" {
+	disable
+	memory 64M
+	boot "$GUEST"
+}
+CONF
 start_vmd || { fail start "vmd did not come up"; exit 1; }
 
-vmctl start -c -b "$GUEST" -m 64M -k "hosttime=$(date +%s)" g1 \
+vmctl start -c -k "hosttime=$(date +%s)" g1 \
     </dev/null >"$T/console" 2>"$T/start.err" &
 CPID=$!
 EXTRA_PIDS=$CPID

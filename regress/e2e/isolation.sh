@@ -4,8 +4,16 @@
 TESTNAME=isolation
 . "$(dirname "$0")/lib.subr"
 need_root
+cat >"$CONF" <<CONF
+vm "a" {
+	disable
+	memory 32M
+	boot "$GUEST"
+	cmdline "interactive"
+}
+CONF
 start_vmd || { fail start "vmd did not come up"; exit 1; }
-vmctl start -b "$GUEST" -m 32M -k interactive a 2>/dev/null
+vmctl start a 2>/dev/null
 vmctl start -b "$GUEST" -m 32M -k interactive b 2>/dev/null
 wait_state a running 5 && wait_state b running 5 && pass two-running ||
     fail two-running "a=$(vm_state a) b=$(vm_state b)"
@@ -15,7 +23,7 @@ wait_state a stopped 5 && pass killed-stopped || fail killed-stopped "$(vm_state
 grep -q "signal 9" "$T/vmd.log" && pass logged || fail logged "no log of the kill"
 [ "$(vm_state b)" = running ] && kill -0 "$pb" && pass other-runs ||
     fail other-runs "b=$(vm_state b)"
-vmctl start -b "$GUEST" -m 32M -k interactive a 2>/dev/null && pass restart-a ||
+vmctl start a 2>/dev/null && pass restart-a ||
     fail restart-a "could not start a again"
 kids=$(descendants "$VMD_PID")
 [ -n "$kids" ] || fail kids "no child processes seen"

@@ -3,11 +3,19 @@
 TESTNAME=lifecycle
 . "$(dirname "$0")/lib.subr"
 need_root
+cat >"$CONF" <<CONF
+vm "l1" {
+	disable
+	memory 64M
+	boot "$GUEST"
+	cmdline "interactive"
+}
+CONF
 start_vmd || { fail start "vmd did not come up"; exit 1; }
 hdr=$(vmctl status | head -n 1)
 [ "$hdr" = "   ID   PID VCPUS  MAXMEM  CURMEM     TTY        OWNER    STATE NAME" ] &&
     pass header || fail header "got '$hdr'"
-vmctl start -b "$GUEST" -m 64M -k interactive l1 2>"$T/err" ||
+vmctl start l1 2>"$T/err" ||
     fail start "$(cat "$T/err")"
 wait_state l1 running 5 && pass running || fail running "$(vm_state l1)"
 row=$(vmctl status | grep ' l1$')
@@ -24,7 +32,7 @@ kill -0 "$pid" 2>/dev/null && fail reaped "vm process $pid still there" ||
     pass reaped
 vmctl stop -f l1 2>"$T/err"; rc=$?
 [ $rc -ne 0 ] && pass stop-stopped || fail stop-stopped "rc 0 on a stopped vm"
-vmctl start -b "$GUEST" -m 64M -k interactive l1 2>"$T/err" &&
+vmctl start l1 2>"$T/err" &&
     pass restart || fail restart "$(cat "$T/err")"
 wait_state l1 running 5
 vmctl wait l1 >"$T/wait.out" 2>&1 &

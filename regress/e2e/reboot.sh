@@ -3,8 +3,16 @@
 TESTNAME=reboot
 . "$(dirname "$0")/lib.subr"
 need_root
+cat >"$CONF" <<CONF
+vm "r1" {
+	disable
+	memory 32M
+	boot "$GUEST"
+	cmdline "reboot console"
+}
+CONF
 start_vmd || { fail start "vmd did not come up"; exit 1; }
-vmctl start -c -b "$GUEST" -m 32M -k "reboot console" r1 \
+vmctl start -c r1 \
     </dev/null >"$T/console" 2>"$T/start.err" &
 CPID=$!
 EXTRA_PIDS=$CPID

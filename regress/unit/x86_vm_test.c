@@ -4,6 +4,8 @@
  * (no /dev/kvm needed).
  */
 
+#include <sys/mman.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,9 +47,15 @@ static void
 test_gpa_ptr(void)
 {
 	struct vm_mem	 m;
-	static uint8_t	 fake[1];
+	uint8_t		*fake;
 
-	m.ram = fake;		/* only pointer arithmetic is checked */
+	/* address space only: nothing is touched */
+	fake = mmap(NULL, 6 * GB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+	    MAP_NORESERVE, -1, 0);
+	CHECK(fake != MAP_FAILED);
+	if (fake == MAP_FAILED)
+		return;
+	m.ram = fake;
 	m.memsize = 64 * MB;
 	CHECK(vm_gpa_ptr(&m, 0, 16) == fake);
 	CHECK(vm_gpa_ptr(&m, 0x9fff0, 16) != NULL);
@@ -68,6 +76,7 @@ test_gpa_ptr(void)
 	CHECK(vm_gpa_ptr(&m, 6 * GB - 8, 8) == fake + 5 * GB - 8);
 	CHECK(vm_gpa_ptr(&m, 6 * GB - 8, 9) == NULL);
 	CHECK(vm_gpa_ptr(&m, 6 * GB, 1) == NULL);
+	munmap(fake, 6 * GB);
 }
 
 static struct vmctx *

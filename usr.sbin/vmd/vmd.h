@@ -197,4 +197,46 @@ void		 sandbox_enter(enum sandbox_role);
 /* vm.c: entry of a "vm NAME" process; fd is its socket to vmm */
 void		 vm_main(int, const char *) __attribute__((noreturn));
 
+/*
+ * vmctl -> control -> parent: control forwards a client's request with
+ * the imsg peerid set to the client's connection id and the imsg pid
+ * field set to the client's uid as SO_PEERCRED reported it, never what
+ * the client claims.  The parent answers with the same peerid and
+ * control routes the answer back to that connection, if still there.
+ */
+#define VMD_PEERID_NONE		0	/* no client waits for this answer */
+
+/* vmd.c: main() and the parent; nothing exported */
+
+/* proc.c: see proc.h */
+
+/* control.c */
+struct proc_env;
+void		 control_run(struct proc_env *) __attribute__((noreturn));
+
+/* vmm.c */
+void		 vmm_run(struct proc_env *) __attribute__((noreturn));
+
+/* config.c, parse.y */
+#include <sys/queue.h>
+
+/* One vm "name" { ... } block of vm.conf. */
+struct vmd_conf_vm {
+	TAILQ_ENTRY(vmd_conf_vm)	 entry;
+	struct vmop_create_params	 params;
+	int				 disabled;	/* "disable" */
+	int				 lineno;	/* of the vm line */
+};
+TAILQ_HEAD(vmd_conf_vms, vmd_conf_vm);
+
+#define CONF_MISSING_OK		0x01	/* no such file: empty config */
+#define CONF_ERR_STDERR		0x02	/* errors as FILE:LINE: to stderr */
+
+int		 vmd_valid_name(const char *);
+int		 parse_config(const char *, int, struct vmd_conf_vms *);
+int		 cmdline_symset(const char *);
+void		 config_free(struct vmd_conf_vms *);
+int		 config_parse_size(const char *, uint64_t *);
+int		 config_check_memsize(uint64_t, char *, size_t);
+
 #endif /* VMD_H */

@@ -1,0 +1,302 @@
+/*
+ * main.c: vmctl(8)'s command line: the global options, the one table of
+ * commands (any unique prefix selects one, as on OpenBSD), each
+ * command's options and arguments, and the usage messages.  It only
+ * fills a struct parse_result; talking to vmd is vmctl.c's job.  It must
+ * never list or accept a command that vmd cannot carry out yet.
+ */
+
+#include <sys/types.h>
+
+#include <err.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmd.h"
+#include "vmctl.h"
+
+static void	 usage(void) __attribute__((noreturn));
+static int	 ctl_console(struct parse_result *, int, char *[]);
+static int	 ctl_start(struct parse_result *, int, char *[]);
+static int	 ctl_status(struct parse_result *, int, char *[]);
+static int	 ctl_stop(struct parse_result *, int, char *[]);
+static int	 ctl_waitfor(struct parse_result *, int, char *[]);
+
+static const struct ctl_command ctl_commands[] = {
+	{ "console",	CMD_CONSOLE,	ctl_console,	"id" },
+	{ "show",	CMD_STATUS,	ctl_status,	"[-r] [id]" },
+	{ "start",	CMD_START,	ctl_start,
+	    "[-c] [-b path] [-k cmdline] [-m size] id | name" },
+	{ "status",	CMD_STATUS,	ctl_status,	"[-r] [id]" },
+	{ "stop",	CMD_STOP,	ctl_stop,	"[-fw] [id | -a]" },
+	{ "wait",	CMD_WAITFOR,	ctl_waitfor,	"id" },
+	{ NULL }
+};
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage:\t%s [-v] [-s socket] command [arg ...]\n",
+	    program_invocation_short_name);
+	exit(1);
+}
+
+void
+ctl_usage(const struct ctl_command *ctl)
+{
+	fprintf(stderr, "usage:\t%s [-v] %s %s\n",
+	    program_invocation_short_name, ctl->name, ctl->usage);
+	exit(1);
+}
+
+/*
+ * An exact name wins; otherwise the word must be the prefix of exactly
+ * one command.
+ */
+static const struct ctl_command *
+lookup_command(const char *word)
+{
+	const struct ctl_command *ctl, *found = NULL;
+	size_t		 len = strlen(word);
+
+	for (ctl = ctl_commands; ctl->name != NULL; ctl++) {
+		if (strcmp(ctl->name, word) == 0)
+			return (ctl);
+		if (len == 0 || strncmp(ctl->name, word, len) != 0)
+			continue;
+		if (found != NULL) {
+			fprintf(stderr, "ambiguous argument: %s\n", word);
+			usage();
+		}
+		found = ctl;
+	}
+	if (found == NULL) {
+		fprintf(stderr, "unknown argument: %s\n", word);
+		usage();
+	}
+	return (found);
+}
+
+/* The one "id | name" operand of a command. */
+static void
+operand_vmid(struct parse_result *res, const char *word)
+{
+	const char	*errstr;
+
+	if (parse_vmid(word, &res->id, res->name, &errstr) == -1)
+		errx(1, "%s: %s", errstr, word);
+}
+
+/*
+ * getopt(3) for a command: its complaints name vmctl, not the command
+ * (GNU getopt would print argv[0]), and end with the command's usage.
+ */
+static int
+ctl_getopt(struct parse_result *res, int argc, char *argv[],
+    const char *opts)
+{
+	int		 ch;
+
+	opterr = 0;
+	if ((ch = getopt(argc, argv, opts)) != '?')
+		return (ch);
+	if (optopt != 0 && strchr(opts, optopt) != NULL)
+		warnx("option requires an argument -- %c", optopt);
+	else if (optopt != 0)
+		warnx("unknown option -- %c", optopt);
+	else
+		warnx("unknown option -- %s", argv[optind - 1]);
+	ctl_usage(res->ctl);
+}
+
+/*
+ * Each command parses its own options, argv[0] being its name.  GNU
+ * getopt may then take options after the operand too ("start vm1 -c");
+ * optind = 0 makes it start over for the second getopt pass.
+ */
+static int
+ctl_start(struct parse_result *res, int argc, char *argv[])
+{
+	char		 path[PATH_MAX], size[FMT_SCALED_STRSIZE];
+	int		 ch, rounded;
+
+	optind = 0;
+	while ((ch = ctl_getopt(res, argc, argv, "b:ck:m:")) != -1) {
+		switch (ch) {
+		case 'b':
+			if (res->kernel[0] != '\0')
+				errx(1, "boot image specified multiple times");
+			/* vmd opens it, from another working directory. */
+			if (realpath(optarg, path) == NULL)
+				err(1, "invalid boot image path");
+			(void)snprintf(res->kernel, sizeof(res->kernel), "%s",
+			    path);
+			break;
+		case 'c':
+			res->autoconnect = 1;
+			break;
+		case 'k':
+			if (res->has_cmdline)
+				errx(1, "kernel command line specified "
+				    "multiple times");
+			if (strlen(optarg) >= sizeof(res->cmdline))
+				errx(1, "kernel command line too long");
+			(void)strcpy(res->cmdline, optarg);
+			res->has_cmdline = 1;
+			break;
+		case 'm':
+			if (res->memsize != 0)
+				errx(1, "memory specified multiple times");
+			switch (parse_memsize(optarg, &res->memsize, &rounded)) {
+			case SIZE_OK:
+				break;
+			case SIZE_INVALID:
+				err(1, "invalid memory size: %s", optarg);
+			case SIZE_SMALL:
+				errx(1, "memory size must be at least 1MB");
+			case SIZE_LARGE:
+				fmt_size(VM_MAX_MEMORY, size);
+				errx(1, "memory size too large (limit is %s)",
+				    size);
+			}
+			if (rounded) {
+				fmt_size(res->memsize, size);
+				warnx("memory size rounded to %s", size);
+			}
+			break;
+		default:
+			ctl_usage(res->ctl);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 1)
+		ctl_usage(res->ctl);
+	operand_vmid(res, argv[0]);
+	if (res->id == 0 && !vm_name_valid(res->name))
+		errx(1, "invalid VM name");
+	return (vmmaction(res));
+}
+
+static int
+ctl_status(struct parse_result *res, int argc, char *argv[])
+{
+	int		 ch;
+
+	optind = 0;
+	while ((ch = ctl_getopt(res, argc, argv, "r")) != -1) {
+		switch (ch) {
+		case 'r':
+			res->running_only = 1;
+			break;
+		default:
+			ctl_usage(res->ctl);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc > 1)
+		ctl_usage(res->ctl);
+	if (argc == 1)
+		operand_vmid(res, argv[0]);
+	return (vmmaction(res));
+}
+
+static int
+ctl_stop(struct parse_result *res, int argc, char *argv[])
+{
+	int		 ch;
+
+	optind = 0;
+	while ((ch = ctl_getopt(res, argc, argv, "afw")) != -1) {
+		switch (ch) {
+		case 'a':
+			res->action = CMD_STOPALL;
+			break;
+		case 'f':
+			res->flags |= VMOP_FORCE;
+			break;
+		case 'w':
+			res->flags |= VMOP_WAIT;
+			break;
+		default:
+			ctl_usage(res->ctl);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != (res->action == CMD_STOPALL ? 0 : 1))
+		ctl_usage(res->ctl);
+	if (argc == 1)
+		operand_vmid(res, argv[0]);
+	return (vmmaction(res));
+}
+
+/* console and wait: no options, one "id | name". */
+static int
+ctl_one_vm(struct parse_result *res, int argc, char *argv[])
+{
+	optind = 0;
+	(void)ctl_getopt(res, argc, argv, "");
+	argc -= optind;
+	argv += optind;
+	if (argc != 1)
+		ctl_usage(res->ctl);
+	operand_vmid(res, argv[0]);
+	return (vmmaction(res));
+}
+
+static int
+ctl_console(struct parse_result *res, int argc, char *argv[])
+{
+	return (ctl_one_vm(res, argc, argv));
+}
+
+static int
+ctl_waitfor(struct parse_result *res, int argc, char *argv[])
+{
+	return (ctl_one_vm(res, argc, argv));
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct parse_result	 res;
+	const struct ctl_command *ctl;
+	int			 ch;
+
+	memset(&res, 0, sizeof(res));
+	res.socket = VMD_SOCKET;
+
+	/* '+': stop at the command, its options are its own. */
+	opterr = 0;
+	while ((ch = getopt(argc, argv, "+s:v")) != -1) {
+		switch (ch) {
+		case 's':
+			res.socket = optarg;
+			break;
+		case 'v':
+			res.verbose = 1;
+			break;
+		default:
+			if (optopt == 's')
+				warnx("option requires an argument -- s");
+			else if (optopt != 0)
+				warnx("unknown option -- %c", optopt);
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1)
+		usage();
+
+	ctl = lookup_command(argv[0]);
+	res.ctl = ctl;
+	res.action = ctl->action;
+	return (ctl->main(&res, argc, argv));
+}

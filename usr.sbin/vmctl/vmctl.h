@@ -1,0 +1,99 @@
+/*
+ * vmctl.h: what the files of vmctl(8) share: the parsed command line,
+ * the command table entry, and the prototypes of main.c, vmctl.c and
+ * fmt.c.  vmctl is a client only: it never holds VM state beyond one
+ * reply from vmd, and nothing here may be used by vmd itself.
+ */
+
+#ifndef VMCTL_H
+#define VMCTL_H
+
+#include <sys/types.h>
+#include <limits.h>
+#include <stdint.h>
+
+#include "vmd.h"
+
+#define FMT_SCALED_STRSIZE	7	/* as OpenBSD's <util.h> */
+#define VMCTL_CONSOLE_SPEED	115200
+#define VMCTL_CU		"cu"
+
+enum actions {
+	CMD_NONE,
+	CMD_CONSOLE,
+	CMD_START,
+	CMD_STATUS,
+	CMD_STOP,
+	CMD_STOPALL,
+	CMD_WAITFOR
+};
+
+struct parse_result;
+
+struct ctl_command {
+	const char	*name;
+	enum actions	 action;
+	int		(*main)(struct parse_result *, int, char *[]);
+	const char	*usage;
+};
+
+/* Everything one command line asks for; vmctl.c turns it into imsgs. */
+struct parse_result {
+	enum actions	 action;
+	const struct ctl_command *ctl;
+	const char	*socket;	/* vmd's control socket */
+	int		 verbose;
+	uint32_t	 id;		/* 0: by name */
+	char		 name[VM_NAME_MAX];
+	char		 kernel[PATH_MAX];	/* "": not given */
+	char		 cmdline[VM_CMDLINE_MAX];
+	int		 has_cmdline;
+	uint64_t	 memsize;	/* bytes, 0: not given */
+	unsigned int	 flags;		/* VMOP_FORCE, VMOP_WAIT */
+	int		 autoconnect;	/* start -c */
+	int		 running_only;	/* status -r */
+};
+
+/* What parse_memsize() found wrong with a -m argument. */
+enum size_check {
+	SIZE_OK,
+	SIZE_INVALID,	/* not a size; errno says why */
+	SIZE_SMALL,	/* below VM_MIN_MEMORY */
+	SIZE_LARGE	/* above VM_MAX_MEMORY */
+};
+
+/* State of the "~." scanner over console input. */
+struct console_esc {
+	int	 bol;	/* next byte starts a line */
+	int	 tilde;	/* a '~' at the start of a line is held back */
+};
+
+/* main.c */
+void		 ctl_usage(const struct ctl_command *)
+		    __attribute__((noreturn));
+
+/* vmctl.c */
+int		 vmmaction(struct parse_result *);
+void		 ctl_openconsole(const char *) __attribute__((noreturn));
+
+/* fmt.c */
+int		 scan_size(const char *, uint64_t *);
+void		 fmt_size(uint64_t, char *);
+enum size_check	 parse_memsize(const char *, uint64_t *, int *);
+int		 vm_name_valid(const char *);
+int		 parse_vmid(const char *, uint32_t *, char *, const char **);
+int		 vm_matches(const struct vmop_info_result *, uint32_t,
+		    const char *);
+int		 vm_running(const struct vmop_info_result *);
+const char	*vm_state_name(uint32_t);
+const char	*tty_short(const char *);
+void		 owner_name(uint32_t, char *, size_t);
+int		 status_header(char *, size_t);
+int		 status_row(char *, size_t, const struct vmop_info_result *,
+		    const char *);
+int		 vm_cmp_id(const void *, const void *);
+void		 console_esc_init(struct console_esc *);
+size_t		 console_esc_filter(struct console_esc *, const char *, size_t,
+		    char *, int *);
+
+#endif /* VMCTL_H */

@@ -1,0 +1,318 @@
+/*
+ * control.c: the control process.  It holds the listening control socket
+ * (created by the parent, on descriptor 4) and one imsg channel per vmctl
+ * connection, learns each client's uid from SO_PEERCRED, and relays
+ * well-formed requests to the parent (peerid = connection id, pid = uid)
+ * and the parent's answers back to the connection they belong to.  It
+ * decides nothing about VMs and must never believe what a client says
+ * about itself; a malformed request gets IMSG_CTL_FAIL, never a crash.
+ */
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event.h>
+
+#include "imsg.h"
+#include "log.h"
+#include "proc.h"
+#include "vmd.h"
+
+#define CONTROL_MAX_CONNS	64	/* clients at once */
+#define CONTROL_MAX_QUEUE	1024	/* unread answers before we hang up */
+
+struct control;
+
+struct ctl_conn {
+	TAILQ_ENTRY(ctl_conn)	 entry;
+	uint32_t		 id;
+	uid_t			 uid;
+	struct imsgev		 iev;
+	struct control		*ctl;
+	char			 name[32];
+};
+
+struct control {
+	struct proc_env		*env;
+	struct imsgev		 parent;
+	int			 lsock;
+	struct event		 ev_accept;
+	struct event		 ev_pause;
+	struct event		 ev_sigterm;
+	TAILQ_HEAD(, ctl_conn)	 conns;
+	unsigned int		 nconns;
+	uint32_t		 nextid;
+};
+
+static void	 control_accept(int, short, void *);
+static void	 control_resume(int, short, void *);
+static void	 control_sigterm(int, short, void *);
+static int	 control_dispatch_client(struct imsgev *, struct imsg *);
+static void	 control_client_closed(struct imsgev *);
+static int	 control_dispatch_parent(struct imsgev *, struct imsg *);
+static void	 control_parent_closed(struct imsgev *);
+static void	 control_fail(struct ctl_conn *, int, const char *);
+static struct ctl_conn *control_conn_find(struct control *, uint32_t);
+
+void
+control_run(struct proc_env *env)
+{
+	struct control	 ctl;
+	int		 flags;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.env = env;
+	ctl.nextid = 1;
+	TAILQ_INIT(&ctl.conns);
+	ctl.lsock = PROC_CONTROL_SOCK_FD;
+
+	/* The parent orchestrates shutdown; a terminal ^C is its signal. */
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+
+	if ((env->evbase = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	if (imsgev_init(&ctl.parent, env->evbase, PROC_PARENT_FD, "parent",
+	    0, control_dispatch_parent, control_parent_closed, &ctl) == -1)
+		fatal("parent channel");
+
+	if ((flags = fcntl(ctl.lsock, F_GETFL)) == -1 ||
+	    fcntl(ctl.lsock, F_SETFL, flags | O_NONBLOCK) == -1 ||
+	    fcntl(ctl.lsock, F_SETFD, FD_CLOEXEC) == -1)
+		fatal("control socket");
+	event_assign(&ctl.ev_accept, env->evbase, ctl.lsock,
+	    EV_READ | EV_PERSIST, control_accept, &ctl);
+	evtimer_assign(&ctl.ev_pause, env->evbase, control_resume, &ctl);
+	evsignal_assign(&ctl.ev_sigterm, env->evbase, SIGTERM,
+	    control_sigterm, &ctl);
+	if (event_add(&ctl.ev_accept, NULL) == -1 ||
+	    event_add(&ctl.ev_sigterm, NULL) == -1)
+		fatalx("cannot watch the control socket");
+
+	log_debug("ready");
+	event_base_dispatch(env->evbase);
+	exit(0);
+}
+
+static void
+control_sigterm(int sig, short events, void *arg)
+{
+	exit(0);
+}
+
+static void
+control_parent_closed(struct imsgev *iev)
+{
+	/* Without the parent there is nothing to relay to. */
+	log_debug("parent gone, exiting");
+	exit(0);
+}
+
+/* Out of descriptors: stop accepting for a second instead of spinning. */
+static void
+control_pause(struct control *ctl)
+{
+	struct timeval	 tv = { 1, 0 };
+
+	event_del(&ctl->ev_accept);
+	evtimer_add(&ctl->ev_pause, &tv);
+}
+
+static void
+control_resume(int fd, short events, void *arg)
+{
+	struct control	*ctl = arg;
+
+	event_add(&ctl->ev_accept, NULL);
+}
+
+static void
+control_accept(int lsock, short events, void *arg)
+{
+	struct control		*ctl = arg;
+	struct ctl_conn		*c;
+	struct ucred		 cred;
+	socklen_t		 len = sizeof(cred);
+	int			 fd;
+
+	if ((fd = accept4(lsock, NULL, NULL,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
+			log_warn("accept");
+			control_pause(ctl);
+		} else if (errno != EAGAIN && errno != EINTR &&
+		    errno != ECONNABORTED)
+			log_warn("accept");
+		return;
+	}
+	if (ctl->nconns >= CONTROL_MAX_CONNS) {
+		log_warnx("too many clients, connection refused");
+		close(fd);
+		return;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1 ||
+	    len != sizeof(cred)) {
+		log_warn("SO_PEERCRED");
+		close(fd);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warn("%s", __func__);
+		close(fd);
+		return;
+	}
+	c->ctl = ctl;
+	c->uid = cred.uid;
+	c->id = ctl->nextid++;
+	if (ctl->nextid == VMD_PEERID_NONE)
+		ctl->nextid = 1;
+	(void)snprintf(c->name, sizeof(c->name), "client %u", c->id);
+	if (imsgev_init(&c->iev, ctl->env->evbase, fd, c->name, 0,
+	    control_dispatch_client, control_client_closed, c) == -1) {
+		log_warn("%s", c->name);
+		close(fd);
+		free(c);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&ctl->conns, c, entry);
+	ctl->nconns++;
+	log_debug("%s: connected, uid %u", c->name, (unsigned)c->uid);
+}
+
+static void
+control_client_closed(struct imsgev *iev)
+{
+	struct ctl_conn	*c = iev->arg;
+	struct control	*ctl = c->ctl;
+
+	log_debug("%s: disconnected", c->name);
+	TAILQ_REMOVE(&ctl->conns, c, entry);
+	ctl->nconns--;
+	free(c);
+}
+
+static struct ctl_conn *
+control_conn_find(struct control *ctl, uint32_t id)
+{
+	struct ctl_conn	*c;
+
+	TAILQ_FOREACH(c, &ctl->conns, entry)
+		if (c->id == id)
+			return (c);
+	return (NULL);
+}
+
+static void
+control_fail(struct ctl_conn *c, int error, const char *reason)
+{
+	struct vmop_result	 vmr;
+
+	memset(&vmr, 0, sizeof(vmr));
+	vmr.vmr_result = error;
+	(void)snprintf(vmr.vmr_reason, sizeof(vmr.vmr_reason), "%s", reason);
+	imsgev_compose(&c->iev, IMSG_CTL_FAIL, 0, 0, -1, &vmr, sizeof(vmr));
+}
+
+/* One request from vmctl: check type and size, then hand it on. */
+static int
+control_dispatch_client(struct imsgev *iev, struct imsg *imsg)
+{
+	struct ctl_conn		*c = iev->arg;
+	union {
+		struct vmop_create_params	vmc;
+		struct vmop_id			vid;
+	}			 req;
+	uint32_t		 type = imsg_get_type(imsg);
+	size_t			 want;
+
+	switch (type) {
+	case IMSG_VMDOP_START_VM_REQUEST:
+		want = sizeof(struct vmop_create_params);
+		break;
+	case IMSG_VMDOP_TERMINATE_VM_REQUEST:
+	case IMSG_VMDOP_WAIT_VM_REQUEST:
+		want = sizeof(struct vmop_id);
+		break;
+	case IMSG_VMDOP_GET_INFO_VM_REQUEST:
+		want = 0;
+		break;
+	default:
+		log_warnx("%s: unknown request type %u", c->name, type);
+		control_fail(c, EOPNOTSUPP, "unknown request");
+		return (0);
+	}
+	if (!imsg_size_ok(imsg, want, c->name)) {
+		control_fail(c, EINVAL, "malformed request");
+		return (0);
+	}
+	if (want > 0 && imsg_get_data(imsg, &req, want) == -1) {
+		control_fail(c, EINVAL, "malformed request");
+		return (0);
+	}
+	imsgev_compose(&c->ctl->parent, type, c->id, (pid_t)c->uid, -1,
+	    want > 0 ? &req : NULL, want);
+	return (0);
+}
+
+/* An answer from the parent: route it to its client, if still there. */
+static int
+control_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
+{
+	struct control		*ctl = iev->arg;
+	struct ctl_conn		*c;
+	union {
+		struct vmop_result	vmr;
+		struct vmop_info_result	vir;
+	}			 ans;
+	uint32_t		 type = imsg_get_type(imsg);
+	size_t			 want;
+
+	switch (type) {
+	case IMSG_VMDOP_START_VM_RESPONSE:
+	case IMSG_VMDOP_TERMINATE_VM_RESPONSE:
+	case IMSG_VMDOP_WAIT_VM_RESPONSE:
+	case IMSG_CTL_FAIL:
+		want = sizeof(struct vmop_result);
+		break;
+	case IMSG_VMDOP_GET_INFO_VM_DATA:
+		want = sizeof(struct vmop_info_result);
+		break;
+	case IMSG_VMDOP_GET_INFO_VM_END_DATA:
+		want = 0;
+		break;
+	default:
+		log_warnx("parent: unexpected message type %u", type);
+		return (0);
+	}
+	if (!imsg_size_ok(imsg, want, "parent"))
+		return (0);
+	if (want > 0 && imsg_get_data(imsg, &ans, want) == -1)
+		return (0);
+	if ((c = control_conn_find(ctl, imsg_get_id(imsg))) == NULL) {
+		log_debug("answer for gone client %u dropped",
+		    imsg_get_id(imsg));
+		return (0);
+	}
+	if (imsgbuf_queuelen(&c->iev.ibuf) >= CONTROL_MAX_QUEUE) {
+		log_warnx("%s: not reading its answers, disconnected",
+		    c->name);
+		imsgev_clear(&c->iev);
+		control_client_closed(&c->iev);
+		return (0);
+	}
+	imsgev_compose(&c->iev, type, 0, 0, -1, want > 0 ? &ans : NULL,
+	    want);
+	return (0);
+}

@@ -1,0 +1,470 @@
+/*
+ * proc.c: the privilege separation framework.  The role table below is
+ * the one list of vmd's processes; proc_spawn() starts a role by fork and
+ * fexecve of vmd's own binary (so each child starts clean, with nothing
+ * of its parent's memory), proc_run() enters it (user switch, parent-death
+ * signal, sandbox) and the imsgev helpers drive imsg channels from
+ * libevent.  Nothing here may trust what arrives on a channel: messages
+ * go to the role's dispatcher, which checks type and size first, and a
+ * broken channel is closed, never fatal by itself.
+ */
+
+#include <sys/types.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event.h>
+
+#include "imsg.h"
+#include "log.h"
+#include "proc.h"
+#include "vmd.h"
+
+#define PROC_ARGV_MAX		16
+#define PROC_FD_STAGE		64	/* fds are staged above this */
+#define PROC_FD_MAX		4096	/* highest fd marked close-on-exec */
+#define PROC_DRAIN_MAX		1024	/* reads per imsgev_drain */
+
+static void	 proc_vm_run(struct proc_env *) __attribute__((noreturn));
+static void	 proc_privdrop(struct proc_env *);
+static int	 proc_child_fds(const int *, int, int);
+static void	 imsgev_handler(int, short, void *);
+static int	 imsgev_dispatch_all(struct imsgev *);
+
+/*
+ * Every process of vmd.  The parent is listed for its name and sandbox;
+ * it is never entered through proc_run.  control needs no file at all
+ * once it holds its socket, so it is chrooted; vmm must stay able to
+ * fexecve vmd (the dynamic loader is found by path), so it is not.  vm
+ * processes are started by vmm, already as _vmd; vm_main() enters the
+ * sandbox itself once it has read its descriptors, and the parent does
+ * once it has started its children.
+ */
+static const struct proc_role proc_roles[] = {
+	/* title	id		drop chroot sandbox	late run */
+	{ "parent",	PROC_PARENT,	0, 0, SANDBOX_PARENT,	1, NULL },
+	{ "control",	PROC_CONTROL,	1, 1, SANDBOX_CONTROL,	0,
+	    control_run },
+	{ "vmm",	PROC_VMM,	1, 0, SANDBOX_VMM,	0, vmm_run },
+	{ "vm",		PROC_VM,	0, 0, SANDBOX_VM,	1,
+	    proc_vm_run },
+};
+
+const struct proc_role *
+proc_role_find(const char *title)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(proc_roles) / sizeof(proc_roles[0]); i++)
+		if (strcmp(proc_roles[i].title, title) == 0)
+			return (&proc_roles[i]);
+	return (NULL);
+}
+
+void
+proc_env_init(struct proc_env *env, int debug, int verbose)
+{
+	memset(env, 0, sizeof(*env));
+	env->debug = debug;
+	env->verbose = verbose;
+	env->ppid = getppid();
+	env->exe_fd = -1;
+	env->role = &proc_roles[0];
+}
+
+int
+proc_lookup_user(struct proc_env *env)
+{
+	struct passwd	*pw;
+
+	if ((pw = getpwnam(VMD_USER)) == NULL)
+		return (-1);
+	env->vmd_uid = pw->pw_uid;
+	env->vmd_gid = pw->pw_gid;
+	if (snprintf(env->vmd_home, sizeof(env->vmd_home), "%s",
+	    pw->pw_dir) >= (int)sizeof(env->vmd_home))
+		env->vmd_home[0] = '\0';
+	return (0);
+}
+
+/*
+ * Die with the parent: nothing of vmd may outlive the process that
+ * manages it.  The setting is lost on a credential change, so roles arm
+ * it again after dropping privileges.  The check closes the window in
+ * which the parent died before the signal was armed.
+ */
+int
+proc_pdeathsig(pid_t ppid)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+		return (-1);
+	if (getppid() != ppid)
+		return (-1);
+	return (0);
+}
+
+/*
+ * Put fds[i] on descriptor 3 + i and mark everything above close-on-exec.
+ * Staging them high first keeps a source from being overwritten by an
+ * earlier destination.  Returns where exe_fd is now.
+ */
+static int
+proc_child_fds(const int *fds, int nfds, int exe_fd)
+{
+	struct rlimit	 rl;
+	int		 staged[4];
+	int		 i;
+
+	if (nfds < 0 || nfds > 4)
+		_exit(127);
+	/* The binary's descriptor may sit where a channel must go. */
+	if ((exe_fd = fcntl(exe_fd, F_DUPFD_CLOEXEC, PROC_FD_STAGE)) == -1)
+		_exit(127);
+	for (i = 0; i < nfds; i++)
+		if ((staged[i] = fcntl(fds[i], F_DUPFD, PROC_FD_STAGE)) == -1)
+			_exit(127);
+	for (i = 0; i < nfds; i++)
+		if (dup2(staged[i], PROC_PARENT_FD + i) == -1)
+			_exit(127);
+	/*
+	 * Everything vmd opens is close-on-exec already; this is the second
+	 * guard.  A loop, not close_range(2): vmm's seccomp filter, which
+	 * its children inherit, does not allow that call.
+	 */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur > PROC_FD_MAX)
+		rl.rlim_cur = PROC_FD_MAX;
+	for (i = PROC_PARENT_FD + nfds; i < (int)rl.rlim_cur; i++)
+		(void)fcntl(i, F_SETFD, FD_CLOEXEC);
+	return (exe_fd);
+}
+
+/*
+ * Start role title (with VM name for the vm role) as a child running
+ * vmd's binary, env->exe_fd, with fds[] on descriptors 3, 4, ...  Returns
+ * the child's pid or -1.
+ */
+pid_t
+proc_spawn(struct proc_env *env, const char *title, const char *name,
+    const int *fds, int nfds)
+{
+	char		*argv[PROC_ARGV_MAX];
+	extern char	**environ;
+	sigset_t	 mask;
+	pid_t		 parent, pid;
+	int		 argc = 0, i, exe_fd;
+
+	if (env->exe_fd == -1) {
+		errno = EBADF;
+		return (-1);
+	}
+	argv[argc++] = "vmd";
+	argv[argc++] = "-P";
+	argv[argc++] = (char *)title;
+	if (name != NULL) {
+		argv[argc++] = "-N";
+		argv[argc++] = (char *)name;
+	}
+	if (env->debug)
+		argv[argc++] = "-d";
+	for (i = 0; i < env->verbose && argc < PROC_ARGV_MAX - 1; i++)
+		argv[argc++] = "-v";
+	argv[argc] = NULL;
+
+	parent = getpid();
+	if ((pid = fork()) == -1)
+		return (-1);
+	if (pid != 0)
+		return (pid);
+
+	/* child */
+	if (proc_pdeathsig(parent) == -1)
+		_exit(1);
+	/* A terminal's ^C is for the parent, which stops everything. */
+	(void)setsid();
+	sigemptyset(&mask);
+	sigprocmask(SIG_SETMASK, &mask, NULL);
+	exe_fd = proc_child_fds(fds, nfds, env->exe_fd);
+	fexecve(exe_fd, argv, environ);
+	dprintf(STDERR_FILENO, "vmd: cannot start %s: %s\n", title,
+	    strerror(errno));
+	_exit(127);
+}
+
+static void
+proc_privdrop(struct proc_env *env)
+{
+	struct stat	 st;
+
+	if (geteuid() != 0)
+		fatalx("%s: needs to start as root", env->role->title);
+	if (proc_lookup_user(env) == -1)
+		fatalx("unknown user %s", VMD_USER);
+	if (env->role->chroot) {
+		/*
+		 * _vmd's home is normally an empty directory.  Without one
+		 * the sandbox's filesystem rules still apply.
+		 */
+		if (env->vmd_home[0] != '\0' &&
+		    stat(env->vmd_home, &st) == 0 && S_ISDIR(st.st_mode)) {
+			if (chroot(env->vmd_home) == -1)
+				fatal("chroot %s", env->vmd_home);
+			if (chdir("/") == -1)
+				fatal("chdir /");
+		} else
+			log_debug("%s: no home directory to chroot to",
+			    VMD_USER);
+	}
+	if (setgroups(1, &env->vmd_gid) == -1 ||
+	    setresgid(env->vmd_gid, env->vmd_gid, env->vmd_gid) == -1 ||
+	    setresuid(env->vmd_uid, env->vmd_uid, env->vmd_uid) == -1)
+		fatal("cannot drop privileges");
+	if (geteuid() == 0 || getegid() == 0)
+		fatalx("privileges still held after dropping them");
+}
+
+/*
+ * Enter a re-exec'd role: log name, user switch, parent-death signal,
+ * sandbox, then the role's own entry.  Never returns.
+ */
+void
+proc_run(struct proc_env *env, const char *title, const char *name)
+{
+	const struct proc_role	*role;
+	static char		 procname[VM_NAME_MAX + 8];
+	struct stat		 st;
+
+	if ((role = proc_role_find(title)) == NULL || role->run == NULL)
+		fatalx("unknown process role %s", title);
+	env->role = role;
+	if (role->id == PROC_VM) {
+		if (name == NULL || !vmd_valid_name(name))
+			fatalx("vm process without a valid name");
+		env->vm_name = name;
+		(void)snprintf(procname, sizeof(procname), "vm %s", name);
+		log_procinit(procname);
+	} else
+		log_procinit(role->title);
+
+	if (fstat(PROC_PARENT_FD, &st) == -1 || !S_ISSOCK(st.st_mode))
+		fatalx("%s: descriptor %d is not a socket; this flag is "
+		    "internal to vmd", title, PROC_PARENT_FD);
+
+	if (role->privdrop)
+		proc_privdrop(env);
+	else if (geteuid() == 0)
+		fatalx("%s: must not run as root", title);
+
+	/* The parent may have died while the signal was not armed. */
+	if (proc_pdeathsig(env->ppid) == -1)
+		_exit(0);
+
+	if (!role->late_sandbox)
+		sandbox_enter(role->sandbox);
+	role->run(env);
+}
+
+static void
+proc_vm_run(struct proc_env *env)
+{
+	vm_main(PROC_PARENT_FD, env->vm_name);
+}
+
+/*
+ * imsgev: an imsg channel on a non-blocking socket, read and written from
+ * libevent.  The dispatcher sees one message at a time; returning -1 (or
+ * a broken channel) calls the closed callback, which owns the cleanup.
+ */
+int
+imsgev_init(struct imsgev *iev, struct event_base *evbase, int fd,
+    const char *name, int fdpass, imsgev_dispatch_fn dispatch,
+    imsgev_closed_fn closed, void *arg)
+{
+	int	 flags;
+
+	memset(iev, 0, sizeof(*iev));
+	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1)
+		return (-1);
+	if (imsgbuf_init(&iev->ibuf, fd) == -1)
+		return (-1);
+	if (fdpass)
+		imsgbuf_allow_fdpass(&iev->ibuf);
+	iev->evbase = evbase;
+	iev->dispatch = dispatch;
+	iev->closed = closed;
+	iev->arg = arg;
+	iev->name = name;
+	iev->active = 1;
+	imsgev_add(iev);
+	return (0);
+}
+
+void
+imsgev_add(struct imsgev *iev)
+{
+	short	 events = EV_READ;
+
+	if (!iev->active)
+		return;
+	if (imsgbuf_queuelen(&iev->ibuf) > 0)
+		events |= EV_WRITE;
+	if (iev->events == events)
+		return;
+	if (iev->events != 0)
+		event_del(&iev->ev);
+	event_assign(&iev->ev, iev->evbase, iev->ibuf.fd, events,
+	    imsgev_handler, iev);
+	if (event_add(&iev->ev, NULL) == -1) {
+		log_warnx("%s: cannot watch channel", iev->name);
+		iev->events = 0;
+		return;
+	}
+	iev->events = events;
+}
+
+/* Stop watching, drop queued output and close the socket. */
+void
+imsgev_clear(struct imsgev *iev)
+{
+	if (!iev->active)
+		return;
+	if (iev->events != 0)
+		event_del(&iev->ev);
+	iev->events = 0;
+	iev->active = 0;
+	imsgbuf_clear(&iev->ibuf);
+	close(iev->ibuf.fd);
+	iev->ibuf.fd = -1;
+}
+
+/*
+ * Queue one message.  As with imsg_compose, fd is given away: it is
+ * closed once sent, or here if it cannot be queued.
+ */
+int
+imsgev_compose(struct imsgev *iev, uint32_t type, uint32_t peerid,
+    pid_t pid, int fd, const void *data, size_t len)
+{
+	if (!iev->active) {
+		if (fd != -1)
+			close(fd);
+		errno = EPIPE;
+		return (-1);
+	}
+	if (imsg_compose(&iev->ibuf, type, peerid, pid, fd, data,
+	    len) == -1) {
+		log_warn("%s: cannot queue message %u", iev->name, type);
+		if (fd != -1)
+			close(fd);
+		return (-1);
+	}
+	imsgev_add(iev);
+	return (0);
+}
+
+/*
+ * Returns 0 when all complete messages were handled, -1 when the channel
+ * must close, 1 when a dispatcher already closed it.
+ */
+static int
+imsgev_dispatch_all(struct imsgev *iev)
+{
+	struct imsg	 imsg;
+	ssize_t		 n;
+	int		 rv;
+
+	for (;;) {
+		if (!iev->active)
+			return (1);
+		if ((n = imsg_get(&iev->ibuf, &imsg)) == -1) {
+			log_warn("%s: bad message", iev->name);
+			return (-1);
+		}
+		if (n == 0)
+			return (0);
+		rv = iev->dispatch(iev, &imsg);
+		imsg_free(&imsg);
+		if (rv == -1)
+			return (-1);
+	}
+}
+
+static void
+imsgev_handler(int fd, short events, void *arg)
+{
+	struct imsgev	*iev = arg;
+	int		 n, rv;
+
+	/* The event is not persistent: it is no longer pending now. */
+	iev->events = 0;
+	if (events & EV_WRITE) {
+		if (imsgbuf_write(&iev->ibuf) == -1) {
+			if (errno != EPIPE && errno != ECONNRESET)
+				log_warn("%s: write", iev->name);
+			goto closed;
+		}
+	}
+	if (events & EV_READ) {
+		if ((n = imsgbuf_read(&iev->ibuf)) == -1) {
+			if (errno != ECONNRESET)
+				log_warn("%s: read", iev->name);
+			goto closed;
+		}
+		if ((rv = imsgev_dispatch_all(iev)) == 1)
+			return;
+		if (rv == -1 || n == 0)
+			goto closed;
+	}
+	imsgev_add(iev);
+	return;
+ closed:
+	imsgev_clear(iev);
+	if (iev->closed != NULL)
+		iev->closed(iev);
+}
+
+/*
+ * Read and dispatch everything a peer that has exited left in the socket,
+ * up to its EOF.  Returns -1 once the channel is finished (always, for a
+ * dead peer); the caller then clears it.
+ */
+int
+imsgev_drain(struct imsgev *iev)
+{
+	int	 i, n;
+
+	if (!iev->active)
+		return (-1);
+	for (i = 0; i < PROC_DRAIN_MAX; i++) {
+		if ((n = imsgbuf_read(&iev->ibuf)) == -1)
+			return (-1);
+		if (imsgev_dispatch_all(iev) != 0 || n == 0)
+			return (-1);
+	}
+	return (0);
+}
+
+/* The one size check of every dispatcher. */
+int
+imsg_size_ok(struct imsg *imsg, size_t want, const char *from)
+{
+	size_t	 len = imsg_get_len(imsg);
+
+	if (len != want) {
+		log_warnx("%s: message type %u with %zu bytes, want %zu; "
+		    "dropped", from, imsg_get_type(imsg), len, want);
+		return (0);
+	}
+	return (1);
+}

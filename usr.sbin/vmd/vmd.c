@@ -1,0 +1,1209 @@
+/*
+ * vmd.c: main() and the parent process.  main() either enters a
+ * re-exec'd role (-P, internal) or becomes the parent: it checks the
+ * host, reads vm.conf, creates the control socket, starts the control
+ * and vmm processes and then keeps the VM registry.  The parent is the
+ * only process that opens files for VMs (kernel, /dev/kvm, the pty) and
+ * it passes descriptors, never paths.  It must never act on a request
+ * it has not checked (type, size, NUL-terminated strings, permission),
+ * and nothing a client or a child sends may end it.
+ */
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <event.h>
+
+#include "imsg.h"
+#include "log.h"
+#include "proc.h"
+#include "vmd.h"
+
+#define VMD_SHUTDOWN_WAIT	8	/* s for VMs to end; vmm kills at 5 */
+#define VMD_CHILD_WAIT		3	/* s for control and vmm to exit */
+#define VMD_NFDS		4	/* descriptors per VM start */
+#define VMD_SUN_PATH_MAX	sizeof(((struct sockaddr_un *)0)->sun_path)
+
+struct vmd_waiter {
+	TAILQ_ENTRY(vmd_waiter)	 entry;
+	uint32_t		 peerid;
+	uint32_t		 type;	/* the response it waits for */
+};
+TAILQ_HEAD(vmd_waiters, vmd_waiter);
+
+/* One VM the parent knows: configured, or started by vmctl. */
+struct vmd_vm {
+	TAILQ_ENTRY(vmd_vm)		 entry;
+	uint32_t			 id;
+	char				 name[VM_NAME_MAX];
+	struct vmop_create_params	 conf;		/* from vm.conf */
+	struct vmop_create_params	 params;	/* of this run */
+	int				 configured;
+	int				 disabled;
+	int				 state;		/* VM_STATE_* */
+	pid_t				 pid;
+	char				 ttyname[VM_TTYNAME_MAX];
+	int				 start_pending;
+	uint32_t			 start_peer;
+	struct vmd_waiters		 waiters;
+};
+TAILQ_HEAD(vmd_vms, vmd_vm);
+
+struct vmd {
+	struct proc_env		 env;
+	struct imsgev		 control;
+	struct imsgev		 vmm;
+	pid_t			 control_pid;
+	pid_t			 vmm_pid;
+	struct vmd_vms		 vms;
+	uint32_t		 nextid;
+	char			 socket_path[VMD_SUN_PATH_MAX];
+	dev_t			 socket_dev;	/* to unlink only ours */
+	ino_t			 socket_ino;
+	int			 shutting_down;
+	struct event		 ev_sigterm;
+	struct event		 ev_sigint;
+	struct event		 ev_sighup;
+	struct event		 ev_sigchld;
+	struct event		 ev_shutdown;
+};
+
+static void	 usage(void) __attribute__((noreturn));
+static void	 vmd_die(const char *, ...)
+		    __attribute__((noreturn, format(printf, 1, 2)));
+static int	 vmd_control_socket(struct vmd *);
+static void	 vmd_spawn_children(struct vmd *, int);
+static void	 vmd_load_config(struct vmd *, struct vmd_conf_vms *);
+static void	 vmd_start_configured(struct vmd *);
+static int	 vmd_dispatch_control(struct imsgev *, struct imsg *);
+static void	 vmd_control_closed(struct imsgev *);
+static int	 vmd_dispatch_vmm(struct imsgev *, struct imsg *);
+static void	 vmd_vmm_closed(struct imsgev *);
+static void	 vmd_sigterm(int, short, void *);
+static void	 vmd_sighup(int, short, void *);
+static void	 vmd_sigchld(int, short, void *);
+static void	 vmd_shutdown_timeout(int, short, void *);
+static void	 vmd_shutdown(struct vmd *);
+static void	 vmd_finish(struct vmd *) __attribute__((noreturn));
+static void	 vmd_reply(struct vmd *, uint32_t, uint32_t, int,
+		    const struct vmd_vm *, const char *);
+static void	 vmd_req_start(struct vmd *, struct imsg *, uid_t);
+static void	 vmd_req_terminate(struct vmd *, struct imsg *, uid_t);
+static void	 vmd_req_wait(struct vmd *, struct imsg *, uid_t);
+static void	 vmd_req_info(struct vmd *, struct imsg *);
+static int	 vmd_start_vm(struct vmd *, struct vmd_vm *, char *,
+		    size_t);
+static void	 vmd_vm_started(struct vmd *, struct imsg *);
+static void	 vmd_vm_ended(struct vmd *, struct imsg *);
+static void	 vmd_vm_reboot(struct vmd *, struct imsg *);
+static void	 vmd_reasonf(char *, size_t, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: %s [-dnv] [-D macro=value] [-f file] "
+	    "[-s socket]\n", program_invocation_short_name);
+	exit(1);
+}
+
+/* Startup errors, before logging is set up: "vmd: message". */
+static void
+vmd_die(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	fprintf(stderr, "vmd: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	exit(1);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static struct vmd	 vmd;
+	struct vmd_conf_vms	 conf;
+	const char		*conffile = VMD_CONF, *sockpath = VMD_SOCKET;
+	const char		*role = NULL, *vmname = NULL;
+	int			 ch, debug = 0, noaction = 0, verbose = 0;
+	int			 conf_flags = CONF_ERR_STDERR, lsock, kvm;
+	char			 cwd[PATH_MAX];
+
+	while ((ch = getopt(argc, argv, "dD:f:nN:P:s:v")) != -1) {
+		switch (ch) {
+		case 'd':
+			debug = 1;
+			break;
+		case 'D':
+			if (cmdline_symset(optarg) == -1)
+				vmd_die("could not parse macro definition %s",
+				    optarg);
+			break;
+		case 'f':
+			conffile = optarg;
+			break;
+		case 'n':
+			noaction = 1;
+			break;
+		case 'N':
+			vmname = optarg;
+			break;
+		case 'P':
+			role = optarg;
+			break;
+		case 's':
+			sockpath = optarg;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+
+	if (role != NULL) {
+		/* A re-exec'd child: fd 3 (and 4) are already in place. */
+		proc_env_init(&vmd.env, debug, verbose);
+		log_init(debug, LOG_DAEMON);
+		log_setverbose(verbose);
+		proc_run(&vmd.env, role, vmname);
+	}
+
+	/* Only the default file may be missing: that is "no VMs". */
+	if (strcmp(conffile, VMD_CONF) == 0)
+		conf_flags |= CONF_MISSING_OK;
+	TAILQ_INIT(&conf);
+	if (noaction) {
+		if (parse_config(conffile, conf_flags, &conf) == -1)
+			exit(1);
+		config_free(&conf);
+		fprintf(stderr, "configuration OK\n");
+		exit(0);
+	}
+
+	if (geteuid() != 0)
+		vmd_die("need root privileges");
+	proc_env_init(&vmd.env, debug, verbose);
+	if (proc_lookup_user(&vmd.env) == -1)
+		vmd_die("unknown user %s", VMD_USER);
+	if ((kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC)) == -1)
+		vmd_die("cannot open /dev/kvm: %s (is KVM available and "
+		    "the kvm module loaded?)", strerror(errno));
+	close(kvm);
+	if ((vmd.env.exe_fd = open("/proc/self/exe",
+	    O_RDONLY | O_CLOEXEC)) == -1)
+		vmd_die("cannot open my own binary: %s", strerror(errno));
+	if (parse_config(conffile, conf_flags, &conf) == -1)
+		exit(1);
+
+	/* Kept absolute: the daemon leaves its directory but unlinks it. */
+	if (sockpath[0] != '/') {
+		if (getcwd(cwd, sizeof(cwd)) == NULL)
+			vmd_die("getcwd: %s", strerror(errno));
+		if (snprintf(vmd.socket_path, sizeof(vmd.socket_path),
+		    "%s/%s", cwd, sockpath) >= (int)sizeof(vmd.socket_path))
+			vmd_die("socket path too long: %s", sockpath);
+	} else if (snprintf(vmd.socket_path, sizeof(vmd.socket_path), "%s",
+	    sockpath) >= (int)sizeof(vmd.socket_path))
+		vmd_die("socket path too long: %s", sockpath);
+	lsock = vmd_control_socket(&vmd);
+
+	if (!debug && daemon(0, 0) == -1)
+		vmd_die("daemon: %s", strerror(errno));
+	log_init(debug, LOG_DAEMON);
+	log_setverbose(verbose);
+	signal(SIGPIPE, SIG_IGN);
+
+	TAILQ_INIT(&vmd.vms);
+	vmd.nextid = 1;
+	vmd_load_config(&vmd, &conf);
+	config_free(&conf);
+
+	if ((vmd.env.evbase = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	vmd_spawn_children(&vmd, lsock);
+
+	evsignal_assign(&vmd.ev_sigterm, vmd.env.evbase, SIGTERM,
+	    vmd_sigterm, &vmd);
+	evsignal_assign(&vmd.ev_sigint, vmd.env.evbase, SIGINT,
+	    vmd_sigterm, &vmd);
+	evsignal_assign(&vmd.ev_sighup, vmd.env.evbase, SIGHUP,
+	    vmd_sighup, &vmd);
+	evsignal_assign(&vmd.ev_sigchld, vmd.env.evbase, SIGCHLD,
+	    vmd_sigchld, &vmd);
+	evtimer_assign(&vmd.ev_shutdown, vmd.env.evbase,
+	    vmd_shutdown_timeout, &vmd);
+	if (event_add(&vmd.ev_sigterm, NULL) == -1 ||
+	    event_add(&vmd.ev_sigint, NULL) == -1 ||
+	    event_add(&vmd.ev_sighup, NULL) == -1 ||
+	    event_add(&vmd.ev_sigchld, NULL) == -1)
+		fatalx("cannot watch signals");
+
+	sandbox_enter(SANDBOX_PARENT);
+	log_info("started");
+	vmd_start_configured(&vmd);
+	event_base_dispatch(vmd.env.evbase);
+	vmd_finish(&vmd);
+}
+
+/*
+ * Create the listening control socket.  A socket that still answers
+ * belongs to a running vmd: refuse to steal it.  One that does not is
+ * stale and replaced.
+ */
+static int
+vmd_control_socket(struct vmd *vmd)
+{
+	struct sockaddr_un	 sun;
+	struct stat		 st;
+	const char		*path = vmd->socket_path;
+	mode_t			 old_umask;
+	int			 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path) >=
+	    (int)sizeof(sun.sun_path))
+		vmd_die("socket path too long: %s", path);
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		vmd_die("socket: %s", strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+		vmd_die("socket %s in use", path);
+	close(fd);
+
+	if (unlink(path) == -1 && errno != ENOENT)
+		vmd_die("unlink %s: %s", path, strerror(errno));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		vmd_die("socket: %s", strerror(errno));
+	old_umask = umask(S_IXUSR | S_IXGRP | S_IRWXO);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		vmd_die("bind %s: %s", path, strerror(errno));
+	umask(old_umask);
+	if (chmod(path, 0660) == -1) {
+		unlink(path);
+		vmd_die("chmod %s: %s", path, strerror(errno));
+	}
+	if (listen(fd, 16) == -1) {
+		unlink(path);
+		vmd_die("listen %s: %s", path, strerror(errno));
+	}
+	if (stat(path, &st) == 0) {
+		vmd->socket_dev = st.st_dev;
+		vmd->socket_ino = st.st_ino;
+	}
+	return (fd);
+}
+
+static void
+vmd_spawn_children(struct vmd *vmd, int lsock)
+{
+	int	 cp[2], vp[2], fds[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cp) == -1 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, vp) == -1)
+		fatal("socketpair");
+
+	fds[0] = cp[1];
+	fds[1] = lsock;
+	if ((vmd->control_pid = proc_spawn(&vmd->env, "control", NULL, fds,
+	    2)) == -1)
+		fatal("cannot start the control process");
+	close(cp[1]);
+	close(lsock);
+
+	fds[0] = vp[1];
+	fds[1] = vmd->env.exe_fd;
+	if ((vmd->vmm_pid = proc_spawn(&vmd->env, "vmm", NULL, fds, 2)) ==
+	    -1)
+		fatal("cannot start the vmm process");
+	close(vp[1]);
+	/* Only vmm starts processes from now on. */
+	close(vmd->env.exe_fd);
+	vmd->env.exe_fd = -1;
+
+	if (imsgev_init(&vmd->control, vmd->env.evbase, cp[0], "control", 0,
+	    vmd_dispatch_control, vmd_control_closed, vmd) == -1 ||
+	    imsgev_init(&vmd->vmm, vmd->env.evbase, vp[0], "vmm", 0,
+	    vmd_dispatch_vmm, vmd_vmm_closed, vmd) == -1)
+		fatal("channels");
+}
+
+/* Configured VMs get their ids now, in file order, as on OpenBSD. */
+static void
+vmd_load_config(struct vmd *vmd, struct vmd_conf_vms *conf)
+{
+	struct vmd_conf_vm	*cv;
+	struct vmd_vm		*vm;
+
+	TAILQ_FOREACH(cv, conf, entry) {
+		if ((vm = calloc(1, sizeof(*vm))) == NULL)
+			fatal("%s", __func__);
+		vm->id = vmd->nextid++;
+		vm->conf = cv->params;
+		vm->conf.vmc_id = vm->id;
+		(void)snprintf(vm->name, sizeof(vm->name), "%s",
+		    cv->params.vmc_name);
+		vm->configured = 1;
+		vm->disabled = cv->disabled;
+		vm->state = VM_STATE_STOPPED;
+		vm->pid = -1;
+		TAILQ_INIT(&vm->waiters);
+		TAILQ_INSERT_TAIL(&vmd->vms, vm, entry);
+	}
+}
+
+static void
+vmd_start_configured(struct vmd *vmd)
+{
+	struct vmd_vm	*vm;
+	char		 reason[VM_REASON_MAX];
+
+	TAILQ_FOREACH(vm, &vmd->vms, entry) {
+		if (!vm->configured || vm->disabled)
+			continue;
+		vm->params = vm->conf;
+		if (vmd_start_vm(vmd, vm, reason, sizeof(reason)) != 0)
+			log_warnx("vm %s: %s", vm->name, reason);
+	}
+}
+
+static struct vmd_vm *
+vmd_vm_byid(struct vmd *vmd, uint32_t id)
+{
+	struct vmd_vm	*vm;
+
+	TAILQ_FOREACH(vm, &vmd->vms, entry)
+		if (vm->id == id)
+			return (vm);
+	return (NULL);
+}
+
+static struct vmd_vm *
+vmd_vm_byname(struct vmd *vmd, const char *name)
+{
+	struct vmd_vm	*vm;
+
+	TAILQ_FOREACH(vm, &vmd->vms, entry)
+		if (strcmp(vm->name, name) == 0)
+			return (vm);
+	return (NULL);
+}
+
+/* A VM started by vmctl alone is forgotten when it ends, as on OpenBSD. */
+static void
+vmd_vm_remove(struct vmd *vmd, struct vmd_vm *vm)
+{
+	struct vmd_waiter	*w;
+
+	while ((w = TAILQ_FIRST(&vm->waiters)) != NULL) {
+		TAILQ_REMOVE(&vm->waiters, w, entry);
+		free(w);
+	}
+	TAILQ_REMOVE(&vmd->vms, vm, entry);
+	free(vm);
+}
+
+static int
+vmd_running(struct vmd *vmd)
+{
+	struct vmd_vm	*vm;
+	int		 n = 0;
+
+	TAILQ_FOREACH(vm, &vmd->vms, entry)
+		if (vm->state != VM_STATE_STOPPED)
+			n++;
+	return (n);
+}
+
+static void
+vmd_reply(struct vmd *vmd, uint32_t peerid, uint32_t type, int error,
+    const struct vmd_vm *vm, const char *reason)
+{
+	struct vmop_result	 vmr;
+
+	if (peerid == VMD_PEERID_NONE)
+		return;
+	memset(&vmr, 0, sizeof(vmr));
+	vmr.vmr_result = error;
+	vmr.vmr_pid = -1;
+	if (vm != NULL) {
+		vmr.vmr_id = vm->id;
+		vmr.vmr_pid = vm->pid;
+		(void)snprintf(vmr.vmr_ttyname, sizeof(vmr.vmr_ttyname), "%s",
+		    vm->ttyname);
+	}
+	if (reason != NULL)
+		(void)snprintf(vmr.vmr_reason, sizeof(vmr.vmr_reason), "%s",
+		    reason);
+	imsgev_compose(&vmd->control, type, peerid, 0, -1, &vmr,
+	    sizeof(vmr));
+}
+
+/* Requests from vmctl, relayed by control: peerid, uid in the pid. */
+static int
+vmd_dispatch_control(struct imsgev *iev, struct imsg *imsg)
+{
+	struct vmd	*vmd = iev->arg;
+	uid_t		 uid = (uid_t)imsg_get_pid(imsg);
+
+	switch (imsg_get_type(imsg)) {
+	case IMSG_VMDOP_START_VM_REQUEST:
+		if (imsg_size_ok(imsg, sizeof(struct vmop_create_params),
+		    "control"))
+			vmd_req_start(vmd, imsg, uid);
+		break;
+	case IMSG_VMDOP_TERMINATE_VM_REQUEST:
+		if (imsg_size_ok(imsg, sizeof(struct vmop_id), "control"))
+			vmd_req_terminate(vmd, imsg, uid);
+		break;
+	case IMSG_VMDOP_WAIT_VM_REQUEST:
+		if (imsg_size_ok(imsg, sizeof(struct vmop_id), "control"))
+			vmd_req_wait(vmd, imsg, uid);
+		break;
+	case IMSG_VMDOP_GET_INFO_VM_REQUEST:
+		if (imsg_size_ok(imsg, 0, "control"))
+			vmd_req_info(vmd, imsg);
+		break;
+	default:
+		log_warnx("control: unexpected message type %u, dropped",
+		    imsg_get_type(imsg));
+		break;
+	}
+	return (0);
+}
+
+/* News from vmm about the VMs. */
+static int
+vmd_dispatch_vmm(struct imsgev *iev, struct imsg *imsg)
+{
+	struct vmd	*vmd = iev->arg;
+
+	switch (imsg_get_type(imsg)) {
+	case IMSG_VMDOP_VM_STARTED:
+		if (imsg_size_ok(imsg, sizeof(struct vmop_result), "vmm"))
+			vmd_vm_started(vmd, imsg);
+		break;
+	case IMSG_VMDOP_TERMINATE_VM_EVENT:
+		if (imsg_size_ok(imsg, sizeof(struct vmop_result), "vmm"))
+			vmd_vm_ended(vmd, imsg);
+		break;
+	case IMSG_VMDOP_VM_REBOOT:
+		if (imsg_size_ok(imsg, sizeof(struct vmop_id), "vmm"))
+			vmd_vm_reboot(vmd, imsg);
+		break;
+	default:
+		log_warnx("vmm: unexpected message type %u, dropped",
+		    imsg_get_type(imsg));
+		break;
+	}
+	return (0);
+}
+
+static int
+vmd_string_ok(const char *s, size_t len)
+{
+	return (memchr(s, '\0', len) != NULL);
+}
+
+/*
+ * The parameters of this run: the configured VM's (if any) with what
+ * vmctl gave on its command line on top, then the defaults and limits.
+ */
+static int
+vmd_merge_params(const struct vmd_vm *vm,
+    const struct vmop_create_params *req, struct vmop_create_params *out,
+    char *reason, size_t rlen)
+{
+	if (vm != NULL)
+		*out = vm->conf;
+	else {
+		memset(out, 0, sizeof(*out));
+		(void)snprintf(out->vmc_name, sizeof(out->vmc_name), "%s",
+		    req->vmc_name);
+	}
+	if (req->vmc_flags & VMOP_CREATE_KERNEL) {
+		memcpy(out->vmc_kernel, req->vmc_kernel,
+		    sizeof(out->vmc_kernel));
+		out->vmc_flags |= VMOP_CREATE_KERNEL;
+	}
+	if ((req->vmc_flags & VMOP_CREATE_MEMORY) && req->vmc_memsize != 0) {
+		out->vmc_memsize = req->vmc_memsize;
+		out->vmc_flags |= VMOP_CREATE_MEMORY;
+	}
+	if (req->vmc_flags & VMOP_CREATE_CMDLINE) {
+		memcpy(out->vmc_cmdline, req->vmc_cmdline,
+		    sizeof(out->vmc_cmdline));
+		out->vmc_flags |= VMOP_CREATE_CMDLINE;
+	}
+	if (out->vmc_kernel[0] == '\0') {
+		(void)snprintf(reason, rlen, "no kernel specified");
+		return (EINVAL);
+	}
+	if (out->vmc_memsize == 0)
+		out->vmc_memsize = VM_DEFAULT_MEMORY;
+	/* Whole megabytes, as vm.conf gives them. */
+	out->vmc_memsize &= ~((1ULL << 20) - 1);
+	if (config_check_memsize(out->vmc_memsize, reason, rlen) == -1)
+		return (EINVAL);
+	if (req->vmc_ncpus > VM_MAX_VCPUS) {
+		(void)snprintf(reason, rlen, "only %d vcpu supported",
+		    VM_MAX_VCPUS);
+		return (EINVAL);
+	}
+	out->vmc_ncpus = 1;
+	out->vmc_owner_uid = 0;
+	out->vmc_ttyname[0] = '\0';
+	return (0);
+}
+
+static void
+vmd_req_start(struct vmd *vmd, struct imsg *imsg, uid_t uid)
+{
+	struct vmop_create_params req, params;
+	struct vmd_vm		*vm;
+	uint32_t		 peer = imsg_get_id(imsg);
+	char			 reason[VM_REASON_MAX];
+	int			 error, created = 0;
+
+	if (imsg_get_data(imsg, &req, sizeof(req)) == -1)
+		return;
+	if (uid != 0) {
+		vmd_reply(vmd, peer, IMSG_VMDOP_START_VM_RESPONSE, EPERM, NULL,
+		    "permission denied");
+		return;
+	}
+	if (vmd->shutting_down) {
+		vmd_reply(vmd, peer, IMSG_VMDOP_START_VM_RESPONSE, EBUSY, NULL,
+		    "vmd is shutting down");
+		return;
+	}
+	if (!vmd_string_ok(req.vmc_name, sizeof(req.vmc_name)) ||
+	    !vmd_string_ok(req.vmc_kernel, sizeof(req.vmc_kernel)) ||
+	    !vmd_string_ok(req.vmc_cmdline, sizeof(req.vmc_cmdline))) {
+		vmd_reply(vmd, peer, IMSG_VMDOP_START_VM_RESPONSE, EINVAL,
+		    NULL, "malformed request");
+		return;
+	}
+	if (!vmd_valid_name(req.vmc_name)) {
+		vmd_reply(vmd, peer, IMSG_VMDOP_START_VM_RESPONSE, EINVAL,
+		    NULL, "invalid vm name");
+		return;
+	}
+	if ((vm = vmd_vm_byname(vmd, req.vmc_name)) != NULL &&
+	    vm->state != VM_STATE_STOPPED) {
+		vmd_reply(vmd, peer, IMSG_VMDOP_START_VM_RESPONSE, EALREADY,
+		    vm, "vm already running");
+		return;
+	}
+	if ((error = vmd_merge_params(vm, &req, &params, reason,
+	    sizeof(reason))) != 0) {
+		vmd_reply(vmd, peer, IMSG_VMDOP_START_VM_RESPONSE, error, vm,
+		    reason);
+		return;
+	}
+	if (vm == NULL) {
+		if ((vm = calloc(1, sizeof(*vm))) == NULL) {
+			vmd_reply(vmd, peer, IMSG_VMDOP_START_VM_RESPONSE,
+			    ENOMEM, NULL, "out of memory");
+			return;
+		}
+		vm->id = vmd->nextid++;
+		(void)snprintf(vm->name, sizeof(vm->name), "%s",
+		    req.vmc_name);
+		vm->state = VM_STATE_STOPPED;
+		vm->pid = -1;
+		TAILQ_INIT(&vm->waiters);
+		TAILQ_INSERT_TAIL(&vmd->vms, vm, entry);
+		created = 1;
+	}
+	vm->params = params;
+	if ((error = vmd_start_vm(vmd, vm, reason, sizeof(reason))) != 0) {
+		log_warnx("vm %s: %s", vm->name, reason);
+		vmd_reply(vmd, peer, IMSG_VMDOP_START_VM_RESPONSE, error, vm,
+		    reason);
+		/* A start that never happened does not use up an id. */
+		if (created) {
+			if (vm->id == vmd->nextid - 1)
+				vmd->nextid--;
+			vmd_vm_remove(vmd, vm);
+		}
+		return;
+	}
+	vm->start_pending = 1;
+	vm->start_peer = peer;
+}
+
+/* A reason for vmctl; long paths are cut, which is fine for a message. */
+static void
+vmd_reasonf(char *reason, size_t rlen, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(reason, rlen, fmt, ap);
+	va_end(ap);
+}
+
+/* The kernel: a regular file, opened without blocking on a FIFO. */
+static int
+vmd_open_kernel(const char *path, char *reason, size_t rlen)
+{
+	struct stat	 st;
+	int		 fd, error;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK |
+	    O_NOCTTY)) == -1) {
+		error = errno;
+		vmd_reasonf(reason, rlen, "kernel %s: %s", path,
+		    strerror(error));
+		return (-error);
+	}
+	if (fstat(fd, &st) == -1) {
+		error = errno;
+		vmd_reasonf(reason, rlen, "kernel %s: %s", path,
+		    strerror(error));
+		close(fd);
+		return (-error);
+	}
+	if (S_ISDIR(st.st_mode) || !S_ISREG(st.st_mode)) {
+		error = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+		vmd_reasonf(reason, rlen, "kernel %s: %s", path,
+		    S_ISDIR(st.st_mode) ? strerror(EISDIR) :
+		    "not a regular file");
+		close(fd);
+		return (-error);
+	}
+	if (fcntl(fd, F_SETFL, 0) == -1) {
+		error = errno;
+		close(fd);
+		return (-error);
+	}
+	return (fd);
+}
+
+/*
+ * The console: a raw pty at 115200 baud.  The slave must be raw too, or
+ * its echo would feed the guest's output back to it as input.
+ */
+static int
+vmd_open_pty(int *master, int *slave, char *name, size_t namelen,
+    char *reason, size_t rlen)
+{
+	struct termios	 tio;
+	char		 path[64];
+	int		 m, s = -1, error;
+
+	if ((m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1)
+		goto fail;
+	if (grantpt(m) == -1 || unlockpt(m) == -1 ||
+	    ptsname_r(m, path, sizeof(path)) != 0)
+		goto fail;
+	if (strlen(path) >= namelen) {
+		errno = ENAMETOOLONG;
+		goto fail;
+	}
+	if ((s = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1)
+		goto fail;
+	if (tcgetattr(s, &tio) == -1)
+		goto fail;
+	cfmakeraw(&tio);
+	if (cfsetspeed(&tio, B115200) == -1 ||
+	    tcsetattr(s, TCSANOW, &tio) == -1)
+		goto fail;
+	if (fcntl(m, F_SETFL, O_NONBLOCK) == -1)
+		goto fail;
+	memcpy(name, path, strlen(path) + 1);
+	*master = m;
+	*slave = s;
+	return (0);
+ fail:
+	error = errno;
+	(void)snprintf(reason, rlen, "cannot open a pty: %s",
+	    strerror(error));
+	if (m != -1)
+		close(m);
+	if (s != -1)
+		close(s);
+	return (error);
+}
+
+/*
+ * Open what the VM needs and send it to vmm, which starts the vm
+ * process.  Returns 0 (the answer comes with VM_STARTED or the VM's end)
+ * or an errno value with reason filled in.
+ */
+static int
+vmd_start_vm(struct vmd *vmd, struct vmd_vm *vm, char *reason,
+    size_t rlen)
+{
+	struct vmop_fd	 vmf;
+	int		 fds[VMD_NFDS], kind, fd;
+
+	for (kind = 0; kind < VMD_NFDS; kind++)
+		fds[kind] = -1;
+	if ((fd = vmd_open_kernel(vm->params.vmc_kernel, reason, rlen)) < 0)
+		return (-fd);
+	fds[VMOP_FD_KERNEL] = fd;
+	if ((fds[VMOP_FD_KVM] = open("/dev/kvm", O_RDWR | O_CLOEXEC)) == -1) {
+		(void)snprintf(reason, rlen, "/dev/kvm: %s", strerror(errno));
+		goto fail;
+	}
+	if (vmd_open_pty(&fds[VMOP_FD_TTY_MASTER], &fds[VMOP_FD_TTY_SLAVE],
+	    vm->ttyname, sizeof(vm->ttyname), reason, rlen) != 0)
+		goto fail;
+
+	vm->params.vmc_id = vm->id;
+	(void)snprintf(vm->params.vmc_ttyname,
+	    sizeof(vm->params.vmc_ttyname), "%s", vm->ttyname);
+	/* The descriptors are vmm's now; imsg closes ours once sent. */
+	for (kind = 0; kind < VMD_NFDS; kind++) {
+		vmf.vmf_id = vm->id;
+		vmf.vmf_kind = (uint32_t)kind;
+		fd = fds[kind];
+		fds[kind] = -1;
+		if (imsgev_compose(&vmd->vmm, IMSG_VMDOP_START_VM_FD, 0, 0,
+		    fd, &vmf, sizeof(vmf)) == -1) {
+			errno = EIO;
+			(void)snprintf(reason, rlen, "cannot reach vmm");
+			goto fail;
+		}
+	}
+	if (imsgev_compose(&vmd->vmm, IMSG_VMDOP_START_VM_END, 0, 0, -1,
+	    &vm->params, sizeof(vm->params)) == -1) {
+		errno = EIO;
+		(void)snprintf(reason, rlen, "cannot reach vmm");
+		goto fail;
+	}
+	vm->state = VM_STATE_STARTING;
+	vm->pid = -1;
+	log_debug("vm %s: starting, id %u, tty %s", vm->name, vm->id,
+	    vm->ttyname);
+	return (0);
+ fail:
+	kind = errno != 0 ? errno : EIO;
+	for (fd = 0; fd < VMD_NFDS; fd++)
+		if (fds[fd] != -1)
+			close(fds[fd]);
+	vm->ttyname[0] = '\0';
+	return (kind);
+}
+
+static void
+vmd_vm_started(struct vmd *vmd, struct imsg *imsg)
+{
+	struct vmop_result	 vmr;
+	struct vmd_vm		*vm;
+
+	if (imsg_get_data(imsg, &vmr, sizeof(vmr)) == -1)
+		return;
+	vmr.vmr_reason[sizeof(vmr.vmr_reason) - 1] = '\0';
+	if ((vm = vmd_vm_byid(vmd, vmr.vmr_id)) == NULL ||
+	    vm->state != VM_STATE_STARTING) {
+		log_debug("vm %u: stray start report", vmr.vmr_id);
+		return;
+	}
+	if (vmr.vmr_result != 0) {
+		/* Stays "starting" until vmm reports the process gone. */
+		log_warnx("vm %s: start failed: %s", vm->name,
+		    vmr.vmr_reason);
+		if (vm->start_pending)
+			vmd_reply(vmd, vm->start_peer,
+			    IMSG_VMDOP_START_VM_RESPONSE, vmr.vmr_result, vm,
+			    vmr.vmr_reason);
+		vm->start_pending = 0;
+		return;
+	}
+	vm->pid = vmr.vmr_pid;
+	vm->state = VM_STATE_RUNNING;
+	log_info("vm %s: started, id %u, pid %d, tty %s", vm->name, vm->id,
+	    (int)vm->pid, vm->ttyname);
+	if (vm->start_pending)
+		vmd_reply(vmd, vm->start_peer, IMSG_VMDOP_START_VM_RESPONSE, 0,
+		    vm, NULL);
+	vm->start_pending = 0;
+}
+
+static void
+vmd_vm_ended(struct vmd *vmd, struct imsg *imsg)
+{
+	struct vmop_result	 vmr;
+	struct vmd_waiter	*w;
+	struct vmd_vm		*vm;
+	const char		*why;
+	int			 error;
+
+	if (imsg_get_data(imsg, &vmr, sizeof(vmr)) == -1)
+		return;
+	vmr.vmr_reason[sizeof(vmr.vmr_reason) - 1] = '\0';
+	if ((vm = vmd_vm_byid(vmd, vmr.vmr_id)) == NULL ||
+	    vm->state == VM_STATE_STOPPED) {
+		log_debug("vm %u: stray end report", vmr.vmr_id);
+		return;
+	}
+	switch (vmr.vmr_state) {
+	case VM_END_POWEROFF:
+		why = "powered off";
+		break;
+	case VM_END_STOPPED:
+		why = "stopped";
+		break;
+	default:
+		why = vmr.vmr_reason[0] != '\0' ? vmr.vmr_reason : "ended";
+		break;
+	}
+	log_info("vm %s: %s", vm->name, why);
+
+	if (vm->start_pending) {
+		error = vmr.vmr_result != 0 ? vmr.vmr_result : EIO;
+		vmd_reply(vmd, vm->start_peer, IMSG_VMDOP_START_VM_RESPONSE,
+		    error, vm, why);
+		vm->start_pending = 0;
+	}
+	vm->state = VM_STATE_STOPPED;
+	vm->pid = -1;
+	vm->ttyname[0] = '\0';
+	while ((w = TAILQ_FIRST(&vm->waiters)) != NULL) {
+		TAILQ_REMOVE(&vm->waiters, w, entry);
+		vmd_reply(vmd, w->peerid, w->type, 0, vm, why);
+		free(w);
+	}
+	if (!vm->configured)
+		vmd_vm_remove(vmd, vm);
+	if (vmd->shutting_down && vmd_running(vmd) == 0)
+		vmd_finish(vmd);
+}
+
+static void
+vmd_vm_reboot(struct vmd *vmd, struct imsg *imsg)
+{
+	struct vmop_id	 vid;
+	struct vmd_vm	*vm;
+
+	if (imsg_get_data(imsg, &vid, sizeof(vid)) == -1)
+		return;
+	if ((vm = vmd_vm_byid(vmd, vid.vid_id)) != NULL)
+		log_info("vm %s: rebooting", vm->name);
+}
+
+/*
+ * Find the VM a vmop_id names, checking what OpenBSD's vmd checks, in
+ * its order: ENOENT, EALREADY (already stopping), EINVAL (not running).
+ */
+static struct vmd_vm *
+vmd_find_target(struct vmd *vmd, struct vmop_id *vid, int force,
+    int *error, const char **reason)
+{
+	struct vmd_vm	*vm;
+
+	vid->vid_name[sizeof(vid->vid_name) - 1] = '\0';
+	if (vid->vid_id != 0)
+		vm = vmd_vm_byid(vmd, vid->vid_id);
+	else
+		vm = vmd_vm_byname(vmd, vid->vid_name);
+	if (vm == NULL) {
+		*error = ENOENT;
+		*reason = "vm not found";
+	} else if (vm->state == VM_STATE_SHUTDOWN && !force) {
+		*error = EALREADY;
+		*reason = "vm is shutting down";
+	} else if (vm->state == VM_STATE_STOPPED) {
+		*error = EINVAL;
+		*reason = "vm not running";
+	} else
+		return (vm);
+	return (NULL);
+}
+
+static int
+vmd_add_waiter(struct vmd_vm *vm, uint32_t peerid, uint32_t type)
+{
+	struct vmd_waiter	*w;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return (-1);
+	w->peerid = peerid;
+	w->type = type;
+	TAILQ_INSERT_TAIL(&vm->waiters, w, entry);
+	return (0);
+}
+
+static void
+vmd_req_terminate(struct vmd *vmd, struct imsg *imsg, uid_t uid)
+{
+	struct vmop_id	 vid;
+	struct vmd_vm	*vm;
+	uint32_t	 peer = imsg_get_id(imsg), flags;
+	const char	*reason;
+	int		 error;
+
+	if (imsg_get_data(imsg, &vid, sizeof(vid)) == -1)
+		return;
+	flags = vid.vid_flags;
+	if ((vm = vmd_find_target(vmd, &vid, flags & VMOP_FORCE,
+	    &error, &reason)) == NULL) {
+		vmd_reply(vmd, peer, IMSG_VMDOP_TERMINATE_VM_RESPONSE, error,
+		    NULL, reason);
+		return;
+	}
+	if (uid != 0) {
+		vmd_reply(vmd, peer, IMSG_VMDOP_TERMINATE_VM_RESPONSE, EPERM,
+		    vm, "permission denied");
+		return;
+	}
+	if ((flags & VMOP_FORCE) == 0) {
+		vmd_reply(vmd, peer, IMSG_VMDOP_TERMINATE_VM_RESPONSE,
+		    EOPNOTSUPP, vm, "graceful shutdown needs the vmmci device "
+		    "(not available yet); use stop -f");
+		return;
+	}
+	if ((flags & VMOP_WAIT) && vmd_add_waiter(vm, peer,
+	    IMSG_VMDOP_TERMINATE_VM_RESPONSE) == -1) {
+		vmd_reply(vmd, peer, IMSG_VMDOP_TERMINATE_VM_RESPONSE, ENOMEM,
+		    vm, "out of memory");
+		return;
+	}
+	memset(&vid, 0, sizeof(vid));
+	vid.vid_id = vm->id;
+	vid.vid_flags = VMOP_FORCE;
+	(void)snprintf(vid.vid_name, sizeof(vid.vid_name), "%s", vm->name);
+	vm->state = VM_STATE_SHUTDOWN;
+	log_debug("vm %s: terminating", vm->name);
+	imsgev_compose(&vmd->vmm, IMSG_VMDOP_VM_TERMINATE, 0, 0, -1, &vid,
+	    sizeof(vid));
+	if ((flags & VMOP_WAIT) == 0)
+		vmd_reply(vmd, peer, IMSG_VMDOP_TERMINATE_VM_RESPONSE, 0, vm,
+		    NULL);
+}
+
+static void
+vmd_req_wait(struct vmd *vmd, struct imsg *imsg, uid_t uid)
+{
+	struct vmop_id	 vid;
+	struct vmd_vm	*vm;
+	uint32_t	 peer = imsg_get_id(imsg);
+	const char	*reason;
+	int		 error;
+
+	if (imsg_get_data(imsg, &vid, sizeof(vid)) == -1)
+		return;
+	/* Waiting on a VM that is being stopped is fine: it will end. */
+	if ((vm = vmd_find_target(vmd, &vid, 1, &error, &reason)) == NULL) {
+		vmd_reply(vmd, peer, IMSG_VMDOP_WAIT_VM_RESPONSE, error, NULL,
+		    reason);
+		return;
+	}
+	if (uid != 0) {
+		vmd_reply(vmd, peer, IMSG_VMDOP_WAIT_VM_RESPONSE, EPERM, vm,
+		    "permission denied");
+		return;
+	}
+	if (vmd_add_waiter(vm, peer, IMSG_VMDOP_WAIT_VM_RESPONSE) == -1)
+		vmd_reply(vmd, peer, IMSG_VMDOP_WAIT_VM_RESPONSE, ENOMEM, vm,
+		    "out of memory");
+}
+
+/* Resident bytes of a process, from /proc/PID/statm; 0 if unknown. */
+static uint64_t
+vmd_resident(pid_t pid)
+{
+	char			 path[64];
+	FILE			*f;
+	unsigned long long	 size, resident;
+	long			 pagesz;
+	uint64_t		 used = 0;
+
+	if (pid <= 0)
+		return (0);
+	(void)snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return (0);
+	if (fscanf(f, "%llu %llu", &size, &resident) == 2 &&
+	    (pagesz = sysconf(_SC_PAGESIZE)) > 0)
+		used = (uint64_t)resident * (uint64_t)pagesz;
+	fclose(f);
+	return (used);
+}
+
+static void
+vmd_req_info(struct vmd *vmd, struct imsg *imsg)
+{
+	struct vmop_info_result	 vir;
+	struct vmd_vm		*vm;
+	uint32_t		 peer = imsg_get_id(imsg);
+
+	/* Anybody may look, as on OpenBSD; the registry is kept by id. */
+	TAILQ_FOREACH(vm, &vmd->vms, entry) {
+		const struct vmop_create_params *p =
+		    vm->state == VM_STATE_STOPPED ? &vm->conf : &vm->params;
+
+		memset(&vir, 0, sizeof(vir));
+		vir.vir_id = vm->id;
+		vir.vir_pid = vm->pid;
+		vir.vir_ncpus = 1;
+		vir.vir_state = (uint32_t)vm->state;
+		vir.vir_memsize = p->vmc_memsize != 0 ? p->vmc_memsize :
+		    VM_DEFAULT_MEMORY;
+		vir.vir_used = vm->state == VM_STATE_STOPPED ? 0 :
+		    vmd_resident(vm->pid);
+		vir.vir_uid = 0;
+		vir.vir_gid = 0;
+		(void)snprintf(vir.vir_name, sizeof(vir.vir_name), "%s",
+		    vm->name);
+		(void)snprintf(vir.vir_ttyname, sizeof(vir.vir_ttyname), "%s",
+		    vm->ttyname);
+		imsgev_compose(&vmd->control, IMSG_VMDOP_GET_INFO_VM_DATA,
+		    peer, 0, -1, &vir, sizeof(vir));
+	}
+	imsgev_compose(&vmd->control, IMSG_VMDOP_GET_INFO_VM_END_DATA, peer,
+	    0, -1, NULL, 0);
+}
+
+static void
+vmd_sigterm(int sig, short events, void *arg)
+{
+	vmd_shutdown(arg);
+}
+
+static void
+vmd_sighup(int sig, short events, void *arg)
+{
+	log_info("reload not supported yet");
+}
+
+/* control or vmm died: without either, vmd cannot go on. */
+static void
+vmd_sigchld(int sig, short events, void *arg)
+{
+	struct vmd	*vmd = arg;
+	pid_t		 pid;
+	int		 status;
+	const char	*who;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == vmd->control_pid) {
+			who = "control";
+			vmd->control_pid = -1;
+		} else if (pid == vmd->vmm_pid) {
+			who = "vmm";
+			vmd->vmm_pid = -1;
+		} else
+			continue;
+		if (WIFSIGNALED(status))
+			log_warnx("%s process killed by signal %d", who,
+			    WTERMSIG(status));
+		else
+			log_warnx("%s process exited with status %d", who,
+			    WEXITSTATUS(status));
+		if (vmd->vmm_pid == -1)
+			vmd_finish(vmd);
+		vmd_shutdown(vmd);
+	}
+}
+
+static void
+vmd_control_closed(struct imsgev *iev)
+{
+	log_warnx("control process gone");
+	vmd_shutdown(iev->arg);
+}
+
+static void
+vmd_vmm_closed(struct imsgev *iev)
+{
+	/* Its vm processes died with it (parent-death signal). */
+	log_warnx("vmm process gone");
+	vmd_finish(iev->arg);
+}
+
+/* Terminate every VM through vmm, then finish (bounded in time). */
+static void
+vmd_shutdown(struct vmd *vmd)
+{
+	struct timeval	 tv = { VMD_SHUTDOWN_WAIT, 0 };
+	struct vmd_vm	*vm;
+	struct vmop_id	 vid;
+
+	if (vmd->shutting_down)
+		return;
+	vmd->shutting_down = 1;
+	log_info("shutting down");
+	TAILQ_FOREACH(vm, &vmd->vms, entry) {
+		if (vm->state == VM_STATE_STOPPED)
+			continue;
+		memset(&vid, 0, sizeof(vid));
+		vid.vid_id = vm->id;
+		vid.vid_flags = VMOP_FORCE;
+		vm->state = VM_STATE_SHUTDOWN;
+		imsgev_compose(&vmd->vmm, IMSG_VMDOP_VM_TERMINATE, 0, 0, -1,
+		    &vid, sizeof(vid));
+	}
+	if (vmd_running(vmd) == 0)
+		vmd_finish(vmd);
+	evtimer_add(&vmd->ev_shutdown, &tv);
+}
+
+static void
+vmd_shutdown_timeout(int fd, short events, void *arg)
+{
+	log_warnx("VMs did not end in %d seconds", VMD_SHUTDOWN_WAIT);
+	vmd_finish(arg);
+}
+
+/* Wait for a child, SIGKILL after a while; never leave one behind. */
+static void
+vmd_reap(pid_t pid)
+{
+	int	 i, status;
+
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	for (i = 0; i < VMD_CHILD_WAIT * 100; i++) {
+		if (waitpid(pid, &status, WNOHANG) != 0)
+			return;
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+}
+
+static void
+vmd_finish(struct vmd *vmd)
+{
+	struct stat	 st;
+
+	imsgev_clear(&vmd->control);
+	imsgev_clear(&vmd->vmm);
+	/* vmm first: it kills and reaps what is left of the VMs. */
+	vmd_reap(vmd->vmm_pid);
+	vmd_reap(vmd->control_pid);
+	/* A newer vmd may have replaced it: leave that one alone. */
+	if (vmd->socket_path[0] != '\0' &&
+	    stat(vmd->socket_path, &st) == 0 &&
+	    st.st_dev == vmd->socket_dev && st.st_ino == vmd->socket_ino)
+		unlink(vmd->socket_path);
+	log_info("terminated");
+	exit(0);
+}

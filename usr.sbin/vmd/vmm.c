@@ -1,0 +1,497 @@
+/*
+ * vmm.c: the vmm process.  Running as _vmd, it collects the descriptors
+ * the parent opened for a VM, starts one "vm NAME" process per VM (fork
+ * and fexecve of vmd through the binary descriptor it inherited, so it
+ * needs no filesystem), hands the descriptors on, relays the vm's news
+ * to the parent, terminates VMs on request and reaps them, reporting
+ * exactly one end per VM.  It must never trust a vm process: ids and
+ * pids in what it relays are its own, and a vm that dies or talks
+ * nonsense only ends that VM.
+ */
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event.h>
+
+#include "imsg.h"
+#include "log.h"
+#include "proc.h"
+#include "vmd.h"
+
+#define VMM_NFDS		4	/* enum vmop_fd_kind */
+#define VMM_KILL_TIMEOUT	5	/* seconds from SIGTERM to SIGKILL */
+
+struct vmm;
+
+struct vmm_vm {
+	TAILQ_ENTRY(vmm_vm)	 entry;
+	struct vmm		*vmm;
+	uint32_t		 id;
+	char			 name[VM_NAME_MAX];
+	int			 fds[VMM_NFDS];	/* until handed to the vm */
+	pid_t			 pid;		/* -1 while collecting */
+	struct imsgev		 iev;		/* to the vm process */
+	int			 started;
+	int			 have_end;
+	struct vmop_result	 end;		/* the vm's own report */
+	char			 last_word[VM_REASON_MAX];
+	struct event		 ev_kill;
+	int			 kill_armed;
+};
+
+struct vmm {
+	struct proc_env		*env;
+	struct imsgev		 parent;
+	TAILQ_HEAD(, vmm_vm)	 vms;
+	struct event		 ev_sigchld;
+	struct event		 ev_sigterm;
+};
+
+static int	 vmm_dispatch_parent(struct imsgev *, struct imsg *);
+static void	 vmm_parent_closed(struct imsgev *);
+static int	 vmm_dispatch_vm(struct imsgev *, struct imsg *);
+static void	 vmm_vm_closed(struct imsgev *);
+static void	 vmm_sigchld(int, short, void *);
+static void	 vmm_sigterm(int, short, void *);
+static void	 vmm_kill_timeout(int, short, void *);
+static void	 vmm_start_fd(struct vmm *, struct imsg *);
+static void	 vmm_start_end(struct vmm *, struct imsg *);
+static void	 vmm_terminate(struct vmm *, struct imsg *);
+static void	 vmm_vm_ended(struct vmm_vm *, int);
+static void	 vmm_vm_free(struct vmm_vm *);
+static void	 vmm_report_end(struct vmm *, uint32_t, pid_t, uint32_t,
+		    int, const char *);
+static void	 vmm_shutdown(struct vmm *) __attribute__((noreturn));
+
+void
+vmm_run(struct proc_env *env)
+{
+	struct vmm	 vmm;
+	struct stat	 st;
+
+	memset(&vmm, 0, sizeof(vmm));
+	vmm.env = env;
+	TAILQ_INIT(&vmm.vms);
+
+	/* vmd's own binary, to start vm processes; theirs is not to keep. */
+	env->exe_fd = PROC_EXE_FD;
+	if (fstat(env->exe_fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    fcntl(env->exe_fd, F_SETFD, FD_CLOEXEC) == -1)
+		fatalx("descriptor %d is not vmd's binary", PROC_EXE_FD);
+
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+
+	if ((env->evbase = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	if (imsgev_init(&vmm.parent, env->evbase, PROC_PARENT_FD, "parent",
+	    1, vmm_dispatch_parent, vmm_parent_closed, &vmm) == -1)
+		fatal("parent channel");
+	evsignal_assign(&vmm.ev_sigchld, env->evbase, SIGCHLD, vmm_sigchld,
+	    &vmm);
+	evsignal_assign(&vmm.ev_sigterm, env->evbase, SIGTERM, vmm_sigterm,
+	    &vmm);
+	if (event_add(&vmm.ev_sigchld, NULL) == -1 ||
+	    event_add(&vmm.ev_sigterm, NULL) == -1)
+		fatalx("cannot watch signals");
+
+	log_debug("ready");
+	event_base_dispatch(env->evbase);
+	vmm_shutdown(&vmm);
+}
+
+/* End every vm process now and leave; the parent is gone or wants it. */
+static void
+vmm_shutdown(struct vmm *vmm)
+{
+	struct vmm_vm	*vm;
+	int		 status;
+
+	TAILQ_FOREACH(vm, &vmm->vms, entry)
+		if (vm->pid != -1)
+			kill(vm->pid, SIGKILL);
+	TAILQ_FOREACH(vm, &vmm->vms, entry)
+		if (vm->pid != -1)
+			while (waitpid(vm->pid, &status, 0) == -1 &&
+			    errno == EINTR)
+				;
+	exit(0);
+}
+
+static void
+vmm_sigterm(int sig, short events, void *arg)
+{
+	vmm_shutdown(arg);
+}
+
+static void
+vmm_parent_closed(struct imsgev *iev)
+{
+	log_debug("parent gone, exiting");
+	vmm_shutdown(iev->arg);
+}
+
+static struct vmm_vm *
+vmm_vm_find(struct vmm *vmm, uint32_t id)
+{
+	struct vmm_vm	*vm;
+
+	TAILQ_FOREACH(vm, &vmm->vms, entry)
+		if (vm->id == id)
+			return (vm);
+	return (NULL);
+}
+
+static struct vmm_vm *
+vmm_vm_find_pid(struct vmm *vmm, pid_t pid)
+{
+	struct vmm_vm	*vm;
+
+	TAILQ_FOREACH(vm, &vmm->vms, entry)
+		if (vm->pid == pid)
+			return (vm);
+	return (NULL);
+}
+
+static void
+vmm_vm_free(struct vmm_vm *vm)
+{
+	int	 i;
+
+	TAILQ_REMOVE(&vm->vmm->vms, vm, entry);
+	if (vm->kill_armed)
+		evtimer_del(&vm->ev_kill);
+	imsgev_clear(&vm->iev);
+	for (i = 0; i < VMM_NFDS; i++)
+		if (vm->fds[i] != -1)
+			close(vm->fds[i]);
+	free(vm);
+}
+
+static int
+vmm_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
+{
+	struct vmm	*vmm = iev->arg;
+
+	switch (imsg_get_type(imsg)) {
+	case IMSG_VMDOP_START_VM_FD:
+		if (imsg_size_ok(imsg, sizeof(struct vmop_fd), "parent"))
+			vmm_start_fd(vmm, imsg);
+		break;
+	case IMSG_VMDOP_START_VM_END:
+		if (imsg_size_ok(imsg, sizeof(struct vmop_create_params),
+		    "parent"))
+			vmm_start_end(vmm, imsg);
+		break;
+	case IMSG_VMDOP_VM_TERMINATE:
+		if (imsg_size_ok(imsg, sizeof(struct vmop_id), "parent"))
+			vmm_terminate(vmm, imsg);
+		break;
+	default:
+		log_warnx("parent: unexpected message type %u",
+		    imsg_get_type(imsg));
+		break;
+	}
+	return (0);
+}
+
+/* One of a VM's descriptors; kept until START_VM_END for that id. */
+static void
+vmm_start_fd(struct vmm *vmm, struct imsg *imsg)
+{
+	struct vmop_fd	 vmf;
+	struct vmm_vm	*vm;
+	int		 fd, i;
+
+	if (imsg_get_data(imsg, &vmf, sizeof(vmf)) == -1)
+		return;
+	if ((fd = imsg_get_fd(imsg)) == -1) {
+		log_warnx("vm %u: descriptor message without descriptor",
+		    vmf.vmf_id);
+		return;
+	}
+	if (vmf.vmf_kind >= VMM_NFDS) {
+		log_warnx("vm %u: unknown descriptor kind %u", vmf.vmf_id,
+		    vmf.vmf_kind);
+		close(fd);
+		return;
+	}
+	if ((vm = vmm_vm_find(vmm, vmf.vmf_id)) == NULL) {
+		if ((vm = calloc(1, sizeof(*vm))) == NULL) {
+			log_warn("%s", __func__);
+			close(fd);
+			return;
+		}
+		vm->vmm = vmm;
+		vm->id = vmf.vmf_id;
+		vm->pid = -1;
+		for (i = 0; i < VMM_NFDS; i++)
+			vm->fds[i] = -1;
+		TAILQ_INSERT_TAIL(&vmm->vms, vm, entry);
+	}
+	if (vm->pid != -1 || vm->fds[vmf.vmf_kind] != -1) {
+		log_warnx("vm %u: descriptor %u not expected now", vm->id,
+		    vmf.vmf_kind);
+		close(fd);
+		return;
+	}
+	vm->fds[vmf.vmf_kind] = fd;
+}
+
+static void
+vmm_report_end(struct vmm *vmm, uint32_t id, pid_t pid, uint32_t state,
+    int error, const char *reason)
+{
+	struct vmop_result	 vmr;
+
+	memset(&vmr, 0, sizeof(vmr));
+	vmr.vmr_id = id;
+	vmr.vmr_pid = pid;
+	vmr.vmr_state = state;
+	vmr.vmr_result = error;
+	(void)snprintf(vmr.vmr_reason, sizeof(vmr.vmr_reason), "%s", reason);
+	imsgev_compose(&vmm->parent, IMSG_VMDOP_TERMINATE_VM_EVENT, 0, 0, -1,
+	    &vmr, sizeof(vmr));
+}
+
+/* All descriptors are in: start the vm process and hand them on. */
+static void
+vmm_start_end(struct vmm *vmm, struct imsg *imsg)
+{
+	struct vmop_create_params	 vmc;
+	struct vmm_vm			*vm;
+	char				 reason[VM_REASON_MAX];
+	int				 sp[2], i, kind;
+
+	if (imsg_get_data(imsg, &vmc, sizeof(vmc)) == -1)
+		return;
+	if ((vm = vmm_vm_find(vmm, vmc.vmc_id)) == NULL || vm->pid != -1) {
+		log_warnx("vm %u: start without descriptors", vmc.vmc_id);
+		if (vm == NULL)
+			vmm_report_end(vmm, vmc.vmc_id, -1, VM_END_ERROR,
+			    EINVAL, "incomplete start request");
+		return;
+	}
+	vmc.vmc_name[sizeof(vmc.vmc_name) - 1] = '\0';
+	for (i = 0; i < VMM_NFDS; i++)
+		if (vm->fds[i] == -1)
+			break;
+	if (i < VMM_NFDS || !vmd_valid_name(vmc.vmc_name)) {
+		vmm_report_end(vmm, vm->id, -1, VM_END_ERROR, EINVAL,
+		    "incomplete start request");
+		vmm_vm_free(vm);
+		return;
+	}
+	(void)snprintf(vm->name, sizeof(vm->name), "%s", vmc.vmc_name);
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1) {
+		(void)snprintf(reason, sizeof(reason),
+		    "cannot start vm process: %s", strerror(errno));
+		vmm_report_end(vmm, vm->id, -1, VM_END_ERROR, errno, reason);
+		vmm_vm_free(vm);
+		return;
+	}
+	if ((vm->pid = proc_spawn(vmm->env, "vm", vm->name, &sp[1], 1)) ==
+	    -1) {
+		(void)snprintf(reason, sizeof(reason),
+		    "cannot start vm process: %s", strerror(errno));
+		vmm_report_end(vmm, vm->id, -1, VM_END_ERROR, errno, reason);
+		close(sp[0]);
+		close(sp[1]);
+		vmm_vm_free(vm);
+		return;
+	}
+	close(sp[1]);
+	if (imsgev_init(&vm->iev, vmm->env->evbase, sp[0], vm->name, 1,
+	    vmm_dispatch_vm, vmm_vm_closed, vm) == -1) {
+		/* The reaper reports its end. */
+		log_warn("vm %s: channel", vm->name);
+		close(sp[0]);
+		kill(vm->pid, SIGKILL);
+		return;
+	}
+	log_debug("vm %s: started process %d", vm->name, (int)vm->pid);
+
+	/* The vm process gets the descriptors in the order it expects. */
+	for (kind = 0; kind < VMM_NFDS; kind++) {
+		struct vmop_fd	 vmf = { vm->id, (uint32_t)kind };
+
+		imsgev_compose(&vm->iev, IMSG_VMDOP_START_VM_FD, 0, 0,
+		    vm->fds[kind], &vmf, sizeof(vmf));
+		vm->fds[kind] = -1;
+	}
+	imsgev_compose(&vm->iev, IMSG_VMDOP_START_VM_END, 0, 0, -1, &vmc,
+	    sizeof(vmc));
+}
+
+static void
+vmm_terminate(struct vmm *vmm, struct imsg *imsg)
+{
+	struct vmop_id	 vid;
+	struct vmm_vm	*vm;
+	struct timeval	 tv = { VMM_KILL_TIMEOUT, 0 };
+
+	if (imsg_get_data(imsg, &vid, sizeof(vid)) == -1)
+		return;
+	if ((vm = vmm_vm_find(vmm, vid.vid_id)) == NULL || vm->pid == -1) {
+		log_debug("vm %u: terminate: not running", vid.vid_id);
+		return;
+	}
+	log_debug("vm %s: terminating process %d", vm->name, (int)vm->pid);
+	if (kill(vm->pid, SIGTERM) == -1)
+		log_warn("vm %s: kill", vm->name);
+	if (!vm->kill_armed) {
+		evtimer_assign(&vm->ev_kill, vmm->env->evbase,
+		    vmm_kill_timeout, vm);
+		vm->kill_armed = 1;
+	}
+	evtimer_add(&vm->ev_kill, &tv);
+}
+
+static void
+vmm_kill_timeout(int fd, short events, void *arg)
+{
+	struct vmm_vm	*vm = arg;
+
+	log_warnx("vm %s: did not stop in %d seconds, killing it", vm->name,
+	    VMM_KILL_TIMEOUT);
+	kill(vm->pid, SIGKILL);
+}
+
+/* Messages from a vm process, which may be compromised. */
+static int
+vmm_dispatch_vm(struct imsgev *iev, struct imsg *imsg)
+{
+	struct vmm_vm		*vm = iev->arg;
+	struct vmm		*vmm = vm->vmm;
+	struct vmop_result	 vmr;
+	struct vmop_id		 vid;
+	uint32_t		 type = imsg_get_type(imsg);
+
+	switch (type) {
+	case IMSG_VMDOP_VM_STARTED:
+	case IMSG_VMDOP_TERMINATE_VM_EVENT:
+	case IMSG_VMDOP_VM_LOG:
+		if (!imsg_size_ok(imsg, sizeof(vmr), vm->name) ||
+		    imsg_get_data(imsg, &vmr, sizeof(vmr)) == -1)
+			return (0);
+		vmr.vmr_id = vm->id;
+		vmr.vmr_pid = vm->pid;
+		vmr.vmr_reason[sizeof(vmr.vmr_reason) - 1] = '\0';
+		vmr.vmr_ttyname[sizeof(vmr.vmr_ttyname) - 1] = '\0';
+		break;
+	case IMSG_VMDOP_VM_REBOOT:
+		if (!imsg_size_ok(imsg, sizeof(vid), vm->name))
+			return (0);
+		memset(&vid, 0, sizeof(vid));
+		vid.vid_id = vm->id;
+		(void)snprintf(vid.vid_name, sizeof(vid.vid_name), "%s",
+		    vm->name);
+		imsgev_compose(&vmm->parent, type, 0, 0, -1, &vid,
+		    sizeof(vid));
+		return (0);
+	default:
+		log_warnx("vm %s: unexpected message type %u, dropped",
+		    vm->name, type);
+		return (0);
+	}
+
+	switch (type) {
+	case IMSG_VMDOP_VM_STARTED:
+		if (vm->started) {
+			log_warnx("vm %s: started twice?", vm->name);
+			break;
+		}
+		vm->started = 1;
+		imsgev_compose(&vmm->parent, type, 0, 0, -1, &vmr,
+		    sizeof(vmr));
+		break;
+	case IMSG_VMDOP_TERMINATE_VM_EVENT:
+		/* Reported when the process is reaped: one end per VM. */
+		if (vmr.vmr_state > VM_END_KILLED)
+			vmr.vmr_state = VM_END_ERROR;
+		vm->end = vmr;
+		vm->have_end = 1;
+		break;
+	case IMSG_VMDOP_VM_LOG:
+		log_warnx("vm %s: %s", vm->name, vmr.vmr_reason);
+		(void)snprintf(vm->last_word, sizeof(vm->last_word), "%s",
+		    vmr.vmr_reason);
+		break;
+	}
+	return (0);
+}
+
+static void
+vmm_vm_closed(struct imsgev *iev)
+{
+	struct vmm_vm	*vm = iev->arg;
+
+	/* The process may live on a moment; the reaper has the last word. */
+	log_debug("vm %s: channel closed", vm->name);
+}
+
+static void
+vmm_sigchld(int sig, short events, void *arg)
+{
+	struct vmm	*vmm = arg;
+	struct vmm_vm	*vm;
+	pid_t		 pid;
+	int		 status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if ((vm = vmm_vm_find_pid(vmm, pid)) == NULL) {
+			log_debug("reaped unknown child %d", (int)pid);
+			continue;
+		}
+		vmm_vm_ended(vm, status);
+	}
+}
+
+/* A vm process is gone: read what it left, report once, forget it. */
+static void
+vmm_vm_ended(struct vmm_vm *vm, int status)
+{
+	struct vmm	*vmm = vm->vmm;
+	char		 reason[VM_REASON_MAX];
+	uint32_t	 state = VM_END_KILLED;
+
+	if (vm->iev.active) {
+		(void)imsgev_drain(&vm->iev);
+		imsgev_clear(&vm->iev);
+	}
+	if (vm->have_end) {
+		vm->end.vmr_pid = vm->pid;
+		imsgev_compose(&vmm->parent, IMSG_VMDOP_TERMINATE_VM_EVENT,
+		    0, 0, -1, &vm->end, sizeof(vm->end));
+	} else {
+		if (vm->last_word[0] != '\0') {
+			state = VM_END_ERROR;
+			(void)snprintf(reason, sizeof(reason), "%s",
+			    vm->last_word);
+		} else if (WIFSIGNALED(status))
+			(void)snprintf(reason, sizeof(reason),
+			    "vm process killed by signal %d",
+			    WTERMSIG(status));
+		else
+			(void)snprintf(reason, sizeof(reason),
+			    "vm process exited with status %d",
+			    WEXITSTATUS(status));
+		vmm_report_end(vmm, vm->id, vm->pid, state, EIO, reason);
+	}
+	log_debug("vm %s: process %d reaped", vm->name, (int)vm->pid);
+	vmm_vm_free(vm);
+}
