@@ -113,6 +113,32 @@ ctl_getopt(struct parse_result *res, int argc, char *argv[],
 	ctl_usage(res->ctl);
 }
 
+/* start -m: OpenBSD's checks and messages. */
+static void
+opt_memsize(struct parse_result *res, const char *word)
+{
+	char		 size[FMT_SCALED_STRSIZE];
+	int		 rounded;
+
+	if (res->memsize != 0)
+		errx(1, "memory specified multiple times");
+	switch (parse_memsize(word, &res->memsize, &rounded)) {
+	case SIZE_OK:
+		break;
+	case SIZE_INVALID:
+		err(1, "invalid memory size: %s", word);
+	case SIZE_SMALL:
+		errx(1, "memory size must be at least 1MB");
+	case SIZE_LARGE:
+		fmt_size(VM_MAX_MEMORY, size);
+		errx(1, "memory size too large (limit is %s)", size);
+	}
+	if (rounded) {
+		fmt_size(res->memsize, size);
+		warnx("memory size rounded to %s", size);
+	}
+}
+
 /*
  * Each command parses its own options, argv[0] being its name.  GNU
  * getopt may then take options after the operand too ("start vm1 -c");
@@ -121,8 +147,8 @@ ctl_getopt(struct parse_result *res, int argc, char *argv[],
 static int
 ctl_start(struct parse_result *res, int argc, char *argv[])
 {
-	char		 path[PATH_MAX], size[FMT_SCALED_STRSIZE];
-	int		 ch, rounded;
+	char		 path[PATH_MAX];
+	int		 ch;
 
 	optind = 0;
 	while ((ch = ctl_getopt(res, argc, argv, "b:ck:m:")) != -1) {
@@ -149,24 +175,7 @@ ctl_start(struct parse_result *res, int argc, char *argv[])
 			res->has_cmdline = 1;
 			break;
 		case 'm':
-			if (res->memsize != 0)
-				errx(1, "memory specified multiple times");
-			switch (parse_memsize(optarg, &res->memsize, &rounded)) {
-			case SIZE_OK:
-				break;
-			case SIZE_INVALID:
-				err(1, "invalid memory size: %s", optarg);
-			case SIZE_SMALL:
-				errx(1, "memory size must be at least 1MB");
-			case SIZE_LARGE:
-				fmt_size(VM_MAX_MEMORY, size);
-				errx(1, "memory size too large (limit is %s)",
-				    size);
-			}
-			if (rounded) {
-				fmt_size(res->memsize, size);
-				warnx("memory size rounded to %s", size);
-			}
+			opt_memsize(res, optarg);
 			break;
 		default:
 			ctl_usage(res->ctl);

@@ -276,12 +276,13 @@ vm_start(struct ctl_conn *c, struct parse_result *res)
 		warnx("start vm command failed: %s", result_reason(&vmr));
 		return (1);
 	}
+	/* Said with -c too, unlike OpenBSD: the tty is worth knowing. */
+	warnx("started vm %u successfully, tty %s", vmr.vmr_id,
+	    vmr.vmr_ttyname);
 	if (res->autoconnect) {
 		conn_close(c);
 		ctl_openconsole(vmr.vmr_ttyname);
 	}
-	warnx("started vm %u successfully, tty %s", vmr.vmr_id,
-	    vmr.vmr_ttyname);
 	return (0);
 }
 
@@ -589,7 +590,8 @@ console_loop(int fd)
 				nfds = 1;
 				continue;
 			}
-			o = console_esc_filter(&esc, buf, (size_t)n, out, &quit);
+			o = console_esc_filter(&esc, buf, (size_t)n, out,
+			    &quit);
 			if (o > 0 && write_all(fd, out, o) == -1)
 				break;
 		}

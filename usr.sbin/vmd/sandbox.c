@@ -96,7 +96,8 @@ static const int sc_vmm[] = {
  * SANITIZE=1 builds.
  */
 static const int sc_sanitizer[] = {
-	SC(openat), SC(readlink), SC(readlinkat), SC(prctl),
+	SC(open), SC(openat), SC(readlink), SC(readlinkat), SC(prctl),
+	SC(stat), SC(lstat), SC(access), SC(getdents), SC(getdents64), SC(pipe),
 	SC(sched_getaffinity), SC(prlimit64), SC(getrlimit), SC(clone),
 	SC(ptrace), SC(wait4), SC(mincore), SC(getppid), SC(uname),
 	SC(statfs), SC(fstatfs), SC(unlink),
