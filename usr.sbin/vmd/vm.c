@@ -8,6 +8,7 @@
  */
 
 #include <sys/types.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -27,6 +28,9 @@
 
 #define REBOOT_WINDOW		10	/* seconds */
 #define REBOOT_MAX		20	/* resets in a window before giving up */
+#define CONSOLE_DRAIN_TICK_MS	5
+#define CONSOLE_DRAIN_IDLE_MS	100	/* no reader progress: give up */
+#define CONSOLE_DRAIN_MAX_MS	2000
 
 static struct imsgbuf	 vm_ibuf;	/* channel to vmm, one per process */
 
@@ -40,10 +44,42 @@ vm_send(uint32_t type, const void *data, size_t len)
 		log_warn("send to vmm");
 }
 
+/*
+ * Closing the pty master hangs up the slave, and a hangup throws away
+ * what the console reader has not read yet: the guest's last words.  So
+ * wait while someone is reading the slave's queue, but not for a queue
+ * nobody reads.
+ */
+static void
+vm_drain_console(struct vmctx *ctx)
+{
+	struct timespec	 tick = { 0, CONSOLE_DRAIN_TICK_MS * 1000000L };
+	int		 queued, last = -1, still = 0, i;
+
+	if (ctx->tty_slave == -1)
+		return;
+	for (i = 0; i < CONSOLE_DRAIN_MAX_MS / CONSOLE_DRAIN_TICK_MS; i++) {
+		if (ioctl(ctx->tty_slave, FIONREAD, &queued) == -1)
+			return;
+		if (queued == 0 && last == 0)
+			return;
+		if (queued == last && queued != 0) {
+			if (++still * CONSOLE_DRAIN_TICK_MS >=
+			    CONSOLE_DRAIN_IDLE_MS)
+				return;
+		} else
+			still = 0;
+		last = queued;
+		nanosleep(&tick, NULL);
+	}
+}
+
 static void __attribute__((noreturn))
 vm_end(struct vmctx *ctx, enum vm_end how, const char *reason)
 {
 	struct vmop_result	 r;
+
+	vm_drain_console(ctx);
 
 	memset(&r, 0, sizeof(r));
 	r.vmr_id = ctx->params.vmc_id;
