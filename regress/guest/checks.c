@@ -326,3 +326,45 @@ check_echo(struct guest *g)
 	kprintf("echo: %s\n", buf);
 	kprintf("PASS echo\n");
 }
+
+/*
+ * A breakpoint at CPL 0 must trap to #BP with RIP after the int3.  Some
+ * nested hypervisors cannot emulate int3 and vmd completes it itself:
+ * this check is what exercises that.
+ */
+void
+check_int3(struct guest *g)
+{
+	uint64_t after;
+
+	bp_rip = 0;
+	bp_expected = 1;
+	__asm__ volatile("int3\n1:\tleaq 1b(%%rip), %0" : "=r"(after) : :
+	    "memory");
+	if (bp_expected) {
+		bp_expected = 0;
+		kprintf("FAIL int3: no breakpoint trap\n");
+	} else if (bp_rip != after)
+		kprintf("FAIL int3: trap at rip 0x%lx, expected 0x%lx\n",
+		    (unsigned long)bp_rip, (unsigned long)after);
+	else
+		kprintf("PASS int3\n");
+}
+
+/*
+ * popcnt at CPL 0: hosts whose KVM emulates CPL 0 code cannot do it and
+ * vmd must end the VM with a register dump; elsewhere it just runs.
+ */
+void
+check_popcnt(struct guest *g)
+{
+	uint64_t in = 0xf0f0, out = 0;
+
+	kprintf("popcnt: trying\n");
+	__asm__ volatile(".byte 0xf3, 0x48, 0x0f, 0xb8, 0xc1"	/* popcnt */
+	    : "=a"(out) : "c"(in));
+	if (out == 8)
+		kprintf("PASS popcnt: executed\n");
+	else
+		kprintf("FAIL popcnt: got %lu\n", (unsigned long)out);
+}

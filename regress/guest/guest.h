@@ -170,6 +170,12 @@ void		check_timer(struct guest *);
 void		check_rtc(struct guest *);
 void		check_pci(struct guest *);
 void		check_echo(struct guest *);
+void		check_int3(struct guest *);
+void		check_popcnt(struct guest *);
+
+extern volatile int		bp_expected;
+extern volatile uint64_t	bp_rip;
+#define VEC_BP		3
 int		rtc_read(struct rtc_time *, const char **);
 
 #endif /* GUEST_H */

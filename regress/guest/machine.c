@@ -273,12 +273,19 @@ exception(struct trapframe *tf)
 	power_off();
 }
 
+/* Set by check_int3 around its int3; the breakpoint trap is then expected. */
+volatile int		bp_expected;
+volatile uint64_t	bp_rip;
+
 void
 trap(struct trapframe *tf)
 {
 	uint64_t v = tf->vector;
 
-	if (v < 32)
+	if (v == VEC_BP && bp_expected) {
+		bp_expected = 0;
+		bp_rip = tf->rip;
+	} else if (v < 32)
 		exception(tf);
 	else if (v == VEC_PIC + IRQ_PIT) {
 		ticks++;

@@ -23,6 +23,8 @@ static const struct check {
 	{ "rtc",	check_rtc,	1 },
 	{ "pci",	check_pci,	1 },
 	{ "echo",	check_echo,	0 },
+	{ "int3",	check_int3,	0 },
+	{ "popcnt",	check_popcnt,	0 },
 };
 #define NCHECKS	(sizeof(checks) / sizeof(checks[0]))
 

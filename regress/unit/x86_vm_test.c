@@ -177,7 +177,7 @@ test_exit_reset_and_errors(void)
 	ve.internal.suberror = 1;
 	CHECK(x86_handle_exit(ctx, &ve) == -1);
 	CHECK(ctx->request == VM_REQ_ERROR);
-	CHECK(strstr(ctx->reason, "internal error 1") != NULL);
+	CHECK(strcmp(ctx->reason, "emulation failure") == 0);
 	ve.reason = VMM_EXIT_SHUTDOWN;
 	CHECK(x86_handle_exit(ctx, &ve) == -1);
 	CHECK(ctx->request == VM_REQ_ERROR);

@@ -296,9 +296,12 @@ x86_handle_exit(struct vmctx *ctx, struct vmm_exit *ve)
 		x86_exit_error(ctx, "vcpu halted for good");
 		return (-1);
 	case VMM_EXIT_INTERNAL_ERROR:
-		snprintf(what, sizeof(what),
-		    "hypervisor internal error %u (emulation failure is 1)",
-		    ve->internal.suberror);
+		if (ve->internal.suberror == VMM_INTERNAL_EMULATION)
+			snprintf(what, sizeof(what), "emulation failure");
+		else
+			snprintf(what, sizeof(what),
+			    "hypervisor internal error %u",
+			    ve->internal.suberror);
 		x86_exit_error(ctx, what);
 		return (-1);
 	case VMM_EXIT_FAIL_ENTRY:

@@ -60,6 +60,9 @@ enum vmm_exit_reason {
 	VMM_EXIT_UNKNOWN	/* anything else: code */
 };
 
+/* internal.suberror: the instruction emulator gave up */
+#define VMM_INTERNAL_EMULATION	1
+
 #define VMM_EVENT_SHUTDOWN	1
 #define VMM_EVENT_RESET		2
 #define VMM_EVENT_CRASH		3

@@ -13,7 +13,6 @@
 
 #include "dev/vmm/vmm.h"
 
-#define EMULATION_FAILURE	1	/* KVM_INTERNAL_ERROR_EMULATION */
 #define INSN_INT3		0xcc
 #define VECTOR_BP		3
 
@@ -41,7 +40,7 @@ vmm_host_complete(struct vmm_vcpu *vcpu, struct vmm_exit *ve)
 	struct vmm_sregs	 s;
 	uint8_t			 insn[1];
 
-	if (ve->internal.suberror != EMULATION_FAILURE)
+	if (ve->internal.suberror != VMM_INTERNAL_EMULATION)
 		return (0);
 	if (vmm_get_sregs(vcpu, &s) == -1 || s.cs.dpl != 0)
 		return (0);

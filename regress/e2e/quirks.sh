@@ -1,0 +1,34 @@
+# quirks.sh: the host-quirk layer of vmm.  An int3 at CPL 0 must reach
+# the guest as #BP (vmd completes it where KVM's emulator cannot); an
+# instruction that cannot be emulated ends only that VM, with the vCPU's
+# registers and instruction bytes in the log, and vmd and the other VMs
+# run on.
+TESTNAME=quirks
+. "$(dirname "$0")/lib.subr"
+need_root
+cat >"$CONF" <<CONF
+vm "other" {
+	memory 32M
+	boot "$GUEST"
+	cmdline "interactive"
+}
+CONF
+start_vmd || { fail start "vmd did not come up"; exit 1; }
+wait_state other running 5 || fail other-started "$(vm_state other)"
+vmctl start -c -b "$GUEST" -m 32M -k int3 q1 </dev/null >"$T/c1" 2>&1
+tr -d '\r' <"$T/c1" | grep -q "^PASS int3" && pass int3 ||
+    fail int3 "$(tr -d '\r' <"$T/c1" | tail -n 3)"
+vmctl start -c -b "$GUEST" -m 32M -k popcnt q2 </dev/null >"$T/c2" 2>&1
+if tr -d '\r' <"$T/c2" | grep -q "^PASS popcnt"; then
+	skip emulation-failure "this host runs popcnt at CPL 0 natively"
+else
+	grep -q "vm q2: emulation failure; vcpu 0: rip 0x[0-9a-f]* .* insn f3 48 0f b8 c1" \
+	    "$T/vmd.log" && pass emulation-failure-logged ||
+	    fail emulation-failure-logged "$(grep 'q2' "$T/vmd.log" | tail -n 3)"
+	grep -q "vmd: vm q2: emulation failure" "$T/vmd.log" &&
+	    pass emulation-failure-ended || fail emulation-failure-ended "not ended"
+fi
+[ "$(vm_state other)" = running ] && pass other-runs ||
+    fail other-runs "$(vm_state other)"
+kill -0 "$VMD_PID" && pass vmd-alive || fail vmd-alive "vmd died"
+[ -z "$FAILED" ]
