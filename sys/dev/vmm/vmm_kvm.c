@@ -107,7 +107,6 @@ vmm_probe(int kvmfd, char *err, size_t errlen)
 struct vmm_vm *
 vmm_vm_create(int kvmfd)
 {
-	struct kvm_pit_config	 pit;
 	struct vmm_vm		*vm;
 	uint64_t		 ident = VMM_IDENT_MAP_ADDR;
 	int			 size, saved;
@@ -123,12 +122,6 @@ vmm_vm_create(int kvmfd)
 	/* Needed on VMX hosts, refused harmlessly elsewhere. */
 	(void)ioctl(vm->fd, KVM_SET_TSS_ADDR, (unsigned long)VMM_TSS_ADDR);
 	(void)ioctl(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &ident);
-	if (ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0) == -1)
-		goto fail;
-	memset(&pit, 0, sizeof(pit));
-	pit.flags = KVM_PIT_SPEAKER_DUMMY;
-	if (ioctl(vm->fd, KVM_CREATE_PIT2, &pit) == -1)
-		goto fail;
 	return (vm);
  fail:
 	saved = errno;
@@ -139,6 +132,25 @@ vmm_vm_create(int kvmfd)
 	free(vm);
 	errno = saved;
 	return (NULL);
+}
+
+/*
+ * The in-kernel PIC, IOAPIC, LAPIC and PIT.  Call it after mapping guest
+ * memory: once the irqchip exists, each memory map change waits for an
+ * SRCU grace period, which costs milliseconds on some hosts.
+ */
+int
+vmm_irqchip_create(struct vmm_vm *vm)
+{
+	struct kvm_pit_config	 pit;
+
+	if (ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0) == -1)
+		return (-1);
+	memset(&pit, 0, sizeof(pit));
+	pit.flags = KVM_PIT_SPEAKER_DUMMY;
+	if (ioctl(vm->fd, KVM_CREATE_PIT2, &pit) == -1)
+		return (-1);
+	return (0);
 }
 
 void

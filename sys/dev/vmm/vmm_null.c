@@ -50,6 +50,12 @@ vmm_vm_destroy(struct vmm_vm *vm)
 }
 
 int
+vmm_irqchip_create(struct vmm_vm *vm)
+{
+	return (0);
+}
+
+int
 vmm_map_memory(struct vmm_vm *vm, uint32_t slot, uint64_t gpa, size_t len,
     void *hva)
 {
