@@ -47,5 +47,15 @@ else
 	(sleep 1; printf 'info\r'; sleep 1; printf 'poweroff\r') |
 	    $VMCTL console demo
 fi
+state() {
+	$VMCTL status 2>/dev/null | awk '$NF == "demo" { print $(NF-1) }'
+}
+i=0
+# a poweroff reaches vmd moments after the console closes; ~. leaves the
+# VM running, so do not wait long
+while [ "$(state)" = running ] && [ $i -lt 20 ]; do
+	sleep 0.1; i=$((i + 1))
+done
+echo
 echo "== after the console:"
 $VMCTL status
