@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmd.h"
+#include "config.h"
 
 /*
  * 1 to VM_NAME_MAX - 1 characters of letters, digits, '.', '-' and '_',
@@ -108,12 +108,25 @@ config_check_memsize(uint64_t bytes, char *reason, size_t len)
 }
 
 void
-config_free(struct vmd_conf_vms *vms)
+config_init(struct vmd_conf *conf)
+{
+	memset(conf, 0, sizeof(*conf));
+	TAILQ_INIT(&conf->vms);
+	TAILQ_INIT(&conf->switches);
+}
+
+void
+config_free(struct vmd_conf *conf)
 {
 	struct vmd_conf_vm	*cv;
+	struct vmd_conf_switch	*sw;
 
-	while ((cv = TAILQ_FIRST(vms)) != NULL) {
-		TAILQ_REMOVE(vms, cv, entry);
+	while ((cv = TAILQ_FIRST(&conf->vms)) != NULL) {
+		TAILQ_REMOVE(&conf->vms, cv, entry);
 		free(cv);
+	}
+	while ((sw = TAILQ_FIRST(&conf->switches)) != NULL) {
+		TAILQ_REMOVE(&conf->switches, sw, entry);
+		free(sw);
 	}
 }

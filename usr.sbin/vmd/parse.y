@@ -25,7 +25,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "vmd.h"
+#include "config.h"
 
 #ifndef TAILQ_FOREACH_SAFE
 #define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
@@ -63,7 +63,7 @@ TAILQ_HEAD(conf_syms, conf_sym);
 static struct conf_files	 files = TAILQ_HEAD_INITIALIZER(files);
 static struct conf_file		*file, *topfile;
 static struct conf_syms		 symhead = TAILQ_HEAD_INITIALIZER(symhead);
-static struct vmd_conf_vms	*conf_out;
+static struct vmd_conf		*conf_out;
 static int			 conf_flags;
 static int			 expanding;
 
@@ -170,7 +170,7 @@ vm		: VM string			{
 			/* Freed here, not above: on error it is discarded. */
 			free($2);
 
-			TAILQ_FOREACH(cv, conf_out, entry)
+			TAILQ_FOREACH(cv, &conf_out->vms, entry)
 				if (strcmp(cv->params.vmc_name,
 				    cur->params.vmc_name) == 0)
 					break;
@@ -186,7 +186,7 @@ vm		: VM string			{
 				if (cur->params.vmc_memsize == 0)
 					cur->params.vmc_memsize =
 					    VM_DEFAULT_MEMORY;
-				TAILQ_INSERT_TAIL(conf_out, cur, entry);
+				TAILQ_INSERT_TAIL(&conf_out->vms, cur, entry);
 			}
 			cur = NULL;
 		}
@@ -684,16 +684,17 @@ popfile(void)
 }
 
 /*
- * Parse filename into vms.  flags: CONF_MISSING_OK, CONF_ERR_STDERR.
- * Returns 0, or -1 after reporting every error (vms is then empty).
+ * Parse filename into conf.  flags: CONF_MISSING_OK, CONF_ERR_STDERR.
+ * Returns 0, or -1 after reporting every error (conf is then empty).
  */
 int
-parse_config(const char *filename, int flags, struct vmd_conf_vms *vms)
+parse_config(const char *filename, int flags, struct vmd_conf *conf)
 {
 	struct conf_sym	*sym, *next;
 	int		 errors;
 
-	conf_out = vms;
+	config_init(conf);
+	conf_out = conf;
 	conf_flags = flags;
 	expanding = 0;
 	cur = NULL;
@@ -725,7 +726,7 @@ parse_config(const char *filename, int flags, struct vmd_conf_vms *vms)
 		}
 	}
 	if (errors) {
-		config_free(vms);
+		config_free(conf);
 		return (-1);
 	}
 	return (0);

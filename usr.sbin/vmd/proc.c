@@ -31,6 +31,7 @@
 #include "imsg.h"
 #include "log.h"
 #include "proc.h"
+#include "config.h"
 #include "vmd.h"
 
 #define PROC_ARGV_MAX		16

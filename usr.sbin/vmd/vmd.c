@@ -31,6 +31,7 @@
 #include "imsg.h"
 #include "log.h"
 #include "proc.h"
+#include "config.h"
 #include "vmd.h"
 
 #define VMD_SHUTDOWN_WAIT	8	/* s for VMs to end; vmm kills at 5 */
@@ -87,7 +88,7 @@ static void	 vmd_die(const char *, ...)
 		    __attribute__((noreturn, format(printf, 1, 2)));
 static int	 vmd_control_socket(struct vmd *);
 static void	 vmd_spawn_children(struct vmd *, int);
-static void	 vmd_load_config(struct vmd *, struct vmd_conf_vms *);
+static void	 vmd_load_config(struct vmd *, struct vmd_conf *);
 static void	 vmd_start_configured(struct vmd *);
 static int	 vmd_dispatch_control(struct imsgev *, struct imsg *);
 static void	 vmd_control_closed(struct imsgev *);
@@ -139,7 +140,7 @@ int
 main(int argc, char *argv[])
 {
 	static struct vmd	 vmd;
-	struct vmd_conf_vms	 conf;
+	struct vmd_conf		 conf;
 	const char		*conffile = VMD_CONF, *sockpath = VMD_SOCKET;
 	const char		*role = NULL, *vmname = NULL;
 	int			 ch, debug = 0, noaction = 0, verbose = 0;
@@ -192,7 +193,7 @@ main(int argc, char *argv[])
 	/* Only the default file may be missing: that is "no VMs". */
 	if (strcmp(conffile, VMD_CONF) == 0)
 		conf_flags |= CONF_MISSING_OK;
-	TAILQ_INIT(&conf);
+	config_init(&conf);
 	if (noaction) {
 		if (parse_config(conffile, conf_flags, &conf) == -1)
 			exit(1);
@@ -351,12 +352,12 @@ vmd_spawn_children(struct vmd *vmd, int lsock)
 
 /* Configured VMs get their ids now, in file order, as on OpenBSD. */
 static void
-vmd_load_config(struct vmd *vmd, struct vmd_conf_vms *conf)
+vmd_load_config(struct vmd *vmd, struct vmd_conf *conf)
 {
 	struct vmd_conf_vm	*cv;
 	struct vmd_vm		*vm;
 
-	TAILQ_FOREACH(cv, conf, entry) {
+	TAILQ_FOREACH(cv, &conf->vms, entry) {
 		if ((vm = calloc(1, sizeof(*vm))) == NULL)
 			fatal("%s", __func__);
 		vm->id = vmd->nextid++;

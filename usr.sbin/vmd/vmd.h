@@ -66,6 +66,15 @@ enum imsg_type {
 	IMSG_VMDOP_GET_INFO_VM_DATA,	/* struct vmop_info_result */
 	IMSG_VMDOP_GET_INFO_VM_END_DATA,/* empty */
 	IMSG_CTL_FAIL,			/* struct vmop_result */
+	IMSG_VMDOP_PAUSE_VM,		/* struct vmop_id; also parent -> vmm -> vm */
+	IMSG_VMDOP_PAUSE_VM_RESPONSE,	/* struct vmop_result; also vm -> vmm -> parent */
+	IMSG_VMDOP_UNPAUSE_VM,		/* struct vmop_id; also parent -> vmm -> vm */
+	IMSG_VMDOP_UNPAUSE_VM_RESPONSE,	/* struct vmop_result; also vm -> vmm -> parent */
+	IMSG_VMDOP_LOAD,		/* struct vmop_path: load FILE (root) */
+	IMSG_VMDOP_RELOAD,		/* empty: reload vm.conf (root) */
+	IMSG_CTL_RESET,			/* struct vmop_reset (root) */
+	IMSG_CTL_VERBOSE,		/* int32_t level (root); also to every process */
+	IMSG_CTL_OK,			/* struct vmop_result: done */
 	/* parent <-> vmm <-> vm */
 	IMSG_VMDOP_START_VM_FD,		/* struct vmop_fd, one fd */
 	IMSG_VMDOP_START_VM_END,	/* struct vmop_create_params */
@@ -96,6 +105,8 @@ struct vmop_create_params {
 	uint64_t	vmc_memsize;	/* bytes; 0: configured or default */
 	uint32_t	vmc_ncpus;
 	uint32_t	vmc_owner_uid;	/* set by the parent */
+	uint32_t	vmc_owner_gid;	/* set by the parent; -1: none */
+	char		vmc_instance[VM_NAME_MAX];	/* start -t: template */
 	char		vmc_name[VM_NAME_MAX];
 	char		vmc_kernel[PATH_MAX];
 	char		vmc_cmdline[VM_CMDLINE_MAX];
@@ -138,6 +149,22 @@ struct vmop_result {
 #define VM_STATE_RUNNING	1
 #define VM_STATE_STARTING	2
 #define VM_STATE_SHUTDOWN	3	/* stop requested */
+#define VM_STATE_PAUSED		4
+#define VM_STATE_WAITING	5	/* staggered start: not started yet */
+
+/* vmctl load FILE */
+struct vmop_path {
+	char		vp_path[PATH_MAX];
+};
+
+/* vmctl reset [all|switches|vms] */
+#define VMOP_RESET_ALL		0
+#define VMOP_RESET_SWITCHES	1
+#define VMOP_RESET_VMS		2
+
+struct vmop_reset {
+	uint32_t	vr_what;
+};
 
 struct vmop_info_result {
 	uint32_t	vir_id;
@@ -217,26 +244,6 @@ void		 control_run(struct proc_env *) __attribute__((noreturn));
 /* vmm.c */
 void		 vmm_run(struct proc_env *) __attribute__((noreturn));
 
-/* config.c, parse.y */
-#include <sys/queue.h>
-
-/* One vm "name" { ... } block of vm.conf. */
-struct vmd_conf_vm {
-	TAILQ_ENTRY(vmd_conf_vm)	 entry;
-	struct vmop_create_params	 params;
-	int				 disabled;	/* "disable" */
-	int				 lineno;	/* of the vm line */
-};
-TAILQ_HEAD(vmd_conf_vms, vmd_conf_vm);
-
-#define CONF_MISSING_OK		0x01	/* no such file: empty config */
-#define CONF_ERR_STDERR		0x02	/* errors as FILE:LINE: to stderr */
-
-int		 vmd_valid_name(const char *);
-int		 parse_config(const char *, int, struct vmd_conf_vms *);
-int		 cmdline_symset(const char *);
-void		 config_free(struct vmd_conf_vms *);
-int		 config_parse_size(const char *, uint64_t *);
-int		 config_check_memsize(uint64_t, char *, size_t);
+/* config.c, parse.y: see config.h */
 
 #endif /* VMD_H */

@@ -28,6 +28,7 @@
 #include "imsg.h"
 #include "log.h"
 #include "proc.h"
+#include "config.h"
 #include "vmd.h"
 
 #define VMM_NFDS		4	/* enum vmop_fd_kind */

@@ -1,0 +1,134 @@
+/*
+ * config.h: vm.conf(5) as the parser hands it to the parent: global
+ * settings, switches and VM definitions, all flat data.  parse.y fills
+ * it, config.c holds the rules it shares with vmctl requests, vmd.c
+ * consumes it.  Nothing in here is sent over a socket as is; it never
+ * holds descriptors.
+ */
+
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <sys/types.h>
+#include <sys/queue.h>
+
+#include <net/if.h>
+#include <netinet/in.h>
+
+#include "vmd.h"
+
+#define VM_MAX_DISKS		4
+#define VM_MAX_NICS		4
+#define VM_MAX_GROUPNAME	16
+
+enum vm_disk_format {
+	VMDF_RAW,
+	VMDF_QCOW2
+};
+
+enum vm_bootdev {
+	VMBOOT_AUTO,		/* kernel if any, else disk */
+	VMBOOT_CDROM,
+	VMBOOT_DISK,
+	VMBOOT_NET
+};
+
+struct vmd_conf_disk {
+	char			path[PATH_MAX];
+	enum vm_disk_format	format;
+};
+
+/* One "interface" of a vm block (or one of "interfaces N"). */
+struct vmd_conf_nic {
+	char		ifname[IF_NAMESIZE];	/* "tapN", or "" for any */
+	char		sw[VM_NAME_MAX];	/* switch name, or "" */
+	char		group[VM_MAX_GROUPNAME];
+	uint8_t		lladdr[6];		/* random fe:e1:bb:dN:xx:xx */
+	int		lladdr_set;		/* given in vm.conf */
+	int		locked;			/* locked lladdr */
+	int		rdomain;		/* -1: not set */
+	int		updown;			/* -1 not set, 0 down, 1 up */
+	int		local;			/* local interface */
+};
+
+/*
+ * What "allow instance { ... }" lets an instance of this VM change, as
+ * VMOP_CREATE_* flags, and who may create instances.
+ */
+#define VMOP_CREATE_NETWORK	0x08
+#define VMOP_CREATE_DISK	0x10
+#define VMOP_CREATE_CDROM	0x20
+#define VMOP_CREATE_INSTANCE	0x40
+
+struct vmd_conf_owner {
+	int		set;
+	uid_t		uid;		/* (uid_t)-1: any user of gid */
+	gid_t		gid;		/* (gid_t)-1: no group */
+};
+
+/* One vm "name" [instance "name"] { ... } block. */
+struct vmd_conf_vm {
+	TAILQ_ENTRY(vmd_conf_vm) entry;
+	struct vmop_create_params params;	/* name, kernel, cmdline, memory */
+	char			instance_of[VM_NAME_MAX];	/* or "" */
+	int			disabled;
+	struct vmd_conf_owner	owner;
+	char			cdrom[PATH_MAX];	/* or "" */
+	struct vmd_conf_disk	disk[VM_MAX_DISKS];
+	size_t			ndisks;
+	struct vmd_conf_nic	nic[VM_MAX_NICS];
+	size_t			nnics;
+	enum vm_bootdev		bootdev;
+	uint32_t		allow_flags;	/* VMOP_CREATE_* */
+	struct vmd_conf_owner	allow_owner;	/* may create instances */
+	int			lineno;
+};
+TAILQ_HEAD(vmd_conf_vms, vmd_conf_vm);
+
+/* One switch "name" { ... } block; the interface is a Linux bridge. */
+struct vmd_conf_switch {
+	TAILQ_ENTRY(vmd_conf_switch) entry;
+	char			name[VM_NAME_MAX];
+	char			ifname[IF_NAMESIZE];
+	char			group[VM_MAX_GROUPNAME];
+	int			locked;		/* locked lladdr */
+	int			rdomain;	/* -1: not set */
+	int			disabled;
+	int			updown;		/* -1 not set, 0 down, 1 up */
+	int			lineno;
+};
+TAILQ_HEAD(vmd_conf_switches, vmd_conf_switch);
+
+struct vmd_conf {
+	struct vmd_conf_vms	 vms;
+	struct vmd_conf_switches switches;
+	int			 local4_set;	/* local prefix */
+	struct in_addr		 local4;
+	int			 local4_len;
+	int			 local6_set;	/* local inet6 [prefix] */
+	struct in6_addr		 local6;
+	int			 local6_len;
+	struct vmd_conf_owner	 sock_owner;	/* socket owner */
+	int			 agentx;	/* agentx given */
+	char			 agentx_context[64];
+	char			 agentx_path[PATH_MAX];
+	int			 stagger_parallel; /* 0: not staggered */
+	int			 stagger_delay;	/* seconds */
+};
+
+#define CONF_MISSING_OK		0x01	/* no such file: empty config */
+#define CONF_ERR_STDERR		0x02	/* errors as FILE:LINE: to stderr */
+
+/* config.c */
+int		 vmd_valid_name(const char *);
+int		 config_parse_size(const char *, uint64_t *);
+int		 config_check_memsize(uint64_t, char *, size_t);
+void		 config_init(struct vmd_conf *);
+void		 config_free(struct vmd_conf *);
+void		 config_random_lladdr(uint8_t *);
+
+/* parse.y */
+int		 parse_config(const char *, int, struct vmd_conf *);
+int		 cmdline_symset(const char *);
+
+#endif /* CONFIG_H */
