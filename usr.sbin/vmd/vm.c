@@ -28,6 +28,7 @@
 
 #define REBOOT_WINDOW		10	/* seconds */
 #define REBOOT_MAX		20	/* resets in a window before giving up */
+#define PAUSE_WAIT_SEC		2	/* for the vCPU to park */
 #define CONSOLE_DRAIN_TICK_MS	5
 #define CONSOLE_DRAIN_IDLE_MS	100	/* no reader progress: give up */
 #define CONSOLE_DRAIN_MAX_MS	2000
@@ -127,7 +128,69 @@ vm_request(struct vmctx *ctx, enum vm_request req, const char *fmt, ...)
 	pthread_mutex_lock(&ctx->vm_lock);
 	if (ctx->vcpu != NULL && ctx->vcpu_running)
 		vmm_vcpu_kick(ctx->vcpu);
+	pthread_cond_broadcast(&ctx->pause_cv);	/* a parked vCPU too */
 	pthread_mutex_unlock(&ctx->vm_lock);
+}
+
+/*
+ * vCPU thread: park while a pause is in force, telling the main thread
+ * it is parked; any stop request unparks it.
+ */
+static void
+vm_vcpu_park(struct vmctx *ctx)
+{
+	pthread_mutex_lock(&ctx->vm_lock);
+	if (ctx->pause_req) {
+		ctx->vcpu_paused = 1;
+		pthread_cond_broadcast(&ctx->pause_cv);
+		while (ctx->pause_req && __atomic_load_n(&ctx->request,
+		    __ATOMIC_ACQUIRE) == VM_REQ_NONE)
+			pthread_cond_wait(&ctx->pause_cv, &ctx->vm_lock);
+		ctx->vcpu_paused = 0;
+	}
+	pthread_mutex_unlock(&ctx->vm_lock);
+}
+
+/*
+ * Stop the vCPU and the devices' timers (pause) or start them again.
+ * Returns 0 or an errno value for the reply.
+ */
+static int
+vm_pause(struct vmctx *ctx, int pause)
+{
+	struct timespec	 deadline;
+	int		 error = 0;
+
+	pthread_mutex_lock(&ctx->vm_lock);
+	if (ctx->pause_req == pause) {
+		pthread_mutex_unlock(&ctx->vm_lock);
+		return (EALREADY);
+	}
+	ctx->pause_req = pause;
+	if (!pause) {
+		pthread_cond_broadcast(&ctx->pause_cv);
+		pthread_mutex_unlock(&ctx->vm_lock);
+		dev_resume_all(&ctx->devs);
+		return (0);
+	}
+	if (ctx->vcpu != NULL && ctx->vcpu_running) {
+		vmm_vcpu_kick(ctx->vcpu);
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		deadline.tv_sec += PAUSE_WAIT_SEC;
+		while (!ctx->vcpu_paused && error == 0 &&
+		    __atomic_load_n(&ctx->request, __ATOMIC_ACQUIRE) ==
+		    VM_REQ_NONE)
+			error = pthread_cond_timedwait(&ctx->pause_cv,
+			    &ctx->vm_lock, &deadline);
+	}
+	pthread_mutex_unlock(&ctx->vm_lock);
+	if (error != 0) {
+		log_warnx("vcpu did not stop for the pause");
+		vm_pause(ctx, 0);
+		return (EBUSY);
+	}
+	dev_pause_all(&ctx->devs);
+	return (0);
 }
 
 static void *
@@ -144,6 +207,10 @@ vm_vcpu_loop(void *arg)
 
 	while (__atomic_load_n(&ctx->request, __ATOMIC_ACQUIRE) ==
 	    VM_REQ_NONE) {
+		vm_vcpu_park(ctx);
+		if (__atomic_load_n(&ctx->request, __ATOMIC_ACQUIRE) !=
+		    VM_REQ_NONE)
+			break;
 		if (vmm_vcpu_run(ctx->vcpu, &ve) == -1) {
 			vm_request(ctx, VM_REQ_ERROR, "vcpu run: %s",
 			    strerror(errno));
@@ -152,6 +219,9 @@ vm_vcpu_loop(void *arg)
 		if (x86_handle_exit(ctx, &ve) == -1)
 			break;
 	}
+	pthread_mutex_lock(&ctx->vm_lock);
+	pthread_cond_broadcast(&ctx->pause_cv);	/* a pause waiting on us */
+	pthread_mutex_unlock(&ctx->vm_lock);
 	event_active(ctx->ev_vcpu_done, EV_READ, 0);
 	return (NULL);
 }
@@ -242,13 +312,33 @@ vm_signal(evutil_socket_t sig, short ev, void *arg)
 		vm_end(ctx, VM_END_STOPPED, ctx->reason);
 }
 
-/* vmm has nothing to tell a running VM; its going away ends us. */
+static void
+vm_answer_pause(struct vmctx *ctx, struct imsg *imsg, int pause)
+{
+	struct vmop_result	 r;
+	struct vmop_id		 id;
+
+	memset(&r, 0, sizeof(r));
+	r.vmr_id = ctx->params.vmc_id;
+	r.vmr_pid = getpid();
+	if (imsg_get_data(imsg, &id, sizeof(id)) == -1)
+		r.vmr_result = EINVAL;
+	else
+		r.vmr_result = vm_pause(ctx, pause);
+	if (r.vmr_result == 0)
+		log_info("%s", pause ? "paused" : "unpaused");
+	vm_send(pause ? IMSG_VMDOP_PAUSE_VM_RESPONSE :
+	    IMSG_VMDOP_UNPAUSE_VM_RESPONSE, &r, sizeof(r));
+}
+
+/* vmm asks for a pause or a log level; its going away ends us. */
 static void
 vm_dispatch_vmm(evutil_socket_t fd, short ev, void *arg)
 {
 	struct vmctx	*ctx = arg;
 	struct imsg	 imsg;
 	ssize_t		 n;
+	int32_t		 verbose;
 
 	if ((n = imsgbuf_read(&vm_ibuf)) == -1 || n == 0) {
 		vm_request(ctx, VM_REQ_STOP, "vmm went away");
@@ -257,10 +347,29 @@ vm_dispatch_vmm(evutil_socket_t fd, short ev, void *arg)
 		return;
 	}
 	while ((n = imsg_get(&vm_ibuf, &imsg)) > 0) {
-		log_debug("unexpected message %u from vmm",
-		    imsg_get_type(&imsg));
+		switch (imsg_get_type(&imsg)) {
+		case IMSG_VMDOP_PAUSE_VM:
+			vm_answer_pause(ctx, &imsg, 1);
+			break;
+		case IMSG_VMDOP_UNPAUSE_VM:
+			vm_answer_pause(ctx, &imsg, 0);
+			break;
+		case IMSG_CTL_VERBOSE:
+			if (imsg_get_data(&imsg, &verbose,
+			    sizeof(verbose)) == 0)
+				log_setverbose(verbose);
+			else
+				log_warnx("bad log level message");
+			break;
+		default:
+			log_warnx("unexpected message %u from vmm",
+			    imsg_get_type(&imsg));
+			break;
+		}
 		imsg_free(&imsg);
 	}
+	if (n == -1)
+		log_warnx("bad message from vmm");
 }
 
 static void
@@ -379,6 +488,7 @@ vm_main(int fd, const char *name)
 	signal(SIGPIPE, SIG_IGN);
 	ctx->kvmfd = ctx->kernelfd = ctx->tty_master = ctx->tty_slave = -1;
 	pthread_mutex_init(&ctx->vm_lock, NULL);
+	pthread_cond_init(&ctx->pause_cv, NULL);
 	if (imsgbuf_init(&vm_ibuf, fd) == -1)
 		fatal("imsgbuf_init");
 	imsgbuf_allow_fdpass(&vm_ibuf);

@@ -34,7 +34,10 @@ struct vmctx {
 	struct vm_mem		 mem;
 	struct vmm_vm		*vm;		/* NULL between boots */
 	struct vmm_vcpu		*vcpu;
-	pthread_mutex_t		 vm_lock;	/* guards vm for irq callers */
+	pthread_mutex_t		 vm_lock;	/* guards vm, pause state */
+	pthread_cond_t		 pause_cv;	/* pause state changed */
+	int			 pause_req;	/* vmctl pause in force */
+	int			 vcpu_paused;	/* the vCPU thread is parked */
 	struct devices		 devs;
 	struct dev_host		 host;
 	struct event_base	*evbase;
