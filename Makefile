@@ -35,7 +35,7 @@ LIBUTIL	 = lib/libutil/libutil.a
 # the unit tests link too, with the fake backend.
 VMD_LIB_SRCS = usr.sbin/vmd/proc.c usr.sbin/vmd/control.c \
 	usr.sbin/vmd/config.c usr.sbin/vmd/vmm.c usr.sbin/vmd/vm.c \
-	usr.sbin/vmd/x86_vm.c usr.sbin/vmd/loadfile_elf.c \
+	usr.sbin/vmd/x86_vm.c usr.sbin/vmd/vm_mem.c usr.sbin/vmd/loadfile_elf.c \
 	usr.sbin/vmd/sandbox.c usr.sbin/vmd/dev.c \
 	usr.sbin/vmd/ns8250.c usr.sbin/vmd/mc146818.c usr.sbin/vmd/pci.c \
 	usr.sbin/vmd/i8042.c usr.sbin/vmd/acpi.c
@@ -83,10 +83,26 @@ regress/unit/%_test: regress/unit/%_test.o $(VMD_LIB) $(VMM_NULL_SRCS:.c=.o) $(L
 
 -include regress/guest/guest.mk
 
+# libFuzzer targets, built with clang apart from the gcc objects.
+FUZZ_CC	 = clang
+FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=undefined $(CSTD) $(WARN) $(CPPFLAGS)
+FUZZERS	 = regress/fuzz/imsg_fuzzer regress/fuzz/elf_fuzzer
+
+regress/fuzz/imsg_fuzzer: regress/fuzz/imsg_fuzz.c lib/libutil/imsg.c \
+    lib/libutil/imsg-buffer.c
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
+
+regress/fuzz/elf_fuzzer: regress/fuzz/elf_fuzz.c usr.sbin/vmd/loadfile_elf.c \
+    usr.sbin/vmd/vm_mem.c lib/libutil/log.c lib/libutil/strl.c
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
+
+fuzz: $(FUZZERS)
+
 deps:
 	@sh ./deps.sh
 
-test: deps all $(UNIT_BINS)
+test: deps all $(UNIT_BINS) $(FUZZERS)
 	@sh regress/run.sh
 
 demo: deps all
@@ -96,10 +112,11 @@ install: all
 	sh ./install.sh "$(DESTDIR)" "$(PREFIX)"
 
 clean:
-	rm -f $(VMD) $(VMCTL) $(LIBUTIL) $(VMD_LIB) $(VMD_PARSE) $(UNIT_BINS)
+	rm -f $(VMD) $(VMCTL) $(LIBUTIL) $(VMD_LIB) $(VMD_PARSE) $(UNIT_BINS) \
+	    $(FUZZERS)
 	find . -name '*.o' -o -name '*.d' | xargs rm -f
 	$(MAKE) guest-clean
 
-.PHONY: all deps test demo install clean
+.PHONY: all deps test demo install clean fuzz
 
 -include $(shell find . -name '*.d' 2>/dev/null)

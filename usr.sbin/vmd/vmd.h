@@ -202,7 +202,8 @@ struct vm_memrange {
 
 #define VM_MAX_MEMRANGES	8
 
-/* x86_vm.c: memory layout */
+/* vm_mem.c */
+uint64_t	 vm_lowram_end(uint64_t);
 size_t		 vm_memmap(uint64_t, struct vm_memrange *, size_t);
 void		*vm_gpa_ptr(const struct vm_mem *, uint64_t, uint64_t);
 

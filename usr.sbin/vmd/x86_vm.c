@@ -20,61 +20,6 @@
 #define SLOT_LOW	0	/* RAM below the PCI hole */
 #define SLOT_HIGH	1	/* RAM above 4G */
 
-static uint64_t
-lowram_end(uint64_t memsize)
-{
-	return (memsize < VM_MMIO_HOLE_START ? memsize : VM_MMIO_HOLE_START);
-}
-
-/*
- * The e820-style map the guest is told about; returns the number of
- * entries written (at most max).
- */
-size_t
-vm_memmap(uint64_t memsize, struct vm_memrange *out, size_t max)
-{
-	struct vm_memrange	 r[4];
-	size_t			 n = 0, i;
-
-	r[n++] = (struct vm_memrange){ 0, VM_LOWMEM_END, E820_RAM };
-	r[n++] = (struct vm_memrange){ VM_LOWMEM_END,
-	    VM_HIGHMEM_START - VM_LOWMEM_END, E820_RESERVED };
-	if (lowram_end(memsize) > VM_HIGHMEM_START)
-		r[n++] = (struct vm_memrange){ VM_HIGHMEM_START,
-		    lowram_end(memsize) - VM_HIGHMEM_START, E820_RAM };
-	if (memsize > VM_MMIO_HOLE_START)
-		r[n++] = (struct vm_memrange){ VM_MMIO_HOLE_END,
-		    memsize - VM_MMIO_HOLE_START, E820_RAM };
-	for (i = 0; i < n && i < max; i++)
-		out[i] = r[i];
-	return (i);
-}
-
-/*
- * Pointer to [gpa, gpa + len) if all of it is usable guest RAM, else
- * NULL.  len 0 is refused: callers skip empty ranges themselves.
- */
-void *
-vm_gpa_ptr(const struct vm_mem *mem, uint64_t gpa, uint64_t len)
-{
-	uint64_t	 low = lowram_end(mem->memsize), off;
-
-	if (len == 0 || gpa + len < gpa || mem->ram == NULL)
-		return (NULL);
-	if (gpa + len <= VM_LOWMEM_END)
-		off = gpa;
-	else if (gpa >= VM_HIGHMEM_START && gpa + len <= low)
-		off = gpa;
-	else if (gpa >= VM_MMIO_HOLE_END && mem->memsize > VM_MMIO_HOLE_START &&
-	    gpa - VM_MMIO_HOLE_END <= mem->memsize - VM_MMIO_HOLE_START &&
-	    len <= mem->memsize - VM_MMIO_HOLE_START -
-	    (gpa - VM_MMIO_HOLE_END))
-		off = gpa - VM_MMIO_HOLE_END + VM_MMIO_HOLE_START;
-	else
-		return (NULL);
-	return (mem->ram + off);
-}
-
 int
 x86_mem_alloc(struct vmctx *ctx, char *err, size_t errlen)
 {
@@ -181,7 +126,7 @@ static int
 x86_map_ram(struct vmctx *ctx)
 {
 	struct vm_mem	*mem = &ctx->mem;
-	uint64_t	 low = lowram_end(mem->memsize);
+	uint64_t	 low = vm_lowram_end(mem->memsize);
 
 	if (vmm_map_memory(ctx->vm, SLOT_LOW, 0, low, mem->ram) == -1)
 		return (-1);

@@ -1,0 +1,21 @@
+#!/bin/sh
+# run.sh: the fuzz targets as regression tests: each replays its corpus
+# and then runs a short, seeded (so repeatable) session.  A crash, a
+# sanitizer report or a leak fails it.  Longer runs: see regress/fuzz/README.
+cd "$(dirname "$0")" || exit 1
+for f in *_fuzzer; do
+	[ -x "$f" ] || continue
+	name=${f%_fuzzer}
+	corpus=corpus/$name
+	[ -d "$corpus" ] || corpus=
+	# new inputs go to a scratch directory, never into the repo
+	scratch=$(mktemp -d)
+	if ./"$f" -seed=1 -runs=3000 -max_len=4096 "$scratch" $corpus \
+	    >"/tmp/fuzz.$name.$$" 2>&1; then
+		echo "PASS fuzz.$name"
+	else
+		echo "FAIL fuzz.$name: $(grep -m1 -E 'ERROR|runtime error|deadly' "/tmp/fuzz.$name.$$")"
+		tail -n 30 "/tmp/fuzz.$name.$$"
+	fi
+	rm -rf "/tmp/fuzz.$name.$$" "$scratch"
+done
