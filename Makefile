@@ -99,6 +99,13 @@ regress/fuzz/elf_fuzzer: regress/fuzz/elf_fuzz.c usr.sbin/vmd/loadfile_elf.c \
 
 fuzz: $(FUZZERS)
 
+# Benchmarks measure only; see bench/README.
+bench/uart_bench: bench/uart_bench.o usr.sbin/vmd/dev.o usr.sbin/vmd/ns8250.o \
+    $(LIBUTIL)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench: all bench/uart_bench
+
 deps:
 	@sh ./deps.sh
 
@@ -113,10 +120,10 @@ install: all
 
 clean:
 	rm -f $(VMD) $(VMCTL) $(LIBUTIL) $(VMD_LIB) $(VMD_PARSE) $(UNIT_BINS) \
-	    $(FUZZERS)
+	    $(FUZZERS) bench/uart_bench
 	find . -name '*.o' -o -name '*.d' | xargs rm -f
 	$(MAKE) guest-clean
 
-.PHONY: all deps test demo install clean fuzz
+.PHONY: all deps test demo install clean fuzz bench
 
 -include $(shell find . -name '*.d' 2>/dev/null)

@@ -6,11 +6,7 @@
  * vCPU-side write rate and the delivered rate in bytes per second.  It
  * measures only; it must never be part of a pass/fail test.
  *
- * Build: cc -std=gnu11 -O2 -I. -Ilib/libutil -Isys -Iusr.sbin/vmd
- *   -D_GNU_SOURCE -o bench/uart_bench bench/uart_bench.c
- *   usr.sbin/vmd/dev.c usr.sbin/vmd/ns8250.c lib/libutil/log.c
- *   -levent_core -levent_pthreads -lpthread
- * Run: bench/uart_bench [bytes]
+ * Build: make bench/uart_bench.  Run: bench/uart_bench [bytes]
  */
 
 #include <pthread.h>
