@@ -11,6 +11,9 @@ for p in $PKGS; do
 	    missing="$missing $p"
 done
 ensure_user() {
+	# control chroots into _vmd's home, an empty directory
+	[ "$(id -u)" -eq 0 ] && [ ! -d /var/empty ] &&
+	    install -d -m 0755 /var/empty
 	getent passwd _vmd >/dev/null && return 0
 	if [ "$(id -u)" -ne 0 ]; then
 		echo "deps.sh: user _vmd is missing (make install creates it)" >&2
