@@ -33,7 +33,7 @@ LIBUTIL	 = lib/libutil/libutil.a
 
 # vmd: everything but main() and the KVM backend goes in an archive that
 # the unit tests link too, with the fake backend.
-VMD_LIB_SRCS = usr.sbin/vmd/proc.c usr.sbin/vmd/control.c \
+VMD_LIB_SRCS = usr.sbin/vmd/proc.c usr.sbin/vmd/control.c usr.sbin/vmd/control_msg.c \
 	usr.sbin/vmd/config.c usr.sbin/vmd/vmm.c usr.sbin/vmd/vm.c \
 	usr.sbin/vmd/x86_vm.c usr.sbin/vmd/vm_mem.c usr.sbin/vmd/loadfile_elf.c \
 	usr.sbin/vmd/sandbox.c usr.sbin/vmd/dev.c \
@@ -87,7 +87,8 @@ regress/unit/%_test: regress/unit/%_test.o $(VMD_LIB) $(VMM_NULL_SRCS:.c=.o) $(L
 FUZZ_CC	 = clang
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined $(CSTD) $(WARN) $(CPPFLAGS)
-FUZZERS	 = regress/fuzz/imsg_fuzzer regress/fuzz/elf_fuzzer
+FUZZERS	 = regress/fuzz/imsg_fuzzer regress/fuzz/elf_fuzzer \
+	regress/fuzz/control_fuzzer regress/fuzz/conf_fuzzer
 
 regress/fuzz/imsg_fuzzer: regress/fuzz/imsg_fuzz.c lib/libutil/imsg.c \
     lib/libutil/imsg-buffer.c
@@ -95,6 +96,14 @@ regress/fuzz/imsg_fuzzer: regress/fuzz/imsg_fuzz.c lib/libutil/imsg.c \
 
 regress/fuzz/elf_fuzzer: regress/fuzz/elf_fuzz.c usr.sbin/vmd/loadfile_elf.c \
     usr.sbin/vmd/vm_mem.c lib/libutil/log.c lib/libutil/strl.c
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
+
+regress/fuzz/control_fuzzer: regress/fuzz/control_fuzz.c \
+    usr.sbin/vmd/control_msg.c
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
+
+regress/fuzz/conf_fuzzer: regress/fuzz/conf_fuzz.c $(VMD_PARSE) \
+    usr.sbin/vmd/config.c lib/libutil/log.c lib/libutil/strl.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
 
 fuzz: $(FUZZERS)
@@ -121,9 +130,9 @@ install: all
 clean:
 	rm -f $(VMD) $(VMCTL) $(LIBUTIL) $(VMD_LIB) $(VMD_PARSE) $(UNIT_BINS) \
 	    $(FUZZERS) bench/uart_bench
-	find . -name '*.o' -o -name '*.d' | xargs rm -f
+	find . -type f \( -name '*.o' -o -name '*.d' \) | xargs rm -f
 	$(MAKE) guest-clean
 
 .PHONY: all deps test demo install clean fuzz bench
 
--include $(shell find . -name '*.d' 2>/dev/null)
+-include $(shell find . -name '*.d' -type f 2>/dev/null)

@@ -1,9 +1,11 @@
 /*
  * vmctl_fmt_test.c: unit tests of vmctl's pure helpers (fmt.c, included
  * here whole): scaled size parsing and printing against OpenBSD's
- * scan_scaled/fmt_scaled results, the -m checks, id and name arguments,
- * the status header and rows against a line of OpenBSD's vmctl, and the
- * console's "~." escape.  It must not need vmd, a socket or a terminal.
+ * scan_scaled/fmt_scaled results, the -m checks, id, name, log and reset
+ * arguments, the start options refused until their device exists, the
+ * status header and rows (owner with group, every state) against lines
+ * of OpenBSD's vmctl, and the console's "~." escape.  It must not need
+ * vmd, a socket or a terminal.
  */
 
 #include "regress/test.h"
@@ -222,20 +224,135 @@ test_status_row_stopped(void)
 	CHECK(strcmp(vm_state_name(vir.vir_state), "unknown") == 0);
 }
 
+static int
+owner_is(uint32_t uid, uint32_t gid, const char *want)
+{
+	char		 buf[VMCTL_OWNER_MAX];
+
+	memset(buf, 'x', sizeof(buf));
+	owner_name(uid, gid, buf, sizeof(buf));
+	return (strcmp(buf, want) == 0);
+}
+
 static void
 test_owner_and_tty(void)
 {
-	char		 buf[64];
-
-	owner_name(0, buf, sizeof(buf));
-	CHECK(strcmp(buf, "root") == 0);
+	CHECK(owner_is(0, UINT32_MAX, "root"));
+	/* A group: "user:group", by name or by number. */
+	CHECK(owner_is(0, 0, "root:root"));
+	CHECK(owner_is(0, 4000000000U, "root:4000000000"));
 	/* No such user: the number. */
-	owner_name(4000000000U, buf, sizeof(buf));
-	CHECK(strcmp(buf, "4000000000") == 0);
+	CHECK(owner_is(4000000000U, UINT32_MAX, "4000000000"));
+	/* Cut to 15 characters, as OpenBSD's 16-byte buffer does. */
+	CHECK(owner_is(4000000000U, 4000000000U, "4000000000:4000"));
 	CHECK(strcmp(tty_short("/dev/pts/12"), "pts/12") == 0);
 	CHECK(strcmp(tty_short("ttyp8"), "ttyp8") == 0);
 	CHECK(strcmp(tty_short("/dev/"), "/dev/") == 0);
 	CHECK(strcmp(tty_short(""), "-") == 0);
+}
+
+static void
+test_status_states(void)
+{
+	struct vmop_info_result	 vir = sample_vm();
+	char			 buf[256];
+
+	CHECK(strcmp(vm_state_name(VM_STATE_STOPPED), "stopped") == 0);
+	CHECK(strcmp(vm_state_name(VM_STATE_RUNNING), "running") == 0);
+	CHECK(strcmp(vm_state_name(VM_STATE_STARTING), "starting") == 0);
+	CHECK(strcmp(vm_state_name(VM_STATE_SHUTDOWN), "stopping") == 0);
+	CHECK(strcmp(vm_state_name(VM_STATE_PAUSED), "paused") == 0);
+	CHECK(strcmp(vm_state_name(VM_STATE_WAITING), "waiting") == 0);
+	CHECK(strcmp(vm_state_name(VM_STATE_WAITING + 1), "unknown") == 0);
+
+	/* A paused VM keeps its process: it is shown as running would be. */
+	vir.vir_state = VM_STATE_PAUSED;
+	(void)strcpy(vir.vir_ttyname, "/dev/pts/3");
+	(void)status_row(buf, sizeof(buf), &vir, "root:wheel");
+	CHECK(strcmp(buf, "    1 85075     1    1.0G   1006M   pts/3"
+	    "   root:wheel   paused vm1\n") == 0);
+	CHECK(vm_running(&vir));
+
+	/* A VM waiting for its staggered start has no process yet. */
+	vir.vir_state = VM_STATE_WAITING;
+	vir.vir_pid = -1;
+	(void)status_row(buf, sizeof(buf), &vir, "root");
+	CHECK(strcmp(buf, "    1     -     1    1.0G       -       -"
+	    "         root  waiting vm1\n") == 0);
+	CHECK(!vm_running(&vir));
+}
+
+static int
+level_is(const char *word, int32_t want)
+{
+	int32_t		 level = -7;
+
+	return (parse_loglevel(word, &level) == 0 && level == want);
+}
+
+static void
+test_parse_loglevel(void)
+{
+	int32_t		 level = -7;
+
+	CHECK(level_is("brief", VMCTL_LOG_BRIEF));
+	CHECK(level_is("b", VMCTL_LOG_BRIEF));
+	CHECK(level_is("BRIEF", VMCTL_LOG_BRIEF));
+	CHECK(level_is("verbose", VMCTL_LOG_VERBOSE));
+	CHECK(level_is("v", VMCTL_LOG_VERBOSE));
+	CHECK(level_is("VeRb", VMCTL_LOG_VERBOSE));
+	CHECK(VMCTL_LOG_BRIEF == 0 && VMCTL_LOG_VERBOSE == 2);
+	CHECK(parse_loglevel("", &level) == -1);
+	CHECK(parse_loglevel("briefly", &level) == -1);
+	CHECK(parse_loglevel("verbosee", &level) == -1);
+	CHECK(parse_loglevel("debug", &level) == -1);
+	CHECK(parse_loglevel("-v", &level) == -1);
+	CHECK(level == -7);
+}
+
+static int
+reset_is(const char *word, uint32_t want)
+{
+	uint32_t	 what = 99;
+
+	return (parse_reset(word, &what) == 0 && what == want);
+}
+
+static void
+test_parse_reset(void)
+{
+	uint32_t	 what = 99;
+
+	CHECK(reset_is("all", VMOP_RESET_ALL));
+	CHECK(reset_is("ALL", VMOP_RESET_ALL));
+	CHECK(reset_is("switches", VMOP_RESET_SWITCHES));
+	CHECK(reset_is("Switches", VMOP_RESET_SWITCHES));
+	CHECK(reset_is("vms", VMOP_RESET_VMS));
+	/* Whole words only, unlike log. */
+	CHECK(parse_reset("", &what) == -1);
+	CHECK(parse_reset("al", &what) == -1);
+	CHECK(parse_reset("vm", &what) == -1);
+	CHECK(parse_reset("switch", &what) == -1);
+	CHECK(parse_reset("allx", &what) == -1);
+	CHECK(what == 99);
+}
+
+static void
+test_start_flags(void)
+{
+	const char	*refused = "BLdinr", *kept = "bckmt";
+	const char	*s;
+
+	for (s = refused; *s != '\0'; s++)
+		CHECK(start_flag_missing(*s) != NULL &&
+		    strstr(start_flag_missing(*s), "not available yet") !=
+		    NULL);
+	for (s = kept; *s != '\0'; s++)
+		CHECK(start_flag_missing(*s) == NULL);
+	CHECK(strstr(start_flag_missing('d'), "disk") != NULL);
+	CHECK(strstr(start_flag_missing('r'), "cdrom") != NULL);
+	CHECK(strstr(start_flag_missing('n'), "network") != NULL);
+	CHECK(start_flag_missing('?') == NULL);
 }
 
 static void
@@ -313,6 +430,10 @@ main(void)
 	RUN(test_status_row_running);
 	RUN(test_status_row_stopped);
 	RUN(test_owner_and_tty);
+	RUN(test_status_states);
+	RUN(test_parse_loglevel);
+	RUN(test_parse_reset);
+	RUN(test_start_flags);
 	RUN(test_match_and_sort);
 	RUN(test_console_escape);
 	TEST_EXIT();

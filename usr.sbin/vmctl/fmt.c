@@ -1,8 +1,9 @@
 /*
  * fmt.c: the pure parts of vmctl(8): parsing and printing scaled sizes
- * the way OpenBSD's scan_scaled(3)/fmt_scaled(3) do, checking VM names
- * and id arguments, formatting the rows of "vmctl status", and spotting
- * the "~." escape in console input.  Nothing here does I/O, talks to
+ * the way OpenBSD's scan_scaled(3)/fmt_scaled(3) do, checking VM names,
+ * id, log and reset arguments, knowing which start options wait for a
+ * device, formatting the rows of "vmctl status", and spotting the "~."
+ * escape in console input.  Nothing here does I/O, talks to
  * vmd or exits, so regress/unit/vmctl_fmt_test.c can include this file
  * and check every function against fixed inputs.
  */
@@ -11,11 +12,13 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "vmd.h"
 #include "vmctl.h"
@@ -227,6 +230,10 @@ vm_state_name(uint32_t state)
 		return ("starting");
 	case VM_STATE_SHUTDOWN:
 		return ("stopping");
+	case VM_STATE_PAUSED:
+		return ("paused");
+	case VM_STATE_WAITING:
+		return ("waiting");
 	default:
 		return ("unknown");
 	}
@@ -243,16 +250,90 @@ tty_short(const char *ttyname)
 	return (ttyname);
 }
 
-/* The OWNER column: the user name, or the uid if it has none. */
+/*
+ * The OWNER column: the user name, or the uid if it has none, then
+ * ":group" (name or gid) when the VM has a group.  OpenBSD's vmctl
+ * builds it in 16 bytes; len should be VMCTL_OWNER_MAX to cut it alike.
+ */
 void
-owner_name(uint32_t uid, char *buf, size_t len)
+owner_name(uint32_t uid, uint32_t gid, char *buf, size_t len)
 {
 	struct passwd	*pw;
+	struct group	*gr;
+	char		 user[32], group[32];
 
 	if ((pw = getpwuid((uid_t)uid)) != NULL)
-		(void)snprintf(buf, len, "%s", pw->pw_name);
+		(void)snprintf(user, sizeof(user), "%s", pw->pw_name);
 	else
-		(void)snprintf(buf, len, "%u", uid);
+		(void)snprintf(user, sizeof(user), "%u", uid);
+	group[0] = '\0';
+	if (gid != UINT32_MAX) {
+		if ((gr = getgrgid((gid_t)gid)) != NULL)
+			(void)snprintf(group, sizeof(group), ":%s",
+			    gr->gr_name);
+		else
+			(void)snprintf(group, sizeof(group), ":%u", gid);
+	}
+	(void)snprintf(buf, len, "%s%s", user, group);
+}
+
+/*
+ * "vmctl log": any non-empty prefix of "brief" or "verbose", in any
+ * case, as OpenBSD takes it.  Returns 0 and the level, or -1.
+ */
+int
+parse_loglevel(const char *word, int32_t *level)
+{
+	size_t		 len = strlen(word);
+
+	if (len == 0)
+		return (-1);
+	if (strncasecmp("brief", word, len) == 0)
+		*level = VMCTL_LOG_BRIEF;
+	else if (strncasecmp("verbose", word, len) == 0)
+		*level = VMCTL_LOG_VERBOSE;
+	else
+		return (-1);
+	return (0);
+}
+
+/* "vmctl reset": the whole word, in any case.  Returns 0 or -1. */
+int
+parse_reset(const char *word, uint32_t *what)
+{
+	if (strcasecmp(word, "all") == 0)
+		*what = VMOP_RESET_ALL;
+	else if (strcasecmp(word, "switches") == 0)
+		*what = VMOP_RESET_SWITCHES;
+	else if (strcasecmp(word, "vms") == 0)
+		*what = VMOP_RESET_VMS;
+	else
+		return (-1);
+	return (0);
+}
+
+/*
+ * The start options whose device vmd does not have yet: what is
+ * missing, for the refusal, or NULL when option ch is available.
+ */
+const char *
+start_flag_missing(int ch)
+{
+	switch (ch) {
+	case 'B':
+		return ("boot device selection is not available yet");
+	case 'd':
+		return ("disk support is not available yet");
+	case 'i':
+	case 'n':
+		return ("network interfaces are not available yet");
+	case 'L':
+		return ("local interfaces are not available yet");
+	case 'r':
+		return ("cdrom support is not available yet");
+	default:
+		return (NULL);
+	}
 }
 
 int

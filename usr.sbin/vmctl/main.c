@@ -3,7 +3,8 @@
  * commands (any unique prefix selects one, as on OpenBSD), each
  * command's options and arguments, and the usage messages.  It only
  * fills a struct parse_result; talking to vmd is vmctl.c's job.  It must
- * never list or accept a command that vmd cannot carry out yet.
+ * never pass on a command or option that vmd cannot carry out yet: those
+ * are refused here, saying so, before anything is sent.
  */
 
 #include <sys/types.h>
@@ -20,20 +21,35 @@
 #include "vmctl.h"
 
 static void	 usage(void) __attribute__((noreturn));
-static int	 ctl_console(struct parse_result *, int, char *[]);
+static int	 ctl_create(struct parse_result *, int, char *[]);
+static int	 ctl_load(struct parse_result *, int, char *[]);
+static int	 ctl_log(struct parse_result *, int, char *[]);
+static int	 ctl_noargs(struct parse_result *, int, char *[]);
+static int	 ctl_one_vm(struct parse_result *, int, char *[]);
+static int	 ctl_reset(struct parse_result *, int, char *[]);
 static int	 ctl_start(struct parse_result *, int, char *[]);
 static int	 ctl_status(struct parse_result *, int, char *[]);
 static int	 ctl_stop(struct parse_result *, int, char *[]);
-static int	 ctl_waitfor(struct parse_result *, int, char *[]);
 
+/* OpenBSD's commands, in its order, with its usage lines (plus -k). */
 static const struct ctl_command ctl_commands[] = {
-	{ "console",	CMD_CONSOLE,	ctl_console,	"id" },
+	{ "console",	CMD_CONSOLE,	ctl_one_vm,	"id" },
+	{ "create",	CMD_CREATE,	ctl_create,
+	    "[-b base | -i disk] [-s size] disk" },
+	{ "load",	CMD_LOAD,	ctl_load,	"filename" },
+	{ "log",	CMD_LOG,	ctl_log,	"[brief | verbose]" },
+	{ "pause",	CMD_PAUSE,	ctl_one_vm,	"id" },
+	{ "reload",	CMD_RELOAD,	ctl_noargs,	"" },
+	{ "reset",	CMD_RESET,	ctl_reset,	"[all | switches | vms]" },
 	{ "show",	CMD_STATUS,	ctl_status,	"[-r] [id]" },
 	{ "start",	CMD_START,	ctl_start,
-	    "[-c] [-b path] [-k cmdline] [-m size] id | name" },
+	    "[-cL] [-B device] [-b path] [-d disk] [-i count]\n"
+	    "\t\t[-k cmdline] [-m size] [-n switch] [-r path] [-t name]"
+	    " id | name" },
 	{ "status",	CMD_STATUS,	ctl_status,	"[-r] [id]" },
 	{ "stop",	CMD_STOP,	ctl_stop,	"[-fw] [id | -a]" },
-	{ "wait",	CMD_WAITFOR,	ctl_waitfor,	"id" },
+	{ "unpause",	CMD_UNPAUSE,	ctl_one_vm,	"id" },
+	{ "wait",	CMD_WAITFOR,	ctl_one_vm,	"id" },
 	{ NULL }
 };
 
@@ -48,8 +64,10 @@ usage(void)
 void
 ctl_usage(const struct ctl_command *ctl)
 {
-	fprintf(stderr, "usage:\t%s [-v] %s %s\n",
-	    program_invocation_short_name, ctl->name, ctl->usage);
+	/* No trailing blank after a command without arguments. */
+	fprintf(stderr, "usage:\t%s [-v] %s%s%s\n",
+	    program_invocation_short_name, ctl->name,
+	    ctl->usage[0] != '\0' ? " " : "", ctl->usage);
 	exit(1);
 }
 
@@ -148,10 +166,14 @@ static int
 ctl_start(struct parse_result *res, int argc, char *argv[])
 {
 	char		 path[PATH_MAX];
+	const char	*missing;
 	int		 ch;
 
 	optind = 0;
-	while ((ch = ctl_getopt(res, argc, argv, "b:ck:m:")) != -1) {
+	while ((ch = ctl_getopt(res, argc, argv,
+	    "b:B:cd:i:k:Lm:n:r:t:")) != -1) {
+		if ((missing = start_flag_missing(ch)) != NULL)
+			errx(1, "-%c: %s", ch, missing);
 		switch (ch) {
 		case 'b':
 			if (res->kernel[0] != '\0')
@@ -177,6 +199,13 @@ ctl_start(struct parse_result *res, int argc, char *argv[])
 		case 'm':
 			opt_memsize(res, optarg);
 			break;
+		case 't':
+			if (strlen(optarg) >= sizeof(res->instance)) {
+				warnx("instance vm name too long");
+				errx(1, "invalid name: %s", optarg);
+			}
+			(void)strcpy(res->instance, optarg);
+			break;
 		default:
 			ctl_usage(res->ctl);
 		}
@@ -188,6 +217,62 @@ ctl_start(struct parse_result *res, int argc, char *argv[])
 	operand_vmid(res, argv[0]);
 	if (res->id == 0 && !vm_name_valid(res->name))
 		errx(1, "invalid VM name");
+	return (vmmaction(res));
+}
+
+/*
+ * The options are parsed, so that a bad command line gets its usage,
+ * but there is no disk support to create an image for yet.
+ */
+static int
+ctl_create(struct parse_result *res, int argc, char *argv[])
+{
+	int		 ch;
+
+	optind = 0;
+	while ((ch = ctl_getopt(res, argc, argv, "b:i:s:")) != -1)
+		if (ch != 'b' && ch != 'i' && ch != 's')
+			ctl_usage(res->ctl);
+	if (argc - optind != 1)
+		ctl_usage(res->ctl);
+	errx(1, "create: disk images are not supported yet");
+}
+
+/* vmd reads the file from its own working directory: send it whole. */
+static int
+ctl_load(struct parse_result *res, int argc, char *argv[])
+{
+	if (argc != 2)
+		ctl_usage(res->ctl);
+	if (realpath(argv[1], res->path) == NULL)
+		err(1, "%s", argv[1]);
+	return (vmmaction(res));
+}
+
+static int
+ctl_log(struct parse_result *res, int argc, char *argv[])
+{
+	if (argc != 2 || parse_loglevel(argv[1], &res->loglevel) == -1)
+		ctl_usage(res->ctl);
+	return (vmmaction(res));
+}
+
+static int
+ctl_reset(struct parse_result *res, int argc, char *argv[])
+{
+	res->reset = VMOP_RESET_ALL;
+	if (argc > 2 ||
+	    (argc == 2 && parse_reset(argv[1], &res->reset) == -1))
+		ctl_usage(res->ctl);
+	return (vmmaction(res));
+}
+
+/* reload */
+static int
+ctl_noargs(struct parse_result *res, int argc, char *argv[])
+{
+	if (argc != 1)
+		ctl_usage(res->ctl);
 	return (vmmaction(res));
 }
 
@@ -245,7 +330,7 @@ ctl_stop(struct parse_result *res, int argc, char *argv[])
 	return (vmmaction(res));
 }
 
-/* console and wait: no options, one "id | name". */
+/* console, pause, unpause and wait: no options, one "id | name". */
 static int
 ctl_one_vm(struct parse_result *res, int argc, char *argv[])
 {
@@ -257,18 +342,6 @@ ctl_one_vm(struct parse_result *res, int argc, char *argv[])
 		ctl_usage(res->ctl);
 	operand_vmid(res, argv[0]);
 	return (vmmaction(res));
-}
-
-static int
-ctl_console(struct parse_result *res, int argc, char *argv[])
-{
-	return (ctl_one_vm(res, argc, argv));
-}
-
-static int
-ctl_waitfor(struct parse_result *res, int argc, char *argv[])
-{
-	return (ctl_one_vm(res, argc, argv));
 }
 
 int

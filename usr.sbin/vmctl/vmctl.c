@@ -51,6 +51,15 @@ imsg_name(uint32_t type)
 		[IMSG_VMDOP_GET_INFO_VM_DATA] = "GET_INFO_VM_DATA",
 		[IMSG_VMDOP_GET_INFO_VM_END_DATA] = "GET_INFO_VM_END_DATA",
 		[IMSG_CTL_FAIL] = "CTL_FAIL",
+		[IMSG_VMDOP_PAUSE_VM] = "PAUSE_VM",
+		[IMSG_VMDOP_PAUSE_VM_RESPONSE] = "PAUSE_VM_RESPONSE",
+		[IMSG_VMDOP_UNPAUSE_VM] = "UNPAUSE_VM",
+		[IMSG_VMDOP_UNPAUSE_VM_RESPONSE] = "UNPAUSE_VM_RESPONSE",
+		[IMSG_VMDOP_LOAD] = "LOAD",
+		[IMSG_VMDOP_RELOAD] = "RELOAD",
+		[IMSG_CTL_RESET] = "CTL_RESET",
+		[IMSG_CTL_VERBOSE] = "CTL_VERBOSE",
+		[IMSG_CTL_OK] = "CTL_OK",
 	};
 
 	if (type < sizeof(names) / sizeof(names[0]) && names[type] != NULL)
@@ -111,6 +120,19 @@ conn_send(struct ctl_conn *c, uint32_t type, const void *data, size_t len)
 		warnx("sent %s (%zu bytes)", imsg_name(type), len);
 }
 
+/*
+ * vmd's own words if it gave some, else those of the errno value (all
+ * that OpenBSD's vmd sends).  Ours say more, as in "no permission to set
+ * cmdline" where OpenBSD would say "Operation not permitted".
+ */
+static const char *
+result_reason(const struct vmop_result *vmr)
+{
+	if (vmr->vmr_reason[0] != '\0')
+		return (vmr->vmr_reason);
+	return (strerror(vmr->vmr_result));
+}
+
 /* vmd refused the request as a whole (permission, malformed request). */
 static void
 ctl_fail(struct imsg *imsg)
@@ -120,10 +142,9 @@ ctl_fail(struct imsg *imsg)
 	if (imsg_get_data(imsg, &vmr, sizeof(vmr)) == -1)
 		errx(1, "command failed");
 	vmr.vmr_reason[sizeof(vmr.vmr_reason) - 1] = '\0';
-	if (vmr.vmr_reason[0] != '\0')
-		errx(1, "command failed: %s", vmr.vmr_reason);
-	errno = vmr.vmr_result;
-	err(1, "command failed");
+	if (vmr.vmr_result == 0 && vmr.vmr_reason[0] == '\0')
+		errx(1, "command failed");
+	errx(1, "command failed: %s", result_reason(&vmr));
 }
 
 /* The next message from vmd; a lost connection ends vmctl. */
@@ -169,15 +190,6 @@ result_read(struct imsg *imsg, uint32_t type, struct vmop_result *vmr)
 		vmr->vmr_reason[sizeof(vmr->vmr_reason) - 1] = '\0';
 	}
 	return (ret);
-}
-
-/* vmd's own words if it gave some, else those of the errno value. */
-static const char *
-result_reason(const struct vmop_result *vmr)
-{
-	if (vmr->vmr_reason[0] != '\0')
-		return (vmr->vmr_reason);
-	return (strerror(vmr->vmr_result));
 }
 
 /* All VMs vmd knows, sorted by id; *np is set to their number. */
@@ -265,6 +277,7 @@ vm_start(struct ctl_conn *c, struct parse_result *res)
 		vmc.vmc_flags |= VMOP_CREATE_CMDLINE;
 		(void)strcpy(vmc.vmc_cmdline, res->cmdline);
 	}
+	(void)strcpy(vmc.vmc_instance, res->instance);
 
 	conn_send(c, IMSG_VMDOP_START_VM_REQUEST, &vmc, sizeof(vmc));
 	conn_recv(c, &imsg);
@@ -388,12 +401,59 @@ vm_waitfor(struct ctl_conn *c, uint32_t id, const char *name)
 	    VMOP_WAIT));
 }
 
+/* pause and unpause, with OpenBSD vmctl's words. */
+static int
+vm_pause(struct ctl_conn *c, const struct parse_result *res, int pause)
+{
+	struct vmop_id		 vid;
+	struct vmop_result	 vmr;
+	struct imsg		 imsg;
+	const char		*what = pause ? "pause" : "unpause";
+
+	vid = make_vmop_id(res->id, res->name, 0);
+	conn_send(c, pause ? IMSG_VMDOP_PAUSE_VM : IMSG_VMDOP_UNPAUSE_VM,
+	    &vid, sizeof(vid));
+	conn_recv(c, &imsg);
+	if (result_read(&imsg, pause ? IMSG_VMDOP_PAUSE_VM_RESPONSE :
+	    IMSG_VMDOP_UNPAUSE_VM_RESPONSE, &vmr) == -1) {
+		warnx("unexpected response received from vmd");
+		return (1);
+	}
+	if (vmr.vmr_result != 0) {
+		warnx("%s vm command failed: %s", what, result_reason(&vmr));
+		return (1);
+	}
+	warnx("%sd vm %u successfully", what, vmr.vmr_id);
+	return (0);
+}
+
+/*
+ * load, reload, reset and log: one request, answered by IMSG_CTL_OK or
+ * IMSG_CTL_FAIL (which conn_recv reports).  Silent on success, as on
+ * OpenBSD.
+ */
+static int
+ctl_request(struct ctl_conn *c, uint32_t type, const void *data,
+    size_t len)
+{
+	struct vmop_result	 vmr;
+	struct imsg		 imsg;
+
+	conn_send(c, type, data, len);
+	conn_recv(c, &imsg);
+	if (result_read(&imsg, IMSG_CTL_OK, &vmr) == -1) {
+		warnx("unexpected response received from vmd");
+		return (1);
+	}
+	return (0);
+}
+
 /* As OpenBSD: exit status 1 when not a single row was shown. */
 static int
 vm_status(struct ctl_conn *c, const struct parse_result *res)
 {
 	struct vmop_info_result	*list;
-	char			 line[256], owner[64];
+	char			 line[256], owner[VMCTL_OWNER_MAX];
 	size_t			 i, n, shown = 0;
 
 	list = get_info(c, &n);
@@ -404,7 +464,8 @@ vm_status(struct ctl_conn *c, const struct parse_result *res)
 			continue;
 		if (!vm_matches(&list[i], res->id, res->name))
 			continue;
-		owner_name(list[i].vir_uid, owner, sizeof(owner));
+		owner_name(list[i].vir_uid, list[i].vir_gid, owner,
+		    sizeof(owner));
 		(void)status_row(line, sizeof(line), &list[i], owner);
 		fputs(line, stdout);
 		shown++;
@@ -442,8 +503,14 @@ int
 vmmaction(struct parse_result *res)
 {
 	struct ctl_conn		 c;
+	struct vmop_path	 vp;
+	struct vmop_reset	 vr;
 	int			 ret = 1;
 
+	memset(&vp, 0, sizeof(vp));
+	(void)strcpy(vp.vp_path, res->path);	/* both PATH_MAX */
+	memset(&vr, 0, sizeof(vr));
+	vr.vr_what = res->reset;
 	memset(&c, 0, sizeof(c));
 	conn_open(&c, res);
 	switch (res->action) {
@@ -465,6 +532,24 @@ vmmaction(struct parse_result *res)
 	case CMD_CONSOLE:
 		ret = vm_console(&c, res);
 		break;
+	case CMD_PAUSE:
+	case CMD_UNPAUSE:
+		ret = vm_pause(&c, res, res->action == CMD_PAUSE);
+		break;
+	case CMD_LOAD:
+		ret = ctl_request(&c, IMSG_VMDOP_LOAD, &vp, sizeof(vp));
+		break;
+	case CMD_RELOAD:
+		ret = ctl_request(&c, IMSG_VMDOP_RELOAD, NULL, 0);
+		break;
+	case CMD_RESET:
+		ret = ctl_request(&c, IMSG_CTL_RESET, &vr, sizeof(vr));
+		break;
+	case CMD_LOG:
+		ret = ctl_request(&c, IMSG_CTL_VERBOSE, &res->loglevel,
+		    sizeof(res->loglevel));
+		break;
+	case CMD_CREATE:
 	case CMD_NONE:
 		errx(1, "invalid action %d", res->action);
 	}

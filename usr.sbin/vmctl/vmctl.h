@@ -17,14 +17,24 @@
 #define FMT_SCALED_STRSIZE	7	/* as OpenBSD's <util.h> */
 #define VMCTL_CONSOLE_SPEED	115200
 #define VMCTL_CU		"cu"
+#define VMCTL_OWNER_MAX		16	/* OWNER column, as OpenBSD's user[16] */
+#define VMCTL_LOG_BRIEF		0	/* log brief: vmd's level without -v */
+#define VMCTL_LOG_VERBOSE	2	/* log verbose: as vmd -v */
 
 enum actions {
 	CMD_NONE,
 	CMD_CONSOLE,
+	CMD_CREATE,
+	CMD_LOAD,
+	CMD_LOG,
+	CMD_PAUSE,
+	CMD_RELOAD,
+	CMD_RESET,
 	CMD_START,
 	CMD_STATUS,
 	CMD_STOP,
 	CMD_STOPALL,
+	CMD_UNPAUSE,
 	CMD_WAITFOR
 };
 
@@ -46,12 +56,16 @@ struct parse_result {
 	uint32_t	 id;		/* 0: by name */
 	char		 name[VM_NAME_MAX];
 	char		 kernel[PATH_MAX];	/* "": not given */
+	char		 path[PATH_MAX];	/* load: absolute path */
+	char		 instance[VM_NAME_MAX];	/* start -t, "": not given */
 	char		 cmdline[VM_CMDLINE_MAX];
 	int		 has_cmdline;
 	uint64_t	 memsize;	/* bytes, 0: not given */
 	unsigned int	 flags;		/* VMOP_FORCE, VMOP_WAIT */
 	int		 autoconnect;	/* start -c */
 	int		 running_only;	/* status -r */
+	int32_t		 loglevel;	/* log: VMCTL_LOG_* */
+	uint32_t	 reset;		/* reset: VMOP_RESET_* */
 };
 
 /* What parse_memsize() found wrong with a -m argument. */
@@ -87,7 +101,10 @@ int		 vm_matches(const struct vmop_info_result *, uint32_t,
 int		 vm_running(const struct vmop_info_result *);
 const char	*vm_state_name(uint32_t);
 const char	*tty_short(const char *);
-void		 owner_name(uint32_t, char *, size_t);
+void		 owner_name(uint32_t, uint32_t, char *, size_t);
+int		 parse_loglevel(const char *, int32_t *);
+int		 parse_reset(const char *, uint32_t *);
+const char	*start_flag_missing(int);
 int		 status_header(char *, size_t);
 int		 status_row(char *, size_t, const struct vmop_info_result *,
 		    const char *);

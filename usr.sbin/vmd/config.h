@@ -108,6 +108,7 @@ struct vmd_conf {
 	int			 local6_set;	/* local inet6 [prefix] */
 	struct in6_addr		 local6;
 	int			 local6_len;
+	int			 local6_auto;	/* local inet6, no prefix */
 	struct vmd_conf_owner	 sock_owner;	/* socket owner */
 	int			 agentx;	/* agentx given */
 	char			 agentx_context[64];
@@ -119,6 +120,8 @@ struct vmd_conf {
 #define CONF_MISSING_OK		0x01	/* no such file: empty config */
 #define CONF_ERR_STDERR		0x02	/* errors as FILE:LINE: to stderr */
 
+#define CONF_AGENTX_PATH	"/var/agentx/master"	/* agentx default */
+
 /* config.c */
 int		 vmd_valid_name(const char *);
 int		 config_parse_size(const char *, uint64_t *);
@@ -126,6 +129,12 @@ int		 config_check_memsize(uint64_t, char *, size_t);
 void		 config_init(struct vmd_conf *);
 void		 config_free(struct vmd_conf *);
 void		 config_random_lladdr(uint8_t *);
+int		 config_name_check(const char *, const char *, char *, size_t);
+struct vmd_conf_vm *config_find_vm(struct vmd_conf *, const char *);
+int		 config_instance_check(const struct vmd_conf_vm *,
+		    const struct vmd_conf_vm *, char *, size_t);
+int		 config_instance_apply(const struct vmd_conf_vm *,
+		    struct vmd_conf_vm *, int, char *, size_t);
 
 /* parse.y */
 int		 parse_config(const char *, int, struct vmd_conf *);

@@ -4,8 +4,10 @@
  * connection, learns each client's uid from SO_PEERCRED, and relays
  * well-formed requests to the parent (peerid = connection id, pid = uid)
  * and the parent's answers back to the connection they belong to.  It
- * decides nothing about VMs and must never believe what a client says
- * about itself; a malformed request gets IMSG_CTL_FAIL, never a crash.
+ * refuses root-only requests (load, reload, reset, log) from other
+ * users but decides nothing about VMs, and must never believe what a
+ * client says about itself; a malformed request gets IMSG_CTL_FAIL,
+ * never a crash.
  */
 
 #include <sys/types.h>
@@ -225,7 +227,11 @@ control_fail(struct ctl_conn *c, int error, const char *reason)
 	imsgev_compose(&c->iev, IMSG_CTL_FAIL, 0, 0, -1, &vmr, sizeof(vmr));
 }
 
-/* One request from vmctl: check type and size, then hand it on. */
+/*
+ * One request from vmctl: control_msg_check() decides whether it is
+ * well-formed, root-only requests from anybody else stop here, the rest
+ * goes to the parent with the uid from SO_PEERCRED in the pid field.
+ */
 static int
 control_dispatch_client(struct imsgev *iev, struct imsg *imsg)
 {
@@ -233,40 +239,46 @@ control_dispatch_client(struct imsgev *iev, struct imsg *imsg)
 	union {
 		struct vmop_create_params	vmc;
 		struct vmop_id			vid;
+		struct vmop_path		vp;
+		struct vmop_reset		vr;
+		int32_t				level;
 	}			 req;
 	uint32_t		 type = imsg_get_type(imsg);
-	size_t			 want;
+	size_t			 len = imsg_get_len(imsg);
+	char			 reason[VM_REASON_MAX];
+	int			 error;
 
-	switch (type) {
-	case IMSG_VMDOP_START_VM_REQUEST:
-		want = sizeof(struct vmop_create_params);
-		break;
-	case IMSG_VMDOP_TERMINATE_VM_REQUEST:
-	case IMSG_VMDOP_WAIT_VM_REQUEST:
-		want = sizeof(struct vmop_id);
-		break;
-	case IMSG_VMDOP_GET_INFO_VM_REQUEST:
-		want = 0;
-		break;
-	default:
-		log_warnx("%s: unknown request type %u", c->name, type);
-		control_fail(c, EOPNOTSUPP, "unknown request");
+	if (len > sizeof(req)) {
+		log_warnx("%s: request type %u with %zu bytes, dropped",
+		    c->name, type, len);
+		control_fail(c, EINVAL, "malformed request: wrong size");
 		return (0);
 	}
-	if (!imsg_size_ok(imsg, want, c->name)) {
+	if (len > 0 && imsg_get_data(imsg, &req, len) == -1) {
 		control_fail(c, EINVAL, "malformed request");
 		return (0);
 	}
-	if (want > 0 && imsg_get_data(imsg, &req, want) == -1) {
-		control_fail(c, EINVAL, "malformed request");
+	if ((error = control_msg_check(type, len > 0 ? &req : NULL, len,
+	    reason, sizeof(reason))) != 0) {
+		log_warnx("%s: request type %u: %s", c->name, type, reason);
+		control_fail(c, error, reason);
+		return (0);
+	}
+	if (control_msg_rootonly(type) && c->uid != 0) {
+		log_warnx("denied request %u from uid %u", type,
+		    (unsigned)c->uid);
+		control_fail(c, EPERM, "permission denied");
 		return (0);
 	}
 	imsgev_compose(&c->ctl->parent, type, c->id, (pid_t)c->uid, -1,
-	    want > 0 ? &req : NULL, want);
+	    len > 0 ? &req : NULL, len);
 	return (0);
 }
 
-/* An answer from the parent: route it to its client, if still there. */
+/*
+ * From the parent: answers, routed to their client if still there, and
+ * a new log level for this process.
+ */
 static int
 control_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 {
@@ -275,6 +287,7 @@ control_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 	union {
 		struct vmop_result	vmr;
 		struct vmop_info_result	vir;
+		int32_t			level;
 	}			 ans;
 	uint32_t		 type = imsg_get_type(imsg);
 	size_t			 want;
@@ -283,7 +296,10 @@ control_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 	case IMSG_VMDOP_START_VM_RESPONSE:
 	case IMSG_VMDOP_TERMINATE_VM_RESPONSE:
 	case IMSG_VMDOP_WAIT_VM_RESPONSE:
+	case IMSG_VMDOP_PAUSE_VM_RESPONSE:
+	case IMSG_VMDOP_UNPAUSE_VM_RESPONSE:
 	case IMSG_CTL_FAIL:
+	case IMSG_CTL_OK:
 		want = sizeof(struct vmop_result);
 		break;
 	case IMSG_VMDOP_GET_INFO_VM_DATA:
@@ -292,6 +308,13 @@ control_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 	case IMSG_VMDOP_GET_INFO_VM_END_DATA:
 		want = 0;
 		break;
+	case IMSG_CTL_VERBOSE:
+		if (imsg_size_ok(imsg, sizeof(ans.level), "parent") &&
+		    imsg_get_data(imsg, &ans.level, sizeof(ans.level)) == 0) {
+			log_setverbose(ans.level);
+			ctl->env->verbose = ans.level;
+		}
+		return (0);
 	default:
 		log_warnx("parent: unexpected message type %u", type);
 		return (0);

@@ -99,4 +99,9 @@ void		 imsgev_clear(struct imsgev *);
 int		 imsgev_drain(struct imsgev *);
 int		 imsg_size_ok(struct imsg *, size_t, const char *);
 
+/* control_msg.c */
+int		 control_msg_check(uint32_t, const void *, size_t, char *,
+		    size_t);
+int		 control_msg_rootonly(uint32_t);
+
 #endif /* PROC_H */

@@ -4,9 +4,12 @@
  * host, reads vm.conf, creates the control socket, starts the control
  * and vmm processes and then keeps the VM registry.  The parent is the
  * only process that opens files for VMs (kernel, /dev/kvm, the pty) and
- * it passes descriptors, never paths.  It must never act on a request
- * it has not checked (type, size, NUL-terminated strings, permission),
- * and nothing a client or a child sends may end it.
+ * it passes descriptors, never paths.  It also decides who may do what
+ * to which VM (owners, groups, templates), reloads vm.conf and starts
+ * VMs in staggered groups.  It must never act on a request it has not
+ * checked (type, size, NUL-terminated strings, permission), a refused
+ * request must change nothing, and nothing a client or a child sends
+ * may end it.
  */
 
 #include <sys/types.h>
@@ -18,6 +21,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,6 +43,15 @@
 #define VMD_CHILD_WAIT		3	/* s for control and vmm to exit */
 #define VMD_NFDS		4	/* descriptors per VM start */
 #define VMD_SUN_PATH_MAX	sizeof(((struct sockaddr_un *)0)->sun_path)
+#define VMD_MAX_GROUPS		1024	/* groups of one user we look at */
+#define VMD_PIDFILE		"/var/run/vmd.pid"	/* for etc/rc.d/vmd */
+
+/* What a vm.conf file does to the registry. */
+enum vmd_apply {
+	VMD_APPLY_START,	/* the file vmd started with */
+	VMD_APPLY_RELOAD,	/* the same file again: replaces definitions */
+	VMD_APPLY_LOAD		/* another file: only adds VMs */
+};
 
 struct vmd_waiter {
 	TAILQ_ENTRY(vmd_waiter)	 entry;
@@ -46,20 +60,29 @@ struct vmd_waiter {
 };
 TAILQ_HEAD(vmd_waiters, vmd_waiter);
 
-/* One VM the parent knows: configured, or started by vmctl. */
+/*
+ * One VM the parent knows: configured, an instance of a template, or
+ * started by vmctl.  def is its definition (what the next start uses);
+ * params and run_owner are those of the current run, which a reload
+ * leaves alone.
+ */
 struct vmd_vm {
 	TAILQ_ENTRY(vmd_vm)		 entry;
 	uint32_t			 id;
 	char				 name[VM_NAME_MAX];
-	struct vmop_create_params	 conf;		/* from vm.conf */
+	struct vmd_conf_vm		*def;
 	struct vmop_create_params	 params;	/* of this run */
-	int				 configured;
+	struct vmd_conf_owner		 run_owner;	/* of this run */
+	int				 configured;	/* in a vm.conf */
 	int				 disabled;
 	int				 state;		/* VM_STATE_* */
 	pid_t				 pid;
 	char				 ttyname[VM_TTYNAME_MAX];
 	int				 start_pending;
 	uint32_t			 start_peer;
+	int				 pause_pending;
+	uint32_t			 pause_peer;
+	uint32_t			 pause_type;	/* the answer it waits for */
 	struct vmd_waiters		 waiters;
 };
 TAILQ_HEAD(vmd_vms, vmd_vm);
@@ -72,9 +95,16 @@ struct vmd {
 	pid_t			 vmm_pid;
 	struct vmd_vms		 vms;
 	uint32_t		 nextid;
+	char			 conffile[PATH_MAX];	/* absolute */
+	int			 conf_flags;
+	int			 stagger_parallel;	/* 0: all at once */
+	int			 stagger_delay;		/* seconds */
+	struct vmd_conf_owner	 sock_owner;
+	struct event		 ev_stagger;
 	char			 socket_path[VMD_SUN_PATH_MAX];
 	dev_t			 socket_dev;	/* to unlink only ours */
 	ino_t			 socket_ino;
+	int			 pidfile;	/* we wrote VMD_PIDFILE */
 	int			 shutting_down;
 	struct event		 ev_sigterm;
 	struct event		 ev_sigint;
@@ -87,9 +117,22 @@ static void	 usage(void) __attribute__((noreturn));
 static void	 vmd_die(const char *, ...)
 		    __attribute__((noreturn, format(printf, 1, 2)));
 static int	 vmd_control_socket(struct vmd *);
+static void	 vmd_write_pidfile(struct vmd *);
 static void	 vmd_spawn_children(struct vmd *, int);
-static void	 vmd_load_config(struct vmd *, struct vmd_conf *);
-static void	 vmd_start_configured(struct vmd *);
+static int	 vmd_apply_config(struct vmd *, struct vmd_conf *,
+		    enum vmd_apply, char *, size_t);
+static void	 vmd_stagger_cancel(struct vmd *);
+static int	 vmd_start_defined(struct vmd *, struct vmd_vm *, char *,
+		    size_t);
+static struct vmd_vm *vmd_vm_byname(struct vmd *, const char *);
+static void	 vmd_vm_remove(struct vmd *, struct vmd_vm *);
+static void	 vmd_apply_globals(struct vmd *, struct vmd_conf *,
+		    enum vmd_apply);
+static void	 vmd_start_enabled(struct vmd *);
+static void	 vmd_stagger(int, short, void *);
+static int	 vmd_reload(struct vmd *, const char *, char *, size_t);
+static void	 vmd_reset(struct vmd *, uint32_t);
+static void	 vmd_socket_owner(struct vmd *);
 static int	 vmd_dispatch_control(struct imsgev *, struct imsg *);
 static void	 vmd_control_closed(struct imsgev *);
 static int	 vmd_dispatch_vmm(struct imsgev *, struct imsg *);
@@ -106,6 +149,11 @@ static void	 vmd_req_start(struct vmd *, struct imsg *, uid_t);
 static void	 vmd_req_terminate(struct vmd *, struct imsg *, uid_t);
 static void	 vmd_req_wait(struct vmd *, struct imsg *, uid_t);
 static void	 vmd_req_info(struct vmd *, struct imsg *);
+static void	 vmd_req_pause(struct vmd *, struct imsg *, uid_t);
+static void	 vmd_req_config(struct vmd *, struct imsg *);
+static void	 vmd_req_verbose(struct vmd *, struct imsg *);
+static void	 vmd_pause_done(struct vmd *, struct imsg *);
+static void	 vmd_vm_cancel(struct vmd *, struct vmd_vm *);
 static int	 vmd_start_vm(struct vmd *, struct vmd_vm *, char *,
 		    size_t);
 static void	 vmd_vm_started(struct vmd *, struct imsg *);
@@ -145,7 +193,7 @@ main(int argc, char *argv[])
 	const char		*role = NULL, *vmname = NULL;
 	int			 ch, debug = 0, noaction = 0, verbose = 0;
 	int			 conf_flags = CONF_ERR_STDERR, lsock, kvm;
-	char			 cwd[PATH_MAX];
+	char			 cwd[PATH_MAX], reason[VM_REASON_MAX];
 
 	while ((ch = getopt(argc, argv, "dD:f:nN:P:s:v")) != -1) {
 		switch (ch) {
@@ -216,6 +264,17 @@ main(int argc, char *argv[])
 		vmd_die("cannot open my own binary: %s", strerror(errno));
 	if (parse_config(conffile, conf_flags, &conf) == -1)
 		exit(1);
+	/* Reloads happen after daemon() has left the directory. */
+	if (conffile[0] != '/') {
+		if (getcwd(cwd, sizeof(cwd)) == NULL)
+			vmd_die("getcwd: %s", strerror(errno));
+		if (snprintf(vmd.conffile, sizeof(vmd.conffile), "%s/%s", cwd,
+		    conffile) >= (int)sizeof(vmd.conffile))
+			vmd_die("config file path too long: %s", conffile);
+	} else if (snprintf(vmd.conffile, sizeof(vmd.conffile), "%s",
+	    conffile) >= (int)sizeof(vmd.conffile))
+		vmd_die("config file path too long: %s", conffile);
+	vmd.conf_flags = conf_flags & ~CONF_ERR_STDERR;
 
 	/* Kept absolute: the daemon leaves its directory but unlinks it. */
 	if (sockpath[0] != '/') {
@@ -232,16 +291,21 @@ main(int argc, char *argv[])
 	if (!debug && daemon(0, 0) == -1)
 		vmd_die("daemon: %s", strerror(errno));
 	log_init(debug, LOG_DAEMON);
+	/* The rc script finds the daemon of the default socket by it. */
+	if (!debug && strcmp(sockpath, VMD_SOCKET) == 0)
+		vmd_write_pidfile(&vmd);
 	log_setverbose(verbose);
 	signal(SIGPIPE, SIG_IGN);
 
 	TAILQ_INIT(&vmd.vms);
 	vmd.nextid = 1;
-	vmd_load_config(&vmd, &conf);
-	config_free(&conf);
-
 	if ((vmd.env.evbase = event_base_new()) == NULL)
 		fatalx("event_base_new");
+	evtimer_assign(&vmd.ev_stagger, vmd.env.evbase, vmd_stagger, &vmd);
+	if (vmd_apply_config(&vmd, &conf, VMD_APPLY_START, reason,
+	    sizeof(reason)) == -1)
+		log_warnx("%s", reason);
+	config_free(&conf);
 	vmd_spawn_children(&vmd, lsock);
 
 	evsignal_assign(&vmd.ev_sigterm, vmd.env.evbase, SIGTERM,
@@ -262,7 +326,7 @@ main(int argc, char *argv[])
 
 	sandbox_enter(SANDBOX_PARENT);
 	log_info("started");
-	vmd_start_configured(&vmd);
+	vmd_start_enabled(&vmd);
 	event_base_dispatch(vmd.env.evbase);
 	vmd_finish(&vmd);
 }
@@ -272,6 +336,27 @@ main(int argc, char *argv[])
  * belongs to a running vmd: refuse to steal it.  One that does not is
  * stale and replaced.
  */
+static void
+vmd_write_pidfile(struct vmd *vmd)
+{
+	FILE	*f;
+	int	 fd;
+
+	if ((fd = open(VMD_PIDFILE, O_WRONLY | O_CREAT | O_TRUNC |
+	    O_CLOEXEC | O_NOFOLLOW, 0644)) == -1 ||
+	    (f = fdopen(fd, "w")) == NULL) {
+		log_warn("%s", VMD_PIDFILE);
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	fprintf(f, "%d\n", (int)getpid());
+	if (fclose(f) == EOF)
+		log_warn("%s", VMD_PIDFILE);
+	else
+		vmd->pidfile = 1;
+}
+
 static int
 vmd_control_socket(struct vmd *vmd)
 {
@@ -350,45 +435,6 @@ vmd_spawn_children(struct vmd *vmd, int lsock)
 		fatal("channels");
 }
 
-/* Configured VMs get their ids now, in file order, as on OpenBSD. */
-static void
-vmd_load_config(struct vmd *vmd, struct vmd_conf *conf)
-{
-	struct vmd_conf_vm	*cv;
-	struct vmd_vm		*vm;
-
-	TAILQ_FOREACH(cv, &conf->vms, entry) {
-		if ((vm = calloc(1, sizeof(*vm))) == NULL)
-			fatal("%s", __func__);
-		vm->id = vmd->nextid++;
-		vm->conf = cv->params;
-		vm->conf.vmc_id = vm->id;
-		(void)snprintf(vm->name, sizeof(vm->name), "%s",
-		    cv->params.vmc_name);
-		vm->configured = 1;
-		vm->disabled = cv->disabled;
-		vm->state = VM_STATE_STOPPED;
-		vm->pid = -1;
-		TAILQ_INIT(&vm->waiters);
-		TAILQ_INSERT_TAIL(&vmd->vms, vm, entry);
-	}
-}
-
-static void
-vmd_start_configured(struct vmd *vmd)
-{
-	struct vmd_vm	*vm;
-	char		 reason[VM_REASON_MAX];
-
-	TAILQ_FOREACH(vm, &vmd->vms, entry) {
-		if (!vm->configured || vm->disabled)
-			continue;
-		vm->params = vm->conf;
-		if (vmd_start_vm(vmd, vm, reason, sizeof(reason)) != 0)
-			log_warnx("vm %s: %s", vm->name, reason);
-	}
-}
-
 static struct vmd_vm *
 vmd_vm_byid(struct vmd *vmd, uint32_t id)
 {
@@ -422,7 +468,220 @@ vmd_vm_remove(struct vmd *vmd, struct vmd_vm *vm)
 		free(w);
 	}
 	TAILQ_REMOVE(&vmd->vms, vm, entry);
+	free(vm->def);
 	free(vm);
+}
+
+/* The registry's own copy of a definition. */
+static struct vmd_conf_vm *
+vmd_def_dup(const struct vmd_conf_vm *cv)
+{
+	struct vmd_conf_vm	*def;
+
+	if ((def = malloc(sizeof(*def))) == NULL)
+		return (NULL);
+	*def = *cv;
+	memset(&def->entry, 0, sizeof(def->entry));
+	return (def);
+}
+
+/* A new VM gets the next id, as on OpenBSD; def becomes the VM's. */
+static struct vmd_vm *
+vmd_vm_new(struct vmd *vmd, const char *name, struct vmd_conf_vm *def)
+{
+	struct vmd_vm	*vm;
+
+	if ((vm = calloc(1, sizeof(*vm))) == NULL)
+		return (NULL);
+	vm->id = vmd->nextid++;
+	(void)snprintf(vm->name, sizeof(vm->name), "%s", name);
+	vm->def = def;
+	vm->state = VM_STATE_STOPPED;
+	vm->pid = -1;
+	TAILQ_INIT(&vm->waiters);
+	TAILQ_INSERT_TAIL(&vmd->vms, vm, entry);
+	return (vm);
+}
+
+static struct vmd_conf_vm *
+vmd_conf_find(struct vmd_conf *conf, const char *name)
+{
+	struct vmd_conf_vm	*cv;
+
+	TAILQ_FOREACH(cv, &conf->vms, entry)
+		if (strcmp(cv->params.vmc_name, name) == 0)
+			return (cv);
+	return (NULL);
+}
+
+static int
+vmd_has_process(const struct vmd_vm *vm)
+{
+	return (vm->state == VM_STATE_STARTING ||
+	    vm->state == VM_STATE_RUNNING || vm->state == VM_STATE_SHUTDOWN ||
+	    vm->state == VM_STATE_PAUSED);
+}
+
+/*
+ * Take a parsed file into the registry.  START and RELOAD make it the
+ * configuration: definitions are replaced (a running VM keeps its run),
+ * VMs gone from the file are forgotten once stopped.  LOAD only adds
+ * the VMs whose names are new.  Nothing is changed when it fails.
+ */
+static int
+vmd_apply_config(struct vmd *vmd, struct vmd_conf *conf,
+    enum vmd_apply how, char *reason, size_t rlen)
+{
+	struct vmd_conf_vm	*cv, *def;
+	struct vmd_vm		*vm, *next;
+
+	/* parse.y made the instances of vm.conf (config_instance_apply). */
+	vmd_stagger_cancel(vmd);
+
+	if (how == VMD_APPLY_RELOAD) {
+		for (vm = TAILQ_FIRST(&vmd->vms); vm != NULL; vm = next) {
+			next = TAILQ_NEXT(vm, entry);
+			if (!vm->configured ||
+			    vmd_conf_find(conf, vm->name) != NULL)
+				continue;
+			log_debug("vm %s: no longer configured", vm->name);
+			if (vmd_has_process(vm))
+				vm->configured = 0;
+			else
+				vmd_vm_remove(vmd, vm);
+		}
+	}
+	TAILQ_FOREACH(cv, &conf->vms, entry) {
+		vm = vmd_vm_byname(vmd, cv->params.vmc_name);
+		if (vm != NULL && how == VMD_APPLY_LOAD) {
+			log_info("vm %s skipped (%s)", vm->name,
+			    vmd_has_process(vm) ? "running" :
+			    "already exists");
+			continue;
+		}
+		if ((def = vmd_def_dup(cv)) == NULL) {
+			log_warn("vm %s", cv->params.vmc_name);
+			continue;
+		}
+		if (vm == NULL &&
+		    (vm = vmd_vm_new(vmd, cv->params.vmc_name, def)) == NULL) {
+			log_warn("vm %s", cv->params.vmc_name);
+			free(def);
+			continue;
+		}
+		if (vm->def != def) {
+			free(vm->def);
+			vm->def = def;
+		}
+		vm->configured = 1;
+		vm->disabled = cv->disabled;
+		log_debug("vm %s registered (%s)", vm->name,
+		    vm->disabled ? "disabled" : "enabled");
+	}
+	vmd_apply_globals(vmd, conf, how);
+	return (0);
+}
+
+/* The global settings; a loaded file does not change them. */
+static void
+vmd_apply_globals(struct vmd *vmd, struct vmd_conf *conf,
+    enum vmd_apply how)
+{
+	if (how == VMD_APPLY_LOAD)
+		return;
+	vmd->stagger_parallel = conf->stagger_parallel > 0 ?
+	    conf->stagger_parallel : 0;
+	vmd->stagger_delay = conf->stagger_delay > 0 ? conf->stagger_delay :
+	    0;
+	vmd->sock_owner = conf->sock_owner;
+	vmd_socket_owner(vmd);
+	if (conf->agentx)
+		log_warnx("agentx is not supported yet, ignored");
+}
+
+/*
+ * "socket owner user:group" hands the control socket to them (mode
+ * stays 0660); without it the socket is root's again.
+ */
+static void
+vmd_socket_owner(struct vmd *vmd)
+{
+	struct stat	 st;
+	uid_t		 uid = 0;
+	gid_t		 gid = 0;
+
+	if (vmd->sock_owner.set) {
+		if (vmd->sock_owner.uid != (uid_t)-1)
+			uid = vmd->sock_owner.uid;
+		if (vmd->sock_owner.gid != (gid_t)-1)
+			gid = vmd->sock_owner.gid;
+	}
+	if (stat(vmd->socket_path, &st) == -1 ||
+	    st.st_dev != vmd->socket_dev || st.st_ino != vmd->socket_ino)
+		return;
+	if ((st.st_uid != uid || st.st_gid != gid) &&
+	    chown(vmd->socket_path, uid, gid) == -1)
+		log_warn("chown %s", vmd->socket_path);
+}
+
+/* Staggered groups not started yet go back to "stopped". */
+static void
+vmd_stagger_cancel(struct vmd *vmd)
+{
+	struct vmd_vm	*vm;
+
+	evtimer_del(&vmd->ev_stagger);
+	TAILQ_FOREACH(vm, &vmd->vms, entry)
+		if (vm->state == VM_STATE_WAITING)
+			vm->state = VM_STATE_STOPPED;
+}
+
+/*
+ * Every enabled configured VM that is not running starts: all at once,
+ * or "staggered start parallel N delay S": N now, N more every S
+ * seconds, the rest "waiting" meanwhile.
+ */
+static void
+vmd_start_enabled(struct vmd *vmd)
+{
+	struct vmd_vm	*vm;
+
+	vmd_stagger_cancel(vmd);
+	if (vmd->shutting_down)
+		return;
+	TAILQ_FOREACH(vm, &vmd->vms, entry)
+		if (vm->configured && !vm->disabled &&
+		    vm->state == VM_STATE_STOPPED)
+			vm->state = VM_STATE_WAITING;
+	vmd_stagger(-1, 0, vmd);
+}
+
+static void
+vmd_stagger(int fd, short events, void *arg)
+{
+	struct vmd	*vmd = arg;
+	struct vmd_vm	*vm;
+	struct timeval	 tv;
+	char		 reason[VM_REASON_MAX];
+	int		 n = 0, more = 0;
+
+	TAILQ_FOREACH(vm, &vmd->vms, entry) {
+		if (vm->state != VM_STATE_WAITING)
+			continue;
+		if (vmd->stagger_parallel > 0 && n >= vmd->stagger_parallel) {
+			more = 1;
+			break;
+		}
+		n++;
+		vm->state = VM_STATE_STOPPED;
+		if (vmd_start_defined(vmd, vm, reason, sizeof(reason)) != 0)
+			log_warnx("vm %s: %s", vm->name, reason);
+	}
+	if (more) {
+		tv.tv_sec = vmd->stagger_delay;
+		tv.tv_usec = 0;
+		evtimer_add(&vmd->ev_stagger, &tv);
+	}
 }
 
 static int
@@ -432,7 +691,7 @@ vmd_running(struct vmd *vmd)
 	int		 n = 0;
 
 	TAILQ_FOREACH(vm, &vmd->vms, entry)
-		if (vm->state != VM_STATE_STOPPED)
+		if (vmd_has_process(vm))
 			n++;
 	return (n);
 }
@@ -486,6 +745,27 @@ vmd_dispatch_control(struct imsgev *iev, struct imsg *imsg)
 		if (imsg_size_ok(imsg, 0, "control"))
 			vmd_req_info(vmd, imsg);
 		break;
+	case IMSG_VMDOP_PAUSE_VM:
+	case IMSG_VMDOP_UNPAUSE_VM:
+		if (imsg_size_ok(imsg, sizeof(struct vmop_id), "control"))
+			vmd_req_pause(vmd, imsg, uid);
+		break;
+	case IMSG_VMDOP_RELOAD:
+	case IMSG_VMDOP_LOAD:
+	case IMSG_CTL_RESET:
+	case IMSG_CTL_VERBOSE:
+		/* control refuses these to users; so do we. */
+		if (uid != 0) {
+			log_warnx("denied request %u from uid %u",
+			    imsg_get_type(imsg), (unsigned)uid);
+			vmd_reply(vmd, imsg_get_id(imsg), IMSG_CTL_FAIL, EPERM,
+			    NULL, "permission denied");
+		} else if (imsg_get_type(imsg) == IMSG_CTL_VERBOSE) {
+			if (imsg_size_ok(imsg, sizeof(int32_t), "control"))
+				vmd_req_verbose(vmd, imsg);
+		} else
+			vmd_req_config(vmd, imsg);
+		break;
 	default:
 		log_warnx("control: unexpected message type %u, dropped",
 		    imsg_get_type(imsg));
@@ -513,6 +793,11 @@ vmd_dispatch_vmm(struct imsgev *iev, struct imsg *imsg)
 		if (imsg_size_ok(imsg, sizeof(struct vmop_id), "vmm"))
 			vmd_vm_reboot(vmd, imsg);
 		break;
+	case IMSG_VMDOP_PAUSE_VM_RESPONSE:
+	case IMSG_VMDOP_UNPAUSE_VM_RESPONSE:
+		if (imsg_size_ok(imsg, sizeof(struct vmop_result), "vmm"))
+			vmd_pause_done(vmd, imsg);
+		break;
 	default:
 		log_warnx("vmm: unexpected message type %u, dropped",
 		    imsg_get_type(imsg));
@@ -537,7 +822,7 @@ vmd_merge_params(const struct vmd_vm *vm,
     char *reason, size_t rlen)
 {
 	if (vm != NULL)
-		*out = vm->conf;
+		*out = vm->def->params;
 	else {
 		memset(out, 0, sizeof(*out));
 		(void)snprintf(out->vmc_name, sizeof(out->vmc_name), "%s",
@@ -573,8 +858,130 @@ vmd_merge_params(const struct vmd_vm *vm,
 		return (EINVAL);
 	}
 	out->vmc_ncpus = 1;
-	out->vmc_owner_uid = 0;
 	out->vmc_ttyname[0] = '\0';
+	return (0);
+}
+
+/* Is uid in group gid, as its primary group or a supplementary one? */
+static int
+vmd_user_in_group(uid_t uid, gid_t gid)
+{
+	struct passwd	*pw;
+	gid_t		 groups[VMD_MAX_GROUPS];
+	int		 n = VMD_MAX_GROUPS, i;
+
+	if ((pw = getpwuid(uid)) == NULL)
+		return (0);
+	if (pw->pw_gid == gid)
+		return (1);
+	/* On -1, n is how many there are; the first ones are filled. */
+	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) == -1 ||
+	    n > VMD_MAX_GROUPS)
+		n = VMD_MAX_GROUPS;
+	for (i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return (1);
+	return (0);
+}
+
+/*
+ * An owner of vm.conf ("owner user", "owner :group", "owner user:group")
+ * lets that user and the group's members in; root may do anything.
+ */
+static int
+vmd_owner_ok(const struct vmd_conf_owner *o, uid_t uid)
+{
+	if (uid == 0)
+		return (1);
+	if (!o->set)
+		return (0);
+	if (o->uid != (uid_t)-1 && o->uid == uid)
+		return (1);
+	if (o->gid != (gid_t)-1 && vmd_user_in_group(uid, o->gid))
+		return (1);
+	return (0);
+}
+
+/* A running VM is checked against the owner of its run, as on OpenBSD. */
+static int
+vmd_checkperm(const struct vmd_vm *vm, uid_t uid)
+{
+	return (vmd_owner_ok(vmd_has_process(vm) ? &vm->run_owner :
+	    &vm->def->owner, uid));
+}
+
+static void
+vmd_denied(const char *name, uint32_t type, uid_t uid)
+{
+	log_warnx("vm %s: denied request %u from uid %u", name, type,
+	    (unsigned)uid);
+}
+
+/*
+ * An instance of a template, from "vmctl start -t template name": who
+ * may make one is the template's "allow instance" owner (or root), what
+ * it may change its "allow instance" flags (config_instance_check); the
+ * instance is owned by the user who made it and the template's group.
+ */
+static int
+vmd_instance(struct vmd *vmd, const struct vmop_create_params *req,
+    uid_t uid, struct vmd_conf_vm **out, char *reason, size_t rlen)
+{
+	struct vmd_conf_vm	*child;
+	struct vmd_vm		*parent;
+	char			 err[VM_REASON_MAX];
+
+	if ((parent = vmd_vm_byname(vmd, req->vmc_instance)) == NULL) {
+		(void)snprintf(reason, rlen, "invalid template %s",
+		    req->vmc_instance);
+		return (ENOENT);
+	}
+	if (vmd_vm_byname(vmd, req->vmc_name) != NULL) {
+		(void)snprintf(reason, rlen, "vm %s already exists",
+		    req->vmc_name);
+		return (EALREADY);
+	}
+	if (!vmd_owner_ok(&parent->def->allow_owner, uid)) {
+		log_warnx("vm \"%s\" no permission to create vm instance "
+		    "(uid %u)", parent->name, (unsigned)uid);
+		(void)snprintf(reason, rlen, "no permission to create an "
+		    "instance of vm %s", parent->name);
+		return (EPERM);
+	}
+	if ((child = calloc(1, sizeof(*child))) == NULL) {
+		(void)snprintf(reason, rlen, "out of memory");
+		return (ENOMEM);
+	}
+	(void)snprintf(child->params.vmc_name, sizeof(child->params.vmc_name),
+	    "%s", req->vmc_name);
+	child->params.vmc_flags = req->vmc_flags &
+	    (VMOP_CREATE_KERNEL | VMOP_CREATE_MEMORY | VMOP_CREATE_CMDLINE);
+	if (req->vmc_flags & VMOP_CREATE_KERNEL)
+		memcpy(child->params.vmc_kernel, req->vmc_kernel,
+		    sizeof(child->params.vmc_kernel));
+	if (req->vmc_flags & VMOP_CREATE_MEMORY)
+		child->params.vmc_memsize = req->vmc_memsize;
+	if (req->vmc_flags & VMOP_CREATE_CMDLINE)
+		memcpy(child->params.vmc_cmdline, req->vmc_cmdline,
+		    sizeof(child->params.vmc_cmdline));
+	child->lineno = parent->def->lineno;
+	if (config_instance_apply(parent->def, child, uid == 0, err,
+	    sizeof(err)) == -1) {
+		log_warnx("%s (uid %u)", err, (unsigned)uid);
+		(void)snprintf(reason, rlen, "%s", err);
+		free(child);
+		return (EPERM);
+	}
+	(void)snprintf(child->params.vmc_instance,
+	    sizeof(child->params.vmc_instance), "%s", parent->name);
+	if (uid != 0) {
+		/* The template's group, the user who made it. */
+		child->owner.set = 1;
+		child->owner.uid = uid;
+		if (!parent->def->owner.set)
+			child->owner.gid = (gid_t)-1;
+	}
+	*out = child;
 	return (0);
 }
 
@@ -582,6 +989,7 @@ static void
 vmd_req_start(struct vmd *vmd, struct imsg *imsg, uid_t uid)
 {
 	struct vmop_create_params req, params;
+	struct vmd_conf_vm	*def = NULL;
 	struct vmd_vm		*vm;
 	uint32_t		 peer = imsg_get_id(imsg);
 	char			 reason[VM_REASON_MAX];
@@ -589,17 +997,13 @@ vmd_req_start(struct vmd *vmd, struct imsg *imsg, uid_t uid)
 
 	if (imsg_get_data(imsg, &req, sizeof(req)) == -1)
 		return;
-	if (uid != 0) {
-		vmd_reply(vmd, peer, IMSG_VMDOP_START_VM_RESPONSE, EPERM, NULL,
-		    "permission denied");
-		return;
-	}
 	if (vmd->shutting_down) {
 		vmd_reply(vmd, peer, IMSG_VMDOP_START_VM_RESPONSE, EBUSY, NULL,
 		    "vmd is shutting down");
 		return;
 	}
 	if (!vmd_string_ok(req.vmc_name, sizeof(req.vmc_name)) ||
+	    !vmd_string_ok(req.vmc_instance, sizeof(req.vmc_instance)) ||
 	    !vmd_string_ok(req.vmc_kernel, sizeof(req.vmc_kernel)) ||
 	    !vmd_string_ok(req.vmc_cmdline, sizeof(req.vmc_cmdline))) {
 		vmd_reply(vmd, peer, IMSG_VMDOP_START_VM_RESPONSE, EINVAL,
@@ -611,48 +1015,97 @@ vmd_req_start(struct vmd *vmd, struct imsg *imsg, uid_t uid)
 		    NULL, "invalid vm name");
 		return;
 	}
-	if ((vm = vmd_vm_byname(vmd, req.vmc_name)) != NULL &&
-	    vm->state != VM_STATE_STOPPED) {
-		vmd_reply(vmd, peer, IMSG_VMDOP_START_VM_RESPONSE, EALREADY,
-		    vm, "vm already running");
-		return;
-	}
-	if ((error = vmd_merge_params(vm, &req, &params, reason,
-	    sizeof(reason))) != 0) {
-		vmd_reply(vmd, peer, IMSG_VMDOP_START_VM_RESPONSE, error, vm,
-		    reason);
-		return;
-	}
-	if (vm == NULL) {
-		if ((vm = calloc(1, sizeof(*vm))) == NULL) {
+	vm = vmd_vm_byname(vmd, req.vmc_name);
+	if (req.vmc_instance[0] != '\0') {
+		if ((error = vmd_instance(vmd, &req, uid, &def, reason,
+		    sizeof(reason))) != 0) {
+			vmd_reply(vmd, peer, IMSG_VMDOP_START_VM_RESPONSE,
+			    error, vm, reason);
+			return;
+		}
+		if ((vm = vmd_vm_new(vmd, req.vmc_name, def)) == NULL) {
+			free(def);
 			vmd_reply(vmd, peer, IMSG_VMDOP_START_VM_RESPONSE,
 			    ENOMEM, NULL, "out of memory");
 			return;
 		}
-		vm->id = vmd->nextid++;
-		(void)snprintf(vm->name, sizeof(vm->name), "%s",
-		    req.vmc_name);
-		vm->state = VM_STATE_STOPPED;
-		vm->pid = -1;
-		TAILQ_INIT(&vm->waiters);
-		TAILQ_INSERT_TAIL(&vmd->vms, vm, entry);
 		created = 1;
-	}
-	vm->params = params;
-	if ((error = vmd_start_vm(vmd, vm, reason, sizeof(reason))) != 0) {
-		log_warnx("vm %s: %s", vm->name, reason);
-		vmd_reply(vmd, peer, IMSG_VMDOP_START_VM_RESPONSE, error, vm,
-		    reason);
-		/* A start that never happened does not use up an id. */
-		if (created) {
-			if (vm->id == vmd->nextid - 1)
-				vmd->nextid--;
-			vmd_vm_remove(vmd, vm);
+		/* What the request changes is in the definition now. */
+		memset(&req, 0, sizeof(req));
+	} else if (vm == NULL && uid != 0) {
+		/* Users start what vm.conf gives them, or instances. */
+		vmd_denied(req.vmc_name, IMSG_VMDOP_START_VM_REQUEST, uid);
+		vmd_reply(vmd, peer, IMSG_VMDOP_START_VM_RESPONSE, EPERM, NULL,
+		    "permission denied");
+		return;
+	} else if (vm != NULL) {
+		if (!vmd_checkperm(vm, uid) || (uid != 0 && (req.vmc_flags &
+		    (VMOP_CREATE_KERNEL | VMOP_CREATE_MEMORY |
+		    VMOP_CREATE_CMDLINE)))) {
+			vmd_denied(vm->name, IMSG_VMDOP_START_VM_REQUEST, uid);
+			vmd_reply(vmd, peer, IMSG_VMDOP_START_VM_RESPONSE,
+			    EPERM, vm, "permission denied");
+			return;
 		}
+		if (vm->state != VM_STATE_STOPPED &&
+		    vm->state != VM_STATE_WAITING) {
+			vmd_reply(vmd, peer, IMSG_VMDOP_START_VM_RESPONSE,
+			    EALREADY, vm, "vm already running");
+			return;
+		}
+	}
+	if ((error = vmd_merge_params(vm, &req, &params, reason,
+	    sizeof(reason))) != 0) {
+		if (vm != NULL)
+			goto fail;
+		vmd_reply(vmd, peer, IMSG_VMDOP_START_VM_RESPONSE, error, NULL,
+		    reason);
 		return;
 	}
+	if (vm == NULL) {
+		/* A VM of vmctl's alone: forgotten when it ends. */
+		if ((def = calloc(1, sizeof(*def))) == NULL ||
+		    (vm = vmd_vm_new(vmd, req.vmc_name, def)) == NULL) {
+			free(def);
+			vmd_reply(vmd, peer, IMSG_VMDOP_START_VM_RESPONSE,
+			    ENOMEM, NULL, "out of memory");
+			return;
+		}
+		def->params = params;
+		created = 1;
+	}
+	vm->state = VM_STATE_STOPPED;
+	vm->params = params;
+	if ((error = vmd_start_vm(vmd, vm, reason, sizeof(reason))) != 0)
+		goto fail;
 	vm->start_pending = 1;
 	vm->start_peer = peer;
+	return;
+ fail:
+	log_warnx("vm %s: %s", vm->name, reason);
+	vmd_reply(vmd, peer, IMSG_VMDOP_START_VM_RESPONSE, error, vm,
+	    reason);
+	/* A start that never happened does not use up an id. */
+	if (created) {
+		if (vm->id == vmd->nextid - 1)
+			vmd->nextid--;
+		vmd_vm_remove(vmd, vm);
+	}
+}
+
+/* A definition's VM, started by vmd itself (vm.conf, reload, stagger). */
+static int
+vmd_start_defined(struct vmd *vmd, struct vmd_vm *vm, char *reason,
+    size_t rlen)
+{
+	struct vmop_create_params	 req, params;
+	int				 error;
+
+	memset(&req, 0, sizeof(req));
+	if ((error = vmd_merge_params(vm, &req, &params, reason, rlen)) != 0)
+		return (error);
+	vm->params = params;
+	return (vmd_start_vm(vmd, vm, reason, rlen));
 }
 
 /* A reason for vmctl; long paths are cut, which is fine for a message. */
@@ -749,6 +1202,63 @@ vmd_open_pty(int *master, int *slave, char *name, size_t namelen,
 	return (error);
 }
 
+/* What vm.conf may ask for but this vmd cannot give yet. */
+static int
+vmd_check_devices(const struct vmd_conf_vm *def, char *reason,
+    size_t rlen)
+{
+	const char	*what = NULL;
+	char		 where[32] = "";
+
+	if (def->ndisks > 0)
+		what = "disk support";
+	else if (def->cdrom[0] != '\0')
+		what = "cdrom support";
+	else if (def->nnics > 0)
+		what = "network interface support";
+	else if (def->bootdev != VMBOOT_AUTO)
+		what = "boot device selection";
+	if (what == NULL)
+		return (0);
+	if (def->lineno > 0)
+		(void)snprintf(where, sizeof(where), " (vm.conf line %d)",
+		    def->lineno);
+	(void)snprintf(reason, rlen, "%s is not available yet%s", what,
+	    where);
+	return (ENOTSUP);
+}
+
+/*
+ * The console belongs to the VM's owner, as on OpenBSD: mode 0660 and
+ * the owner's group if there is one, else 0620 and group tty (so
+ * write(1) works), else 0600.
+ */
+static int
+vmd_pty_owner(int fd, const struct vmd_conf_owner *o, char *reason,
+    size_t rlen)
+{
+	struct group	*gr;
+	uid_t		 uid = 0;
+	gid_t		 gid = 0;
+	mode_t		 mode = 0600;
+
+	if (o->set && o->uid != (uid_t)-1)
+		uid = o->uid;
+	if (o->set && o->gid != (gid_t)-1) {
+		gid = o->gid;
+		mode = 0660;
+	} else if ((gr = getgrnam("tty")) != NULL) {
+		gid = gr->gr_gid;
+		mode = 0620;
+	}
+	if (fchown(fd, uid, gid) == -1 || fchmod(fd, mode) == -1) {
+		(void)snprintf(reason, rlen, "cannot hand the console to its "
+		    "owner: %s", strerror(errno));
+		return (-1);
+	}
+	return (0);
+}
+
 /*
  * Open what the VM needs and send it to vmm, which starts the vm
  * process.  Returns 0 (the answer comes with VM_STARTED or the VM's end)
@@ -763,6 +1273,8 @@ vmd_start_vm(struct vmd *vmd, struct vmd_vm *vm, char *reason,
 
 	for (kind = 0; kind < VMD_NFDS; kind++)
 		fds[kind] = -1;
+	if ((kind = vmd_check_devices(vm->def, reason, rlen)) != 0)
+		return (kind);
 	if ((fd = vmd_open_kernel(vm->params.vmc_kernel, reason, rlen)) < 0)
 		return (-fd);
 	fds[VMOP_FD_KERNEL] = fd;
@@ -773,7 +1285,15 @@ vmd_start_vm(struct vmd *vmd, struct vmd_vm *vm, char *reason,
 	if (vmd_open_pty(&fds[VMOP_FD_TTY_MASTER], &fds[VMOP_FD_TTY_SLAVE],
 	    vm->ttyname, sizeof(vm->ttyname), reason, rlen) != 0)
 		goto fail;
+	if (vmd_pty_owner(fds[VMOP_FD_TTY_SLAVE], &vm->def->owner, reason,
+	    rlen) == -1)
+		goto fail;
 
+	vm->run_owner = vm->def->owner;
+	vm->params.vmc_owner_uid = vm->run_owner.set &&
+	    vm->run_owner.uid != (uid_t)-1 ? vm->run_owner.uid : 0;
+	vm->params.vmc_owner_gid = vm->run_owner.set ?
+	    (uint32_t)vm->run_owner.gid : (uint32_t)-1;
 	vm->params.vmc_id = vm->id;
 	(void)snprintf(vm->params.vmc_ttyname,
 	    sizeof(vm->params.vmc_ttyname), "%s", vm->ttyname);
@@ -881,6 +1401,11 @@ vmd_vm_ended(struct vmd *vmd, struct imsg *imsg)
 		    error, vm, why);
 		vm->start_pending = 0;
 	}
+	if (vm->pause_pending) {
+		vmd_reply(vmd, vm->pause_peer, vm->pause_type, EINVAL, vm,
+		    why);
+		vm->pause_pending = 0;
+	}
 	vm->state = VM_STATE_STOPPED;
 	vm->pid = -1;
 	vm->ttyname[0] = '\0';
@@ -967,9 +1492,17 @@ vmd_req_terminate(struct vmd *vmd, struct imsg *imsg, uid_t uid)
 		    NULL, reason);
 		return;
 	}
-	if (uid != 0) {
+	if (!vmd_checkperm(vm, uid)) {
+		vmd_denied(vm->name, IMSG_VMDOP_TERMINATE_VM_REQUEST, uid);
 		vmd_reply(vmd, peer, IMSG_VMDOP_TERMINATE_VM_RESPONSE, EPERM,
 		    vm, "permission denied");
+		return;
+	}
+	if (vm->state == VM_STATE_WAITING) {
+		/* Not started yet: it just will not be. */
+		vmd_vm_cancel(vmd, vm);
+		vmd_reply(vmd, peer, IMSG_VMDOP_TERMINATE_VM_RESPONSE, 0, vm,
+		    NULL);
 		return;
 	}
 	if ((flags & VMOP_FORCE) == 0) {
@@ -1014,7 +1547,8 @@ vmd_req_wait(struct vmd *vmd, struct imsg *imsg, uid_t uid)
 		    reason);
 		return;
 	}
-	if (uid != 0) {
+	if (!vmd_checkperm(vm, uid)) {
+		vmd_denied(vm->name, IMSG_VMDOP_WAIT_VM_REQUEST, uid);
 		vmd_reply(vmd, peer, IMSG_VMDOP_WAIT_VM_RESPONSE, EPERM, vm,
 		    "permission denied");
 		return;
@@ -1022,6 +1556,256 @@ vmd_req_wait(struct vmd *vmd, struct imsg *imsg, uid_t uid)
 	if (vmd_add_waiter(vm, peer, IMSG_VMDOP_WAIT_VM_RESPONSE) == -1)
 		vmd_reply(vmd, peer, IMSG_VMDOP_WAIT_VM_RESPONSE, ENOMEM, vm,
 		    "out of memory");
+}
+
+/* A staggered VM that will not start after all: stopped, waiters told. */
+static void
+vmd_vm_cancel(struct vmd *vmd, struct vmd_vm *vm)
+{
+	struct vmd_waiter	*w;
+
+	vm->state = VM_STATE_STOPPED;
+	while ((w = TAILQ_FIRST(&vm->waiters)) != NULL) {
+		TAILQ_REMOVE(&vm->waiters, w, entry);
+		vmd_reply(vmd, w->peerid, w->type, 0, vm, "not started");
+		free(w);
+	}
+}
+
+/*
+ * pause and unpause go to the vm process through vmm; the answer comes
+ * back in vmd_pause_done().  One at a time per VM.
+ */
+static void
+vmd_req_pause(struct vmd *vmd, struct imsg *imsg, uid_t uid)
+{
+	struct vmop_id	 vid;
+	struct vmd_vm	*vm;
+	uint32_t	 peer = imsg_get_id(imsg), type = imsg_get_type(imsg);
+	uint32_t	 rtype;
+	int		 pause = type == IMSG_VMDOP_PAUSE_VM;
+
+	rtype = pause ? IMSG_VMDOP_PAUSE_VM_RESPONSE :
+	    IMSG_VMDOP_UNPAUSE_VM_RESPONSE;
+	if (imsg_get_data(imsg, &vid, sizeof(vid)) == -1)
+		return;
+	vid.vid_name[sizeof(vid.vid_name) - 1] = '\0';
+	vm = vid.vid_id != 0 ? vmd_vm_byid(vmd, vid.vid_id) :
+	    vmd_vm_byname(vmd, vid.vid_name);
+	if (vm == NULL) {
+		vmd_reply(vmd, peer, rtype, ENOENT, NULL, "vm not found");
+		return;
+	}
+	if (!vmd_checkperm(vm, uid)) {
+		vmd_denied(vm->name, type, uid);
+		vmd_reply(vmd, peer, rtype, EPERM, vm, "permission denied");
+		return;
+	}
+	if (vm->pause_pending) {
+		vmd_reply(vmd, peer, rtype, EBUSY, vm,
+		    "a pause or unpause is in progress");
+		return;
+	}
+	if (pause && vm->state == VM_STATE_PAUSED) {
+		vmd_reply(vmd, peer, rtype, EALREADY, vm,
+		    "vm is already paused");
+		return;
+	}
+	if (!pause && vm->state == VM_STATE_RUNNING) {
+		vmd_reply(vmd, peer, rtype, EALREADY, vm, "vm is not paused");
+		return;
+	}
+	if (vm->state != (pause ? VM_STATE_RUNNING : VM_STATE_PAUSED)) {
+		vmd_reply(vmd, peer, rtype, EINVAL, vm, "vm not running");
+		return;
+	}
+	memset(&vid, 0, sizeof(vid));
+	vid.vid_id = vm->id;
+	(void)snprintf(vid.vid_name, sizeof(vid.vid_name), "%s", vm->name);
+	if (imsgev_compose(&vmd->vmm, type, 0, 0, -1, &vid,
+	    sizeof(vid)) == -1) {
+		vmd_reply(vmd, peer, rtype, EIO, vm, "cannot reach vmm");
+		return;
+	}
+	vm->pause_pending = 1;
+	vm->pause_peer = peer;
+	vm->pause_type = rtype;
+}
+
+static void
+vmd_pause_done(struct vmd *vmd, struct imsg *imsg)
+{
+	struct vmop_result	 vmr;
+	struct vmd_vm		*vm;
+	uint32_t		 type = imsg_get_type(imsg);
+	int			 pause = type == IMSG_VMDOP_PAUSE_VM_RESPONSE;
+
+	if (imsg_get_data(imsg, &vmr, sizeof(vmr)) == -1)
+		return;
+	vmr.vmr_reason[sizeof(vmr.vmr_reason) - 1] = '\0';
+	if ((vm = vmd_vm_byid(vmd, vmr.vmr_id)) == NULL ||
+	    !vm->pause_pending || vm->pause_type != type) {
+		log_debug("vm %u: stray pause answer", vmr.vmr_id);
+		return;
+	}
+	vm->pause_pending = 0;
+	if (vmr.vmr_result == 0) {
+		/* A VM being stopped stays so. */
+		if (vm->state == VM_STATE_RUNNING ||
+		    vm->state == VM_STATE_PAUSED)
+			vm->state = pause ? VM_STATE_PAUSED : VM_STATE_RUNNING;
+		log_info("%s: %s vm %u successfully", vm->name,
+		    pause ? "paused" : "unpaused", vm->id);
+	} else
+		log_warnx("vm %s: %s failed: %s", vm->name,
+		    pause ? "pause" : "unpause", vmr.vmr_reason[0] != '\0' ?
+		    vmr.vmr_reason : strerror(vmr.vmr_result));
+	vmd_reply(vmd, vm->pause_peer, type, vmr.vmr_result, vm,
+	    vmr.vmr_reason);
+}
+
+/*
+ * reload (file NULL: the file vmd started with) or load FILE.  A file
+ * with errors changes nothing: its errors go to the log and the old
+ * configuration stays in force.
+ */
+static int
+vmd_reload(struct vmd *vmd, const char *file, char *reason, size_t rlen)
+{
+	struct vmd_conf	 conf;
+	enum vmd_apply	 how = file == NULL ? VMD_APPLY_RELOAD :
+			    VMD_APPLY_LOAD;
+	int		 flags = file == NULL ? vmd->conf_flags : 0;
+
+	if (vmd->shutting_down) {
+		(void)snprintf(reason, rlen, "vmd is shutting down");
+		return (EBUSY);
+	}
+	if (file == NULL)
+		file = vmd->conffile;
+	log_info("%s %s", how == VMD_APPLY_RELOAD ? "reloading" : "loading",
+	    file);
+	config_init(&conf);
+	if (parse_config(file, flags, &conf) == -1) {
+		config_free(&conf);
+		log_warnx("%s: configuration has errors, not %s; the "
+		    "previous one stays in force", file,
+		    how == VMD_APPLY_RELOAD ? "reloaded" : "loaded");
+		vmd_reasonf(reason, rlen, "%s: configuration has errors "
+		    "(see the vmd log), nothing changed", file);
+		return (EINVAL);
+	}
+	if (vmd_apply_config(vmd, &conf, how, reason, rlen) == -1) {
+		config_free(&conf);
+		log_warnx("%s: %s, nothing changed", file, reason);
+		return (EINVAL);
+	}
+	config_free(&conf);
+	vmd_start_enabled(vmd);
+	return (0);
+}
+
+/*
+ * reset vms: every VM is terminated and forgotten, configured or not,
+ * until the next reload, as on OpenBSD.  There are no switches to reset
+ * yet.
+ */
+static void
+vmd_reset(struct vmd *vmd, uint32_t what)
+{
+	struct vmd_vm	*vm, *next;
+	struct vmop_id	 vid;
+
+	if (what == VMOP_RESET_ALL || what == VMOP_RESET_SWITCHES)
+		log_info("reset: no switches to reset");
+	if (what != VMOP_RESET_ALL && what != VMOP_RESET_VMS)
+		return;
+	log_info("reset: terminating all vms");
+	vmd_stagger_cancel(vmd);
+	for (vm = TAILQ_FIRST(&vmd->vms); vm != NULL; vm = next) {
+		next = TAILQ_NEXT(vm, entry);
+		if (!vmd_has_process(vm)) {
+			vmd_vm_cancel(vmd, vm);
+			vmd_vm_remove(vmd, vm);
+			continue;
+		}
+		vm->configured = 0;
+		if (vm->state == VM_STATE_SHUTDOWN)
+			continue;
+		memset(&vid, 0, sizeof(vid));
+		vid.vid_id = vm->id;
+		vid.vid_flags = VMOP_FORCE;
+		vm->state = VM_STATE_SHUTDOWN;
+		imsgev_compose(&vmd->vmm, IMSG_VMDOP_VM_TERMINATE, 0, 0, -1,
+		    &vid, sizeof(vid));
+	}
+}
+
+/* load, reload, reset: root's, answered IMSG_CTL_OK or IMSG_CTL_FAIL. */
+static void
+vmd_req_config(struct vmd *vmd, struct imsg *imsg)
+{
+	struct vmop_path	 vp;
+	struct vmop_reset	 vr;
+	uint32_t		 peer = imsg_get_id(imsg);
+	char			 reason[VM_REASON_MAX] = "";
+	int			 error = 0;
+
+	switch (imsg_get_type(imsg)) {
+	case IMSG_VMDOP_RELOAD:
+		if (!imsg_size_ok(imsg, 0, "control"))
+			return;
+		error = vmd_reload(vmd, NULL, reason, sizeof(reason));
+		break;
+	case IMSG_VMDOP_LOAD:
+		if (!imsg_size_ok(imsg, sizeof(vp), "control") ||
+		    imsg_get_data(imsg, &vp, sizeof(vp)) == -1)
+			return;
+		vp.vp_path[sizeof(vp.vp_path) - 1] = '\0';
+		if (vp.vp_path[0] == '\0') {
+			error = EINVAL;
+			(void)snprintf(reason, sizeof(reason), "no file");
+			break;
+		}
+		error = vmd_reload(vmd, vp.vp_path, reason, sizeof(reason));
+		break;
+	case IMSG_CTL_RESET:
+		if (!imsg_size_ok(imsg, sizeof(vr), "control") ||
+		    imsg_get_data(imsg, &vr, sizeof(vr)) == -1)
+			return;
+		if (vr.vr_what > VMOP_RESET_VMS) {
+			error = EINVAL;
+			(void)snprintf(reason, sizeof(reason),
+			    "unknown reset");
+			break;
+		}
+		vmd_reset(vmd, vr.vr_what);
+		break;
+	default:
+		return;
+	}
+	vmd_reply(vmd, peer, error == 0 ? IMSG_CTL_OK : IMSG_CTL_FAIL, error,
+	    NULL, error == 0 ? NULL : reason);
+}
+
+/* log brief|verbose: every process of vmd takes the new level. */
+static void
+vmd_req_verbose(struct vmd *vmd, struct imsg *imsg)
+{
+	int32_t		 level;
+
+	if (imsg_get_data(imsg, &level, sizeof(level)) == -1)
+		return;
+	if (level < 0)
+		level = 0;
+	log_setverbose(level);
+	vmd->env.verbose = level;
+	log_info("log level %d", (int)level);
+	imsgev_compose(&vmd->control, IMSG_CTL_VERBOSE, VMD_PEERID_NONE, 0,
+	    -1, &level, sizeof(level));
+	imsgev_compose(&vmd->vmm, IMSG_CTL_VERBOSE, 0, 0, -1, &level,
+	    sizeof(level));
+	vmd_reply(vmd, imsg_get_id(imsg), IMSG_CTL_OK, 0, NULL, NULL);
 }
 
 /* Resident bytes of a process, from /proc/PID/statm; 0 if unknown. */
@@ -1055,8 +1839,10 @@ vmd_req_info(struct vmd *vmd, struct imsg *imsg)
 
 	/* Anybody may look, as on OpenBSD; the registry is kept by id. */
 	TAILQ_FOREACH(vm, &vmd->vms, entry) {
-		const struct vmop_create_params *p =
-		    vm->state == VM_STATE_STOPPED ? &vm->conf : &vm->params;
+		const struct vmop_create_params *p = vmd_has_process(vm) ?
+		    &vm->params : &vm->def->params;
+		const struct vmd_conf_owner *o = vmd_has_process(vm) ?
+		    &vm->run_owner : &vm->def->owner;
 
 		memset(&vir, 0, sizeof(vir));
 		vir.vir_id = vm->id;
@@ -1065,10 +1851,10 @@ vmd_req_info(struct vmd *vmd, struct imsg *imsg)
 		vir.vir_state = (uint32_t)vm->state;
 		vir.vir_memsize = p->vmc_memsize != 0 ? p->vmc_memsize :
 		    VM_DEFAULT_MEMORY;
-		vir.vir_used = vm->state == VM_STATE_STOPPED ? 0 :
-		    vmd_resident(vm->pid);
-		vir.vir_uid = 0;
-		vir.vir_gid = 0;
+		vir.vir_used = vmd_has_process(vm) ? vmd_resident(vm->pid) :
+		    0;
+		vir.vir_uid = o->set && o->uid != (uid_t)-1 ? o->uid : 0;
+		vir.vir_gid = o->set ? (uint32_t)o->gid : (uint32_t)-1;
 		(void)snprintf(vir.vir_name, sizeof(vir.vir_name), "%s",
 		    vm->name);
 		(void)snprintf(vir.vir_ttyname, sizeof(vir.vir_ttyname), "%s",
@@ -1089,7 +1875,11 @@ vmd_sigterm(int sig, short events, void *arg)
 static void
 vmd_sighup(int sig, short events, void *arg)
 {
-	log_info("reload not supported yet");
+	char	 reason[VM_REASON_MAX];
+
+	log_info("reload requested with SIGHUP");
+	if (vmd_reload(arg, NULL, reason, sizeof(reason)) != 0)
+		log_warnx("reload failed: %s", reason);
 }
 
 /* control or vmm died: without either, vmd cannot go on. */
@@ -1149,8 +1939,9 @@ vmd_shutdown(struct vmd *vmd)
 		return;
 	vmd->shutting_down = 1;
 	log_info("shutting down");
+	vmd_stagger_cancel(vmd);
 	TAILQ_FOREACH(vm, &vmd->vms, entry) {
-		if (vm->state == VM_STATE_STOPPED)
+		if (!vmd_has_process(vm))
 			continue;
 		memset(&vid, 0, sizeof(vid));
 		vid.vid_id = vm->id;
@@ -1205,6 +1996,8 @@ vmd_finish(struct vmd *vmd)
 	    stat(vmd->socket_path, &st) == 0 &&
 	    st.st_dev == vmd->socket_dev && st.st_ino == vmd->socket_ino)
 		unlink(vmd->socket_path);
+	if (vmd->pidfile)
+		unlink(VMD_PIDFILE);
 	log_info("terminated");
 	exit(0);
 }

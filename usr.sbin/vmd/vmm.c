@@ -3,7 +3,8 @@
  * the parent opened for a VM, starts one "vm NAME" process per VM (fork
  * and fexecve of vmd through the binary descriptor it inherited, so it
  * needs no filesystem), hands the descriptors on, relays the vm's news
- * to the parent, terminates VMs on request and reaps them, reporting
+ * to the parent, pauses and unpauses VMs through their process, passes
+ * the log level on, terminates VMs on request and reaps them, reporting
  * exactly one end per VM.  It must never trust a vm process: ids and
  * pids in what it relays are its own, and a vm that dies or talks
  * nonsense only ends that VM.
@@ -70,6 +71,8 @@ static void	 vmm_kill_timeout(int, short, void *);
 static void	 vmm_start_fd(struct vmm *, struct imsg *);
 static void	 vmm_start_end(struct vmm *, struct imsg *);
 static void	 vmm_terminate(struct vmm *, struct imsg *);
+static void	 vmm_pause(struct vmm *, struct imsg *);
+static void	 vmm_verbose(struct vmm *, struct imsg *);
 static void	 vmm_vm_ended(struct vmm_vm *, int);
 static void	 vmm_vm_free(struct vmm_vm *);
 static void	 vmm_report_end(struct vmm *, uint32_t, pid_t, uint32_t,
@@ -200,6 +203,15 @@ vmm_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 	case IMSG_VMDOP_VM_TERMINATE:
 		if (imsg_size_ok(imsg, sizeof(struct vmop_id), "parent"))
 			vmm_terminate(vmm, imsg);
+		break;
+	case IMSG_VMDOP_PAUSE_VM:
+	case IMSG_VMDOP_UNPAUSE_VM:
+		if (imsg_size_ok(imsg, sizeof(struct vmop_id), "parent"))
+			vmm_pause(vmm, imsg);
+		break;
+	case IMSG_CTL_VERBOSE:
+		if (imsg_size_ok(imsg, sizeof(int32_t), "parent"))
+			vmm_verbose(vmm, imsg);
 		break;
 	default:
 		log_warnx("parent: unexpected message type %u",
@@ -362,6 +374,57 @@ vmm_terminate(struct vmm *vmm, struct imsg *imsg)
 	evtimer_add(&vm->ev_kill, &tv);
 }
 
+/*
+ * Pass a pause or unpause on to the vm process.  The parent only asks
+ * for running VMs; one that ended meanwhile gets its answer here.
+ */
+static void
+vmm_pause(struct vmm *vmm, struct imsg *imsg)
+{
+	struct vmop_id		 vid;
+	struct vmop_result	 vmr;
+	struct vmm_vm		*vm;
+	uint32_t		 type = imsg_get_type(imsg);
+
+	if (imsg_get_data(imsg, &vid, sizeof(vid)) == -1)
+		return;
+	vm = vmm_vm_find(vmm, vid.vid_id);
+	if (vm == NULL || vm->pid == -1 || !vm->started || !vm->iev.active) {
+		memset(&vmr, 0, sizeof(vmr));
+		vmr.vmr_id = vid.vid_id;
+		vmr.vmr_pid = -1;
+		vmr.vmr_result = EINVAL;
+		(void)snprintf(vmr.vmr_reason, sizeof(vmr.vmr_reason),
+		    "vm not running");
+		imsgev_compose(&vmm->parent, type == IMSG_VMDOP_PAUSE_VM ?
+		    IMSG_VMDOP_PAUSE_VM_RESPONSE :
+		    IMSG_VMDOP_UNPAUSE_VM_RESPONSE, 0, 0, -1, &vmr,
+		    sizeof(vmr));
+		return;
+	}
+	vid.vid_name[sizeof(vid.vid_name) - 1] = '\0';
+	imsgev_compose(&vm->iev, type, 0, 0, -1, &vid, sizeof(vid));
+}
+
+/* A new log level: ours, and every vm process's (new ones get -v). */
+static void
+vmm_verbose(struct vmm *vmm, struct imsg *imsg)
+{
+	struct vmm_vm	*vm;
+	int32_t		 level;
+
+	if (imsg_get_data(imsg, &level, sizeof(level)) == -1)
+		return;
+	if (level < 0)
+		level = 0;
+	log_setverbose(level);
+	vmm->env->verbose = level;
+	TAILQ_FOREACH(vm, &vmm->vms, entry)
+		if (vm->pid != -1 && vm->iev.active)
+			imsgev_compose(&vm->iev, IMSG_CTL_VERBOSE, 0, 0, -1,
+			    &level, sizeof(level));
+}
+
 static void
 vmm_kill_timeout(int fd, short events, void *arg)
 {
@@ -386,6 +449,8 @@ vmm_dispatch_vm(struct imsgev *iev, struct imsg *imsg)
 	case IMSG_VMDOP_VM_STARTED:
 	case IMSG_VMDOP_TERMINATE_VM_EVENT:
 	case IMSG_VMDOP_VM_LOG:
+	case IMSG_VMDOP_PAUSE_VM_RESPONSE:
+	case IMSG_VMDOP_UNPAUSE_VM_RESPONSE:
 		if (!imsg_size_ok(imsg, sizeof(vmr), vm->name) ||
 		    imsg_get_data(imsg, &vmr, sizeof(vmr)) == -1)
 			return (0);
@@ -426,6 +491,14 @@ vmm_dispatch_vm(struct imsgev *iev, struct imsg *imsg)
 			vmr.vmr_state = VM_END_ERROR;
 		vm->end = vmr;
 		vm->have_end = 1;
+		break;
+	case IMSG_VMDOP_PAUSE_VM_RESPONSE:
+	case IMSG_VMDOP_UNPAUSE_VM_RESPONSE:
+		/* Only errno-sized answers; the parent keeps the state. */
+		if (vmr.vmr_result < 0 || vmr.vmr_result > 4095)
+			vmr.vmr_result = EIO;
+		imsgev_compose(&vmm->parent, type, 0, 0, -1, &vmr,
+		    sizeof(vmr));
 		break;
 	case IMSG_VMDOP_VM_LOG:
 		log_warnx("vm %s: %s", vm->name, vmr.vmr_reason);
