@@ -24,13 +24,16 @@ fi
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 
+here=$(pwd -P)
 for conf in *.conf; do
 	name=${conf%.conf}
 	args=""
 	[ -f "$name.args" ] && args=$(cat "$name.args")
 	# shellcheck disable=SC2086
-	"$VMD" -n $args -f "$conf" >"$tmp/out" 2>&1
+	"$VMD" -n $args -f "$conf" >"$tmp/raw" 2>&1
 	rc=$?
+	# resolved paths name this checkout; the .ok files say @HERE@
+	sed "s|$here|@HERE@|g" "$tmp/raw" >"$tmp/out"
 	if [ "$regen" -eq 1 ]; then
 		cp "$tmp/out" "$name.ok"
 		continue
