@@ -135,4 +135,7 @@ clean:
 
 .PHONY: all deps test demo install clean fuzz bench
 
+# keep the unit tests' objects: no "rm" after the test summary
+.SECONDARY:
+
 -include $(shell find . -name '*.d' -type f 2>/dev/null)
