@@ -24,7 +24,7 @@ run() {
 for t in regress/unit/*_test; do
 	[ -x "$t" ] && run "$(basename "$t")" "$t"
 done
-for t in regress/config/run.sh regress/fuzz/run.sh regress/e2e/*.sh; do
+for t in regress/manlint.sh regress/config/run.sh regress/fuzz/run.sh regress/e2e/*.sh; do
 	[ -f "$t" ] && run "$(basename "$t")" sh "$t"
 done
 echo "$pass passed, $fail failed, $skip skipped"
