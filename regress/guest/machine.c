@@ -105,6 +105,16 @@ pic_unmask(int irq)
 }
 
 static void
+pic_mask_irq(int irq)
+{
+	pic_mask |= 1 << irq;
+	if (irq < 8)
+		outb(PIC1 + 1, pic_mask & 0xff);
+	else
+		outb(PIC2 + 1, pic_mask >> 8);
+}
+
+static void
 pic_eoi(int irq)
 {
 	if (irq >= 8)
@@ -227,6 +237,13 @@ wait_until(int (*cond)(void), uint32_t ms)
 	if (ms) {
 		deadline = ticks + ((uint64_t)ms * PIT_HZ + 999) / 1000 + 1;
 		watchdog_arm(ms + ms / 4 + 20);
+	} else {
+		/*
+		 * No deadline: only another interrupt can end the wait, so
+		 * the tick is silenced.  An idle guest then costs its host
+		 * nothing, which matters where CPL 0 code is emulated.
+		 */
+		pic_mask_irq(IRQ_PIT);
 	}
 	for (;;) {
 		cli();
@@ -239,6 +256,8 @@ wait_until(int (*cond)(void), uint32_t ms)
 	sti();
 	if (ms)
 		last_wait_us = watchdog_disarm();
+	else
+		pic_unmask(IRQ_PIT);
 	return ok;
 }
 

@@ -250,6 +250,43 @@ tty_short(const char *ttyname)
 	return (ttyname);
 }
 
+#define NAME_CACHE	64
+
+/*
+ * uid or gid to name, remembered: a status of a thousand VMs must not
+ * read the password file a thousand times.
+ */
+static const char *
+id_name(uint32_t id, int is_group)
+{
+	static struct {
+		int		 valid;
+		uint32_t	 id;
+		char		 name[32];
+	} cache[2][NAME_CACHE];
+	struct passwd	*pw;
+	struct group	*gr;
+	const char	*name = NULL;
+	int		 slot = id % NAME_CACHE;
+
+	if (cache[is_group][slot].valid && cache[is_group][slot].id == id)
+		return (cache[is_group][slot].name);
+	if (is_group) {
+		if ((gr = getgrgid((gid_t)id)) != NULL)
+			name = gr->gr_name;
+	} else if ((pw = getpwuid((uid_t)id)) != NULL)
+		name = pw->pw_name;
+	cache[is_group][slot].valid = 1;
+	cache[is_group][slot].id = id;
+	if (name != NULL)
+		(void)snprintf(cache[is_group][slot].name,
+		    sizeof(cache[is_group][slot].name), "%s", name);
+	else
+		(void)snprintf(cache[is_group][slot].name,
+		    sizeof(cache[is_group][slot].name), "%u", id);
+	return (cache[is_group][slot].name);
+}
+
 /*
  * The OWNER column: the user name, or the uid if it has none, then
  * ":group" (name or gid) when the VM has a group.  OpenBSD's vmctl
@@ -258,23 +295,11 @@ tty_short(const char *ttyname)
 void
 owner_name(uint32_t uid, uint32_t gid, char *buf, size_t len)
 {
-	struct passwd	*pw;
-	struct group	*gr;
-	char		 user[32], group[32];
-
-	if ((pw = getpwuid((uid_t)uid)) != NULL)
-		(void)snprintf(user, sizeof(user), "%s", pw->pw_name);
+	if (gid != UINT32_MAX)
+		(void)snprintf(buf, len, "%s:%s", id_name(uid, 0),
+		    id_name(gid, 1));
 	else
-		(void)snprintf(user, sizeof(user), "%u", uid);
-	group[0] = '\0';
-	if (gid != UINT32_MAX) {
-		if ((gr = getgrgid((gid_t)gid)) != NULL)
-			(void)snprintf(group, sizeof(group), ":%s",
-			    gr->gr_name);
-		else
-			(void)snprintf(group, sizeof(group), ":%u", gid);
-	}
-	(void)snprintf(buf, len, "%s%s", user, group);
+		(void)snprintf(buf, len, "%s", id_name(uid, 0));
 }
 
 /*
