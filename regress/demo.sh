@@ -26,7 +26,7 @@ stop() {
 	rm -rf "$D"
 }
 trap stop EXIT
-trap 'exit 1' INT TERM
+trap 'exit 1' HUP INT TERM
 i=0
 while [ "$($VMCTL status 2>/dev/null | awk '$NF == "demo" { print $(NF-1) }')" != running ]; do
 	i=$((i + 1))

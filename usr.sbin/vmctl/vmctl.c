@@ -634,11 +634,12 @@ write_all(int fd, const char *buf, size_t len)
 /*
  * Copy guest output to stdout and stdin to the guest until the VM's side
  * of the pty goes away (read gives EOF or EIO) or "~." is typed.  The
- * end of stdin alone does not end the session: a script that feeds
- * nothing still sees the console to the end.
+ * end of a script's stdin does not end the session: a script that feeds
+ * nothing still sees the console to the end.  A terminal that hangs up
+ * does, as it does cu(1)'s.
  */
 static void
-console_loop(int fd)
+console_loop(int fd, int interactive)
 {
 	struct console_esc	 esc;
 	struct pollfd		 pfd[2];
@@ -672,6 +673,8 @@ console_loop(int fd)
 			    (errno == EINTR || errno == EAGAIN))
 				continue;
 			if (n <= 0) {
+				if (interactive)
+					break;
 				nfds = 1;
 				continue;
 			}
@@ -734,7 +737,7 @@ ctl_openconsole(const char *tty)
 	    VMCTL_CONSOLE_SPEED);
 	if (interactive)
 		term_raw();
-	console_loop(fd);
+	console_loop(fd, interactive);
 	term_restore();
 	exit(0);
 }
