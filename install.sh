@@ -21,7 +21,9 @@ install -m 0444 share/man/man4/vmm.4 "$DESTDIR$PREFIX/share/man/man4/"
 install -m 0444 share/man/man5/vm.conf.5 "$DESTDIR$PREFIX/share/man/man5/"
 install -m 0444 share/man/man8/vmd.8 share/man/man8/vmctl.8 \
     "$DESTDIR$PREFIX/share/man/man8/"
-install -m 0644 etc/vm.conf "$DESTDIR/etc/examples/vm.conf"
+sed "s|\"regress/guest/guest.elf\"|\"$PREFIX/share/vmd/guest.elf\"|" \
+    etc/vm.conf >"$DESTDIR/etc/examples/vm.conf"
+chmod 0644 "$DESTDIR/etc/examples/vm.conf"
 sed "s|@SBINDIR@|$PREFIX/sbin|g" etc/vmd.service \
     >"$DESTDIR/lib/systemd/system/vmd.service"
 chmod 0644 "$DESTDIR/lib/systemd/system/vmd.service"
