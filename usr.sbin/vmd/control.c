@@ -31,6 +31,8 @@
 #include "vmd.h"
 
 #define CONTROL_MAX_CONNS	64	/* clients at once */
+#define CONTROL_ROOT_CONNS	8	/* of those, kept for root */
+#define CONTROL_UID_CONNS	16	/* clients of one user at once */
 #define CONTROL_MAX_QUEUE	1024	/* unread answers before we hang up */
 
 struct control;
@@ -63,7 +65,9 @@ static int	 control_dispatch_client(struct imsgev *, struct imsg *);
 static void	 control_client_closed(struct imsgev *);
 static int	 control_dispatch_parent(struct imsgev *, struct imsg *);
 static void	 control_parent_closed(struct imsgev *);
-static void	 control_fail(struct ctl_conn *, int, const char *);
+static int	 control_fail(struct ctl_conn *, int, const char *);
+static int	 control_conn_ok(struct control *, uid_t);
+static int	 control_queue_full(struct ctl_conn *);
 static struct ctl_conn *control_conn_find(struct control *, uint32_t);
 
 void
@@ -159,14 +163,15 @@ control_accept(int lsock, short events, void *arg)
 			log_warn("accept");
 		return;
 	}
-	if (ctl->nconns >= CONTROL_MAX_CONNS) {
-		log_warnx("too many clients, connection refused");
-		close(fd);
-		return;
-	}
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1 ||
 	    len != sizeof(cred)) {
 		log_warn("SO_PEERCRED");
+		close(fd);
+		return;
+	}
+	if (!control_conn_ok(ctl, cred.uid)) {
+		log_warnx("too many clients of uid %u, connection refused",
+		    (unsigned)cred.uid);
 		close(fd);
 		return;
 	}
@@ -193,6 +198,29 @@ control_accept(int lsock, short events, void *arg)
 	log_debug("%s: connected, uid %u", c->name, (unsigned)c->uid);
 }
 
+/*
+ * One user must not be able to lock everybody out by holding
+ * connections open: each user gets a share, and root always finds a
+ * free slot among the last few.
+ */
+static int
+control_conn_ok(struct control *ctl, uid_t uid)
+{
+	struct ctl_conn	*c;
+	unsigned int	 mine = 0;
+
+	if (ctl->nconns >= CONTROL_MAX_CONNS)
+		return (0);
+	if (uid == 0)
+		return (1);
+	if (ctl->nconns >= CONTROL_MAX_CONNS - CONTROL_ROOT_CONNS)
+		return (0);
+	TAILQ_FOREACH(c, &ctl->conns, entry)
+		if (c->uid == uid)
+			mine++;
+	return (mine < CONTROL_UID_CONNS);
+}
+
 static void
 control_client_closed(struct imsgev *iev)
 {
@@ -216,15 +244,32 @@ control_conn_find(struct control *ctl, uint32_t id)
 	return (NULL);
 }
 
-static void
+/* A client that does not read what we answer is not kept forever. */
+static int
+control_queue_full(struct ctl_conn *c)
+{
+	if (imsgbuf_queuelen(&c->iev.ibuf) < CONTROL_MAX_QUEUE)
+		return (0);
+	log_warnx("%s: not reading its answers, disconnected", c->name);
+	return (1);
+}
+
+/*
+ * Refuse a request.  Returns -1 when the client must be dropped instead
+ * (it does not read its answers), as its dispatcher then returns.
+ */
+static int
 control_fail(struct ctl_conn *c, int error, const char *reason)
 {
 	struct vmop_result	 vmr;
 
+	if (control_queue_full(c))
+		return (-1);
 	memset(&vmr, 0, sizeof(vmr));
 	vmr.vmr_result = error;
 	(void)snprintf(vmr.vmr_reason, sizeof(vmr.vmr_reason), "%s", reason);
 	imsgev_compose(&c->iev, IMSG_CTL_FAIL, 0, 0, -1, &vmr, sizeof(vmr));
+	return (0);
 }
 
 /*
@@ -251,24 +296,20 @@ control_dispatch_client(struct imsgev *iev, struct imsg *imsg)
 	if (len > sizeof(req)) {
 		log_warnx("%s: request type %u with %zu bytes, dropped",
 		    c->name, type, len);
-		control_fail(c, EINVAL, "malformed request: wrong size");
-		return (0);
+		return (control_fail(c, EINVAL,
+		    "malformed request: wrong size"));
 	}
-	if (len > 0 && imsg_get_data(imsg, &req, len) == -1) {
-		control_fail(c, EINVAL, "malformed request");
-		return (0);
-	}
+	if (len > 0 && imsg_get_data(imsg, &req, len) == -1)
+		return (control_fail(c, EINVAL, "malformed request"));
 	if ((error = control_msg_check(type, len > 0 ? &req : NULL, len,
 	    reason, sizeof(reason))) != 0) {
 		log_warnx("%s: request type %u: %s", c->name, type, reason);
-		control_fail(c, error, reason);
-		return (0);
+		return (control_fail(c, error, reason));
 	}
 	if (control_msg_rootonly(type) && c->uid != 0) {
 		log_warnx("denied request %u from uid %u", type,
 		    (unsigned)c->uid);
-		control_fail(c, EPERM, "permission denied");
-		return (0);
+		return (control_fail(c, EPERM, "permission denied"));
 	}
 	imsgev_compose(&c->ctl->parent, type, c->id, (pid_t)c->uid, -1,
 	    len > 0 ? &req : NULL, len);
@@ -328,9 +369,7 @@ control_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 		    imsg_get_id(imsg));
 		return (0);
 	}
-	if (imsgbuf_queuelen(&c->iev.ibuf) >= CONTROL_MAX_QUEUE) {
-		log_warnx("%s: not reading its answers, disconnected",
-		    c->name);
+	if (control_queue_full(c)) {
 		imsgev_clear(&c->iev);
 		control_client_closed(&c->iev);
 		return (0);

@@ -13,6 +13,7 @@
  */
 
 #include <sys/types.h>
+#include <sys/fsuid.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -44,6 +45,7 @@
 #define VMD_NFDS		4	/* descriptors per VM start */
 #define VMD_SUN_PATH_MAX	sizeof(((struct sockaddr_un *)0)->sun_path)
 #define VMD_MAX_GROUPS		1024	/* groups of one user we look at */
+#define VMD_UID_WAITERS		16	/* waits of one user on one VM */
 #define VMD_PIDFILE		"/var/run/vmd.pid"	/* for etc/rc.d/vmd */
 
 /* What a vm.conf file does to the registry. */
@@ -57,6 +59,7 @@ struct vmd_waiter {
 	TAILQ_ENTRY(vmd_waiter)	 entry;
 	uint32_t		 peerid;
 	uint32_t		 type;	/* the response it waits for */
+	uid_t			 uid;	/* who asked */
 };
 TAILQ_HEAD(vmd_waiters, vmd_waiter);
 
@@ -154,7 +157,7 @@ static void	 vmd_req_config(struct vmd *, struct imsg *);
 static void	 vmd_req_verbose(struct vmd *, struct imsg *);
 static void	 vmd_pause_done(struct vmd *, struct imsg *);
 static void	 vmd_vm_cancel(struct vmd *, struct vmd_vm *);
-static int	 vmd_start_vm(struct vmd *, struct vmd_vm *, char *,
+static int	 vmd_start_vm(struct vmd *, struct vmd_vm *, uid_t, char *,
 		    size_t);
 static void	 vmd_vm_started(struct vmd *, struct imsg *);
 static void	 vmd_vm_ended(struct vmd *, struct imsg *);
@@ -994,9 +997,12 @@ vmd_req_start(struct vmd *vmd, struct imsg *imsg, uid_t uid)
 	uint32_t		 peer = imsg_get_id(imsg);
 	char			 reason[VM_REASON_MAX];
 	int			 error, created = 0;
+	uid_t			 kuid;
 
 	if (imsg_get_data(imsg, &req, sizeof(req)) == -1)
 		return;
+	/* A kernel the requester names is read with its credentials. */
+	kuid = (req.vmc_flags & VMOP_CREATE_KERNEL) ? uid : 0;
 	if (vmd->shutting_down) {
 		vmd_reply(vmd, peer, IMSG_VMDOP_START_VM_RESPONSE, EBUSY, NULL,
 		    "vmd is shutting down");
@@ -1076,7 +1082,8 @@ vmd_req_start(struct vmd *vmd, struct imsg *imsg, uid_t uid)
 	}
 	vm->state = VM_STATE_STOPPED;
 	vm->params = params;
-	if ((error = vmd_start_vm(vmd, vm, reason, sizeof(reason))) != 0)
+	if ((error = vmd_start_vm(vmd, vm, kuid, reason,
+	    sizeof(reason))) != 0)
 		goto fail;
 	vm->start_pending = 1;
 	vm->start_peer = peer;
@@ -1105,7 +1112,7 @@ vmd_start_defined(struct vmd *vmd, struct vmd_vm *vm, char *reason,
 	if ((error = vmd_merge_params(vm, &req, &params, reason, rlen)) != 0)
 		return (error);
 	vm->params = params;
-	return (vmd_start_vm(vmd, vm, reason, rlen));
+	return (vmd_start_vm(vmd, vm, 0, reason, rlen));
 }
 
 /* A reason for vmctl; long paths are cut, which is fine for a message. */
@@ -1153,6 +1160,83 @@ vmd_open_kernel(const char *path, char *reason, size_t rlen)
 		close(fd);
 		return (-error);
 	}
+	return (fd);
+}
+
+/* The parent's own groups, to go back to after acting as a user. */
+struct vmd_creds {
+	gid_t	 groups[VMD_MAX_GROUPS];
+	int	 ngroups;
+};
+
+/*
+ * Open files from now on with uid's filesystem credentials: its uid,
+ * primary group and supplementary groups.  The kernel then checks every
+ * directory of the path and the file itself as it would for the user,
+ * and the open cannot race a check.  The parent is single-threaded, so
+ * nothing else runs meanwhile.  Returns 0, or an errno value.
+ */
+static int
+vmd_creds_enter(uid_t uid, struct vmd_creds *saved)
+{
+	struct passwd	*pw;
+	gid_t		 groups[VMD_MAX_GROUPS];
+	int		 n = VMD_MAX_GROUPS;
+
+	if ((pw = getpwuid(uid)) == NULL)
+		return (EPERM);
+	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) == -1 ||
+	    n > VMD_MAX_GROUPS)
+		n = VMD_MAX_GROUPS;
+	if ((saved->ngroups = getgroups(VMD_MAX_GROUPS, saved->groups)) == -1)
+		return (errno);
+	if (setgroups(n, groups) == -1)
+		return (errno);
+	(void)setfsgid(pw->pw_gid);
+	(void)setfsuid(uid);
+	/* setfsuid() answers the old value; asking again tells the new. */
+	if ((uid_t)setfsuid((uid_t)-1) != uid ||
+	    (gid_t)setfsgid((gid_t)-1) != pw->pw_gid) {
+		(void)setfsuid(0);
+		(void)setfsgid(0);
+		if (setgroups(saved->ngroups, saved->groups) == -1)
+			fatal("cannot restore my groups");
+		return (EPERM);
+	}
+	return (0);
+}
+
+/* Back to root; going on with a user's credentials is not an option. */
+static void
+vmd_creds_leave(const struct vmd_creds *saved)
+{
+	(void)setfsuid(0);
+	(void)setfsgid(0);
+	if ((uid_t)setfsuid((uid_t)-1) != 0 ||
+	    (gid_t)setfsgid((gid_t)-1) != 0 ||
+	    setgroups(saved->ngroups, saved->groups) == -1)
+		fatal("cannot return to root's credentials");
+}
+
+/*
+ * A kernel path a user gave (start -t ... -b): vmd reads it only if
+ * that user could, as OpenBSD's vmd checks; uid 0 reads anything.
+ */
+static int
+vmd_open_kernel_as(const char *path, uid_t uid, char *reason, size_t rlen)
+{
+	struct vmd_creds	 saved;
+	int			 fd, error;
+
+	if (uid == 0)
+		return (vmd_open_kernel(path, reason, rlen));
+	if ((error = vmd_creds_enter(uid, &saved)) != 0) {
+		vmd_reasonf(reason, rlen, "kernel %s: cannot check access "
+		    "for uid %u: %s", path, (unsigned)uid, strerror(error));
+		return (-error);
+	}
+	fd = vmd_open_kernel(path, reason, rlen);
+	vmd_creds_leave(&saved);
 	return (fd);
 }
 
@@ -1265,7 +1349,7 @@ vmd_pty_owner(int fd, const struct vmd_conf_owner *o, char *reason,
  * or an errno value with reason filled in.
  */
 static int
-vmd_start_vm(struct vmd *vmd, struct vmd_vm *vm, char *reason,
+vmd_start_vm(struct vmd *vmd, struct vmd_vm *vm, uid_t kuid, char *reason,
     size_t rlen)
 {
 	struct vmop_fd	 vmf;
@@ -1275,7 +1359,8 @@ vmd_start_vm(struct vmd *vmd, struct vmd_vm *vm, char *reason,
 		fds[kind] = -1;
 	if ((kind = vmd_check_devices(vm->def, reason, rlen)) != 0)
 		return (kind);
-	if ((fd = vmd_open_kernel(vm->params.vmc_kernel, reason, rlen)) < 0)
+	if ((fd = vmd_open_kernel_as(vm->params.vmc_kernel, kuid, reason,
+	    rlen)) < 0)
 		return (-fd);
 	fds[VMOP_FD_KERNEL] = fd;
 	if ((fds[VMOP_FD_KVM] = open("/dev/kvm", O_RDWR | O_CLOEXEC)) == -1) {
@@ -1461,15 +1546,46 @@ vmd_find_target(struct vmd *vmd, struct vmop_id *vid, int force,
 	return (NULL);
 }
 
+/*
+ * Waiters are bounded, so a flood of wait requests cannot grow the
+ * parent: a client waits once per VM, and a user has at most
+ * VMD_UID_WAITERS waits on one VM.  Past that its oldest wait (most
+ * likely of a client that has gone away) gives way, so a user can only
+ * ever crowd out itself.  Returns 0 or an errno value with reason set.
+ */
 static int
-vmd_add_waiter(struct vmd_vm *vm, uint32_t peerid, uint32_t type)
+vmd_add_waiter(struct vmd *vmd, struct vmd_vm *vm, uint32_t peerid,
+    uint32_t type, uid_t uid, const char **reason)
 {
-	struct vmd_waiter	*w;
+	struct vmd_waiter	*w, *oldest = NULL;
+	unsigned int		 n = 0;
 
-	if ((w = calloc(1, sizeof(*w))) == NULL)
-		return (-1);
+	TAILQ_FOREACH(w, &vm->waiters, entry) {
+		if (w->peerid == peerid) {
+			*reason = "already waiting for this vm";
+			return (EALREADY);
+		}
+		if (w->uid != uid)
+			continue;
+		if (oldest == NULL)
+			oldest = w;
+		n++;
+	}
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		*reason = "out of memory";
+		return (ENOMEM);
+	}
+	if (n >= VMD_UID_WAITERS) {
+		log_warnx("vm %s: uid %u waits too often, dropping its "
+		    "oldest wait", vm->name, (unsigned)uid);
+		TAILQ_REMOVE(&vm->waiters, oldest, entry);
+		vmd_reply(vmd, oldest->peerid, oldest->type, EBUSY, vm,
+		    "too many waits on this vm");
+		free(oldest);
+	}
 	w->peerid = peerid;
 	w->type = type;
+	w->uid = uid;
 	TAILQ_INSERT_TAIL(&vm->waiters, w, entry);
 	return (0);
 }
@@ -1511,10 +1627,10 @@ vmd_req_terminate(struct vmd *vmd, struct imsg *imsg, uid_t uid)
 		    "(not available yet); use stop -f");
 		return;
 	}
-	if ((flags & VMOP_WAIT) && vmd_add_waiter(vm, peer,
-	    IMSG_VMDOP_TERMINATE_VM_RESPONSE) == -1) {
-		vmd_reply(vmd, peer, IMSG_VMDOP_TERMINATE_VM_RESPONSE, ENOMEM,
-		    vm, "out of memory");
+	if ((flags & VMOP_WAIT) && (error = vmd_add_waiter(vmd, vm,
+	    peer, IMSG_VMDOP_TERMINATE_VM_RESPONSE, uid, &reason)) != 0) {
+		vmd_reply(vmd, peer, IMSG_VMDOP_TERMINATE_VM_RESPONSE, error,
+		    vm, reason);
 		return;
 	}
 	memset(&vid, 0, sizeof(vid));
@@ -1553,9 +1669,10 @@ vmd_req_wait(struct vmd *vmd, struct imsg *imsg, uid_t uid)
 		    "permission denied");
 		return;
 	}
-	if (vmd_add_waiter(vm, peer, IMSG_VMDOP_WAIT_VM_RESPONSE) == -1)
-		vmd_reply(vmd, peer, IMSG_VMDOP_WAIT_VM_RESPONSE, ENOMEM, vm,
-		    "out of memory");
+	if ((error = vmd_add_waiter(vmd, vm, peer,
+	    IMSG_VMDOP_WAIT_VM_RESPONSE, uid, &reason)) != 0)
+		vmd_reply(vmd, peer, IMSG_VMDOP_WAIT_VM_RESPONSE, error, vm,
+		    reason);
 }
 
 /* A staggered VM that will not start after all: stopped, waiters told. */
