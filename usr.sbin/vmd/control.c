@@ -228,6 +228,9 @@ control_client_closed(struct imsgev *iev)
 	struct control	*ctl = c->ctl;
 
 	log_debug("%s: disconnected", c->name);
+	/* so that the parent forgets what this client waits for */
+	imsgev_compose(&ctl->parent, IMSG_CTL_CLIENT_GONE, c->id, 0, -1,
+	    NULL, 0);
 	TAILQ_REMOVE(&ctl->conns, c, entry);
 	ctl->nconns--;
 	free(c);

@@ -723,6 +723,28 @@ vmd_reply(struct vmd *vmd, uint32_t peerid, uint32_t type, int error,
 	    sizeof(vmr));
 }
 
+/* A vmctl connection closed: nobody is left to answer there. */
+static void
+vmd_client_gone(struct vmd *vmd, uint32_t peerid)
+{
+	struct vmd_vm		*vm;
+	struct vmd_waiter	*w, *next;
+	int			 n = 0;
+
+	TAILQ_FOREACH(vm, &vmd->vms, entry) {
+		for (w = TAILQ_FIRST(&vm->waiters); w != NULL; w = next) {
+			next = TAILQ_NEXT(w, entry);
+			if (w->peerid != peerid)
+				continue;
+			TAILQ_REMOVE(&vm->waiters, w, entry);
+			free(w);
+			n++;
+		}
+	}
+	if (n > 0)
+		log_debug("client %u gone, %d wait(s) dropped", peerid, n);
+}
+
 /* Requests from vmctl, relayed by control: peerid, uid in the pid. */
 static int
 vmd_dispatch_control(struct imsgev *iev, struct imsg *imsg)
@@ -768,6 +790,10 @@ vmd_dispatch_control(struct imsgev *iev, struct imsg *imsg)
 				vmd_req_verbose(vmd, imsg);
 		} else
 			vmd_req_config(vmd, imsg);
+		break;
+	case IMSG_CTL_CLIENT_GONE:
+		if (imsg_size_ok(imsg, 0, "control"))
+			vmd_client_gone(vmd, imsg_get_id(imsg));
 		break;
 	default:
 		log_warnx("control: unexpected message type %u, dropped",

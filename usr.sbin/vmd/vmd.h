@@ -75,6 +75,7 @@ enum imsg_type {
 	IMSG_CTL_RESET,			/* struct vmop_reset (root) */
 	IMSG_CTL_VERBOSE,		/* int32_t level (root); also to every process */
 	IMSG_CTL_OK,			/* struct vmop_result: done */
+	IMSG_CTL_CLIENT_GONE,		/* empty: control -> parent, peerid closed */
 	/* parent <-> vmm <-> vm */
 	IMSG_VMDOP_START_VM_FD,		/* struct vmop_fd, one fd */
 	IMSG_VMDOP_START_VM_END,	/* struct vmop_create_params */
