@@ -9,9 +9,6 @@
 TESTNAME=hostile
 . "$(dirname "$0")/lib.subr"
 need_root
-for c in useradd userdel groupadd groupdel setpriv; do
-	command -v $c >/dev/null 2>&1 || { skip all "no $c"; exit 0; }
-done
 # the raw client runs as the user: it needs a python3 it may execute
 PY=
 for p in /usr/bin/python3 /usr/local/bin/python3; do
@@ -19,16 +16,9 @@ for p in /usr/bin/python3 /usr/local/bin/python3; do
 done
 [ -n "$PY" ] || { skip all "no system python3"; exit 0; }
 MAL=vmdt_mal SOCKGRP=vmdt_hsock
-getent passwd $MAL >/dev/null && { skip all "user $MAL exists"; exit 0; }
-getent group $SOCKGRP >/dev/null && { skip all "group $SOCKGRP exists"; exit 0; }
-
-hostile_cleanup() {
-	userdel $MAL 2>/dev/null
-	groupdel $SOCKGRP 2>/dev/null
-}
-trap 'cleanup; hostile_cleanup' EXIT
-groupadd $SOCKGRP && useradd -M -N -g $SOCKGRP -s /bin/sh $MAL ||
-    { fail setup "cannot create the user"; exit 1; }
+need_test_accounts "$MAL" "$SOCKGRP"
+add_test_group $SOCKGRP
+add_test_user $MAL $SOCKGRP
 chmod 0755 "$T"
 
 # What only root may read: a file of its own, and a readable file in a

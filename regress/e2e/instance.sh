@@ -7,19 +7,10 @@
 TESTNAME=instance
 . "$(dirname "$0")/lib.subr"
 need_root
-for c in useradd userdel groupadd groupdel setpriv; do
-	command -v $c >/dev/null 2>&1 || { skip all "no $c"; exit 0; }
-done
 IVAN=vmdt_ivan IGRP=vmdt_igrp
-getent passwd $IVAN >/dev/null && { skip all "user $IVAN exists"; exit 0; }
-getent group $IGRP >/dev/null && { skip all "group $IGRP exists"; exit 0; }
-inst_cleanup() {
-	userdel $IVAN 2>/dev/null
-	groupdel $IGRP 2>/dev/null
-}
-trap 'inst_cleanup; cleanup' EXIT
-groupadd $IGRP && useradd -M -N -g $IGRP -s /bin/sh $IVAN ||
-    { fail setup "cannot create the user"; exit 1; }
+need_test_accounts "$IVAN" "$IGRP"
+add_test_group $IGRP
+add_test_user $IVAN $IGRP
 chmod 0755 "$T"
 cat >"$CONF" <<CONF
 socket owner ":$IGRP"

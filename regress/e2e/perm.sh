@@ -7,28 +7,12 @@
 TESTNAME=perm
 . "$(dirname "$0")/lib.subr"
 need_root
-for c in useradd userdel groupadd groupdel setpriv; do
-	command -v $c >/dev/null 2>&1 || { skip all "no $c"; exit 0; }
-done
 ALICE=vmdt_alice BOB=vmdt_bob GRP=vmdt_grp SOCKGRP=vmdt_sock
-for n in $ALICE $BOB; do
-	getent passwd $n >/dev/null && { skip all "user $n exists"; exit 0; }
-done
-for n in $GRP $SOCKGRP; do
-	getent group $n >/dev/null && { skip all "group $n exists"; exit 0; }
-done
-
-perm_cleanup() {
-	userdel $ALICE 2>/dev/null
-	userdel $BOB 2>/dev/null
-	groupdel $GRP 2>/dev/null
-	groupdel $SOCKGRP 2>/dev/null
-}
-trap 'perm_cleanup; cleanup' EXIT
-groupadd $GRP && groupadd $SOCKGRP &&
-    useradd -M -N -g $SOCKGRP -G $GRP -s /bin/sh $ALICE &&
-    useradd -M -N -g $SOCKGRP -s /bin/sh $BOB ||
-    { fail setup "cannot create users and groups"; exit 1; }
+need_test_accounts "$ALICE $BOB" "$GRP $SOCKGRP"
+add_test_group $GRP
+add_test_group $SOCKGRP
+add_test_user $ALICE $SOCKGRP -G $GRP
+add_test_user $BOB $SOCKGRP
 # the users must reach the socket and the binaries
 chmod 0755 "$T"
 
