@@ -20,7 +20,7 @@
 #include <event2/thread.h>
 
 #include "dev.h"
-#include "vmd.h"
+#include "vm.h"
 
 struct reader {
 	int		 fd;

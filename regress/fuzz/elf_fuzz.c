@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "dev/vmm/vmm.h"
+#include "vm.h"
 #include "vmd.h"
 
 #define FUZZ_GUEST_RAM	(16ULL << 20)

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "dev/vmm/vmm.h"
+#include "vm.h"
 #include "vmd.h"
 #include "regress/test.h"
 

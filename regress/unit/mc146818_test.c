@@ -14,7 +14,7 @@
 #include <event2/event.h>
 
 #include "dev.h"
-#include "vmd.h"
+#include "vm.h"
 #include "regress/test.h"
 
 struct irq_rec {

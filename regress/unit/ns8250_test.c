@@ -22,7 +22,7 @@
 #include <event2/thread.h>
 
 #include "dev.h"
-#include "vmd.h"
+#include "vm.h"
 #include "regress/test.h"
 
 #define COM	VM_COM1_PORT

@@ -12,7 +12,7 @@
 
 #include "dev.h"
 #include "pci.h"
-#include "vmd.h"
+#include "vm.h"
 #include "regress/test.h"
 
 struct fake_fn {

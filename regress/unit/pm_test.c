@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "dev.h"
-#include "vmd.h"
+#include "vm.h"
 #include "regress/test.h"
 
 struct req_rec {

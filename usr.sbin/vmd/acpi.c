@@ -12,7 +12,7 @@
 
 #include "log.h"
 #include "dev.h"
-#include "vmd.h"
+#include "vm.h"
 
 /* offsets from VM_PM_BASE */
 #define PM1_STS		0x0

@@ -10,7 +10,7 @@
 
 #include "log.h"
 #include "dev.h"
-#include "vmd.h"
+#include "vm.h"
 
 #define KBD_DATA	0	/* offset of 0x60 */
 #define KBD_CMD		4	/* offset of 0x64 */

@@ -30,7 +30,7 @@
 #include <unistd.h>
 
 #include "dev/vmm/vmm.h"
-#include "vmd.h"
+#include "vm.h"
 
 /*
  * Where the PVH boot data goes in guest-physical memory.  Low RAM below
@@ -42,7 +42,7 @@
 #define PVH_START_INFO_GPA	0x6000ULL
 #define PVH_CMDLINE_GPA		0x7000ULL
 #define PVH_AREA_START		PVH_START_INFO_GPA
-#define PVH_AREA_END		(PVH_CMDLINE_GPA + VM_CMDLINE_MAX)
+#define PVH_AREA_END		(PVH_CMDLINE_GPA + VM_CMDLINE_LEN)
 
 /* Caps on what a hostile header may make us read. */
 #define ELF_MAX_PHDRS		64
@@ -559,10 +559,10 @@ loadfile_elf(int fd, const struct vm_mem *mem, const char *cmdline,
 
 	if (cmdline == NULL)
 		cmdline = "";
-	cmdlen = strnlen(cmdline, VM_CMDLINE_MAX) + 1;
-	if (cmdlen > VM_CMDLINE_MAX) {
+	cmdlen = strnlen(cmdline, VM_CMDLINE_LEN) + 1;
+	if (cmdlen > VM_CMDLINE_LEN) {
 		elf_fail(img, EINVAL, "command line too long (max %d bytes)",
-		    VM_CMDLINE_MAX - 1);
+		    VM_CMDLINE_LEN - 1);
 		goto done;
 	}
 	if (fstat(fd, &st) == -1) {

@@ -15,7 +15,7 @@
 
 #include "log.h"
 #include "dev.h"
-#include "vmd.h"
+#include "vm.h"
 
 #define RTC_SEC		0x00
 #define RTC_SEC_ALARM	0x01

@@ -20,7 +20,7 @@
 
 #include "log.h"
 #include "dev.h"
-#include "vmd.h"
+#include "vm.h"
 
 /* register offsets */
 #define COM_DATA	0	/* RBR read, THR write; DLL with DLAB */

@@ -14,7 +14,7 @@
 #include "log.h"
 #include "dev.h"
 #include "pci.h"
-#include "vmd.h"
+#include "vm.h"
 
 #define PCI_CONF_ADDR		0xcf8
 #define PCI_CONF_DATA		0xcfc

@@ -25,6 +25,12 @@
 #include "log.h"
 #include "util.h"
 #include "vm.h"
+#include "vmd.h"
+
+_Static_assert(sizeof(((struct vmctx *)0)->reason) == VM_REASON_MAX,
+    "vm.h's reason buffer must match the protocol's");
+_Static_assert(VM_CMDLINE_LEN == VM_CMDLINE_MAX,
+    "the guest's command line must hold what the protocol carries");
 
 #define REBOOT_WINDOW		10	/* seconds */
 #define REBOOT_MAX		20	/* resets in a window before giving up */
@@ -83,7 +89,7 @@ vm_end(struct vmctx *ctx, enum vm_end how, const char *reason)
 	vm_drain_console(ctx);
 
 	memset(&r, 0, sizeof(r));
-	r.vmr_id = ctx->params.vmc_id;
+	r.vmr_id = ctx->params->vmc_id;
 	r.vmr_pid = getpid();
 	r.vmr_state = how;
 	strlcpy(r.vmr_reason, reason, sizeof(r.vmr_reason));
@@ -98,7 +104,7 @@ vm_start_failed(struct vmctx *ctx, int error, const char *reason)
 
 	log_warnx("start failed: %s", reason);
 	memset(&r, 0, sizeof(r));
-	r.vmr_id = ctx->params.vmc_id;
+	r.vmr_id = ctx->params->vmc_id;
 	r.vmr_pid = getpid();
 	r.vmr_result = error ? error : EINVAL;
 	strlcpy(r.vmr_reason, reason, sizeof(r.vmr_reason));
@@ -248,8 +254,8 @@ vm_reboot(struct vmctx *ctx)
 
 	log_info("rebooting (%s)", ctx->reason);
 	memset(&id, 0, sizeof(id));
-	id.vid_id = ctx->params.vmc_id;
-	strlcpy(id.vid_name, ctx->params.vmc_name, sizeof(id.vid_name));
+	id.vid_id = ctx->params->vmc_id;
+	strlcpy(id.vid_name, ctx->params->vmc_name, sizeof(id.vid_name));
 	vm_send(IMSG_VMDOP_VM_REBOOT, &id, sizeof(id));
 	x86_halt(ctx);
 	if (!vm_reboot_allowed())
@@ -319,7 +325,7 @@ vm_answer_pause(struct vmctx *ctx, struct imsg *imsg, int pause)
 	struct vmop_id		 id;
 
 	memset(&r, 0, sizeof(r));
-	r.vmr_id = ctx->params.vmc_id;
+	r.vmr_id = ctx->params->vmc_id;
 	r.vmr_pid = getpid();
 	if (imsg_get_data(imsg, &id, sizeof(id)) == -1)
 		r.vmr_result = EINVAL;
@@ -427,8 +433,8 @@ vm_receive(struct vmctx *ctx, char *err, size_t errlen)
 				vm_take_fd(ctx, &imsg);
 				break;
 			case IMSG_VMDOP_START_VM_END:
-				if (imsg_get_data(&imsg, &ctx->params,
-				    sizeof(ctx->params)) == -1) {
+				if (imsg_get_data(&imsg, ctx->params,
+				    sizeof(*ctx->params)) == -1) {
 					imsg_free(&imsg);
 					snprintf(err, errlen, "bad parameters");
 					return (-1);
@@ -453,7 +459,7 @@ vm_receive(struct vmctx *ctx, char *err, size_t errlen)
 static int
 vm_check_params(struct vmctx *ctx, char *err, size_t errlen)
 {
-	struct vmop_create_params	*p = &ctx->params;
+	struct vmop_create_params	*p = ctx->params;
 
 	if (memchr(p->vmc_name, '\0', sizeof(p->vmc_name)) == NULL ||
 	    memchr(p->vmc_cmdline, '\0', sizeof(p->vmc_cmdline)) == NULL ||
@@ -477,6 +483,7 @@ vm_check_params(struct vmctx *ctx, char *err, size_t errlen)
 void
 vm_main(int fd, const char *name)
 {
+	static struct vmop_create_params params;
 	static struct vmctx	 vmctx;
 	struct vmctx		*ctx = &vmctx;
 	struct vmop_result	 r;
@@ -486,6 +493,7 @@ vm_main(int fd, const char *name)
 	snprintf(title, sizeof(title), "vm %s", name);
 	log_procinit(title);
 	signal(SIGPIPE, SIG_IGN);
+	ctx->params = &params;
 	ctx->kvmfd = ctx->kernelfd = ctx->tty_master = ctx->tty_slave = -1;
 	pthread_mutex_init(&ctx->vm_lock, NULL);
 	pthread_cond_init(&ctx->pause_cv, NULL);
@@ -525,7 +533,7 @@ vm_main(int fd, const char *name)
 		vm_start_failed(ctx, errno ? errno : ENOEXEC, err);
 
 	memset(&r, 0, sizeof(r));
-	r.vmr_id = ctx->params.vmc_id;
+	r.vmr_id = ctx->params->vmc_id;
 	r.vmr_pid = getpid();
 	/*
 	 * The guest runs while the news travels; its end is only reported
@@ -535,7 +543,7 @@ vm_main(int fd, const char *name)
 	vm_send(IMSG_VMDOP_VM_STARTED, &r, sizeof(r));
 	log_debug("started: %llu MB, kernel %s",
 	    (unsigned long long)(ctx->mem.memsize >> 20),
-	    ctx->params.vmc_kernel);
+	    ctx->params->vmc_kernel);
 
 	event_add(ev_vmm, NULL);
 	event_base_dispatch(ctx->evbase);

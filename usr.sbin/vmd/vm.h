@@ -1,20 +1,91 @@
 /*
- * vm.h: the state of one VM inside its own "vm NAME" process, shared by
- * the process life cycle (vm.c) and the x86 platform (x86_vm.c).  Only
- * that process ever holds one of these; nothing in it is sent anywhere.
+ * vm.h: the guest platform (memory map, fixed ports and interrupt lines,
+ * the e820 map) and the vm process's own API: the state of one VM inside
+ * its "vm NAME" process, shared by the process life cycle (vm.c) and the
+ * x86 platform (x86_vm.c).  Devices and loaders include this and dev.h,
+ * never vmd.h: the daemon's protocol is not theirs to see.  Only the vm
+ * process ever holds a struct vmctx; nothing in it is sent anywhere.
  */
 
 #ifndef VM_H
 #define VM_H
 
 #include <pthread.h>
+#include <stdint.h>
 
 #include <event.h>
 
 #include "imsg.h"
 #include "dev/vmm/vmm.h"
 #include "dev.h"
-#include "vmd.h"
+
+/*
+ * Guest-physical memory layout, as on OpenBSD's vmd: RAM below 640K, a
+ * reserved hole to 1M, RAM from 1M to the PCI MMIO hole, the rest of RAM
+ * above 4G.  The guest RAM memfd holds RAM at offset == gpa below the
+ * hole (the 640K-1M hole included, unused) and the part above 4G right
+ * after it.
+ */
+#define VM_LOWMEM_END		0xa0000ULL
+#define VM_HIGHMEM_START	0x100000ULL
+#define VM_MMIO_HOLE_START	0xc0000000ULL
+#define VM_MMIO_HOLE_END	0x100000000ULL
+#define VM_PCI_MMIO_START	0xe0000000ULL	/* BARs go here */
+#define VM_PCI_MMIO_END		0xfec00000ULL
+
+/* The longest guest command line, NUL included (VM_CMDLINE_MAX in vmd.h) */
+#define VM_CMDLINE_LEN		2048
+
+/* Fixed platform ports and lines. */
+#define VM_COM1_PORT		0x3f8
+#define VM_COM1_IRQ		4
+#define VM_RTC_PORT		0x70
+#define VM_RTC_IRQ		8
+#define VM_PCI_CONF_PORT	0xcf8
+#define VM_I8042_PORT		0x60	/* data 0x60, command/status 0x64 */
+#define VM_PM_BASE		0x600	/* ACPI PM1a event 0x600, control 0x604 */
+#define VM_PM1_CNT_PORT		(VM_PM_BASE + 4)
+#define VM_PM1_SLP_EN		0x2000
+#define VM_PM1_SLP_TYP_S5	0	/* SLP_TYP for S5 (poweroff), as QEMU's */
+
+/*
+ * Guest memory as the vm process holds it: one mapping of the whole RAM
+ * memfd.  vm_gpa_ptr() is the only way to turn a guest-physical address
+ * into a pointer; it fails unless the whole range is guest RAM.
+ */
+struct vm_mem {
+	uint8_t		*ram;		/* mapping of the memfd */
+	uint64_t	 memsize;	/* bytes of guest RAM */
+	int		 fd;		/* the memfd */
+};
+
+/* e820 entry types, as the PVH memory map and bzImage use them */
+#define E820_RAM		1
+#define E820_RESERVED		2
+
+struct vm_memrange {
+	uint64_t	addr;
+	uint64_t	size;
+	uint32_t	type;
+};
+
+#define VM_MAX_MEMRANGES	8
+
+/* vm_mem.c */
+uint64_t	 vm_lowram_end(uint64_t);
+size_t		 vm_memmap(uint64_t, struct vm_memrange *, size_t);
+void		*vm_gpa_ptr(const struct vm_mem *, uint64_t, uint64_t);
+
+/* loadfile_elf.c */
+struct vmm_regs;
+struct vmm_sregs;
+int		 loadfile_elf(int, const struct vm_mem *, const char *,
+		    struct vmm_regs *, struct vmm_sregs *, char *, size_t);
+
+/* vm.h: the vm process */
+#define VM_REASON_LEN		256	/* as VM_REASON_MAX in vmd.h */
+
+struct vmop_create_params;
 
 /* Why the vCPU loop stopped, in the order they win. */
 enum vm_request {
@@ -26,7 +97,7 @@ enum vm_request {
 };
 
 struct vmctx {
-	struct vmop_create_params params;
+	struct vmop_create_params *params;	/* from vmm, checked */
 	int			 kvmfd;
 	int			 kernelfd;
 	int			 tty_master;
@@ -45,7 +116,7 @@ struct vmctx {
 	pthread_t		 vcpu_thread;
 	int			 vcpu_running;
 	int			 request;	/* enum vm_request, atomic */
-	char			 reason[VM_REASON_MAX];
+	char			 reason[VM_REASON_LEN];
 	uint64_t		 exits;		/* for debug logs */
 };
 

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmd.h"
+#include "vm.h"
 
 /* Where RAM below the PCI hole ends. */
 uint64_t

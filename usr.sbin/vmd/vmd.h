@@ -1,7 +1,8 @@
 /*
  * vmd.h: what vmd's processes and vmctl share: the one enum of message
- * types, the fixed-size structures those messages carry, the guest memory
- * layout, and the prototypes of each vmd file, grouped by file.  Every
+ * types, the fixed-size structures those messages carry, and the
+ * prototypes of the daemon's files, grouped by file.  The guest platform
+ * (memory map, ports, interrupt lines) is not here but in vm.h.  Every
  * structure sent over a socket is flat (no pointers) and every string in
  * one is NUL-terminated within its array; receivers check both.
  */
@@ -25,32 +26,6 @@
 #define VM_DEFAULT_MEMORY	(512ULL << 20)
 #define VM_MIN_MEMORY		(1ULL << 20)
 #define VM_MAX_MEMORY		(128ULL << 30)
-
-/*
- * Guest-physical memory layout, as on OpenBSD's vmd: RAM below 640K, a
- * reserved hole to 1M, RAM from 1M to the PCI MMIO hole, the rest of RAM
- * above 4G.  The guest RAM memfd holds RAM at offset == gpa below the
- * hole (the 640K-1M hole included, unused) and the part above 4G right
- * after it.
- */
-#define VM_LOWMEM_END		0xa0000ULL
-#define VM_HIGHMEM_START	0x100000ULL
-#define VM_MMIO_HOLE_START	0xc0000000ULL
-#define VM_MMIO_HOLE_END	0x100000000ULL
-#define VM_PCI_MMIO_START	0xe0000000ULL	/* BARs go here */
-#define VM_PCI_MMIO_END		0xfec00000ULL
-
-/* Fixed platform ports and lines. */
-#define VM_COM1_PORT		0x3f8
-#define VM_COM1_IRQ		4
-#define VM_RTC_PORT		0x70
-#define VM_RTC_IRQ		8
-#define VM_PCI_CONF_PORT	0xcf8
-#define VM_I8042_PORT		0x60	/* data 0x60, command/status 0x64 */
-#define VM_PM_BASE		0x600	/* ACPI PM1a event 0x600, control 0x604 */
-#define VM_PM1_CNT_PORT		(VM_PM_BASE + 4)
-#define VM_PM1_SLP_EN		0x2000
-#define VM_PM1_SLP_TYP_S5	0	/* SLP_TYP for S5 (poweroff), as QEMU's */
 
 /* One enum for every message between vmd's processes and vmctl. */
 enum imsg_type {
@@ -179,40 +154,6 @@ struct vmop_info_result {
 	char		vir_name[VM_NAME_MAX];
 	char		vir_ttyname[VM_TTYNAME_MAX];
 };
-
-/*
- * Guest memory as the vm process holds it: one mapping of the whole RAM
- * memfd.  vm_gpa_ptr() is the only way to turn a guest-physical address
- * into a pointer; it fails unless the whole range is guest RAM.
- */
-struct vm_mem {
-	uint8_t		*ram;		/* mapping of the memfd */
-	uint64_t	 memsize;	/* bytes of guest RAM */
-	int		 fd;		/* the memfd */
-};
-
-/* e820 entry types, as the PVH memory map and bzImage use them */
-#define E820_RAM		1
-#define E820_RESERVED		2
-
-struct vm_memrange {
-	uint64_t	addr;
-	uint64_t	size;
-	uint32_t	type;
-};
-
-#define VM_MAX_MEMRANGES	8
-
-/* vm_mem.c */
-uint64_t	 vm_lowram_end(uint64_t);
-size_t		 vm_memmap(uint64_t, struct vm_memrange *, size_t);
-void		*vm_gpa_ptr(const struct vm_mem *, uint64_t, uint64_t);
-
-/* loadfile_elf.c */
-struct vmm_regs;
-struct vmm_sregs;
-int		 loadfile_elf(int, const struct vm_mem *, const char *,
-		    struct vmm_regs *, struct vmm_sregs *, char *, size_t);
 
 /* sandbox.c */
 enum sandbox_role {

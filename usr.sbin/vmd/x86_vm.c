@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "vm.h"
+#include "vmd.h"
 
 #define SLOT_LOW	0	/* RAM below the PCI hole */
 #define SLOT_HIGH	1	/* RAM above 4G */
@@ -26,7 +27,7 @@ x86_mem_alloc(struct vmctx *ctx, char *err, size_t errlen)
 	struct vm_mem	*mem = &ctx->mem;
 	void		*p;
 
-	mem->memsize = ctx->params.vmc_memsize;
+	mem->memsize = ctx->params->vmc_memsize;
 	mem->fd = memfd_create("guest-ram", MFD_CLOEXEC);
 	if (mem->fd == -1) {
 		snprintf(err, errlen, "guest memory: %s", strerror(errno));
@@ -169,7 +170,7 @@ x86_boot(struct vmctx *ctx, char *err, size_t errlen)
 	}
 	memset(&regs, 0, sizeof(regs));
 	memset(&sregs, 0, sizeof(sregs));
-	if (loadfile_elf(ctx->kernelfd, &ctx->mem, ctx->params.vmc_cmdline,
+	if (loadfile_elf(ctx->kernelfd, &ctx->mem, ctx->params->vmc_cmdline,
 	    &regs, &sregs, err, errlen) == -1)
 		return (-1);
 	if (vmm_set_sregs(ctx->vcpu, &sregs) == -1 ||
