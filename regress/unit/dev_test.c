@@ -1,10 +1,14 @@
 /*
  * dev_test.c: unit tests of the device seam in dev.c with a fake device:
- * range claims and refusals, dispatch to the owning device, all-ones for
- * unclaimed reads, size checks, failed attaches, life-cycle hooks and the
- * host callbacks.  It must never depend on a real device.
+ * range claims and refusals, counted claims and unclaims, dispatch to the
+ * owning device, all-ones for unclaimed reads, size checks, failed
+ * attaches, life-cycle hooks, the host callbacks, the log budget, and
+ * claims moving while other threads do I/O.  It must never depend on a
+ * real device.
  */
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -396,6 +400,152 @@ test_host_callbacks(void)
 	dev_detach_all(&set);
 }
 
+static void
+test_claim_refs(void)
+{
+	struct devices	 set;
+	struct device	*a, *b;
+	struct fake	*fa;
+	uint8_t		 buf[4];
+
+	dev_init(&set, &host);
+	a = attach_at(&set, &fake_devsw, 0, 0);
+	b = attach_at(&set, &fake_devsw, 0, 0);
+	CHECK(a != NULL && b != NULL);
+	if (a == NULL || b == NULL)
+		return;
+	fa = a->softc;
+	CHECK(dev_claim(a, DEV_SPACE_IO, 0x1000, 0x20) == 0);
+	CHECK(dev_claim(a, DEV_SPACE_IO, 0x1000, 0x20) == 0);	/* ref 2 */
+	CHECK(set.nrange == 1 && set.range[0].refs == 2);
+	/* another device, or another length, is an overlap */
+	errno = 0;
+	CHECK(dev_claim(b, DEV_SPACE_IO, 0x1000, 0x20) == -1 &&
+	    errno == EEXIST);
+	CHECK(dev_claim(a, DEV_SPACE_IO, 0x1000, 0x10) == -1);
+	CHECK(dev_claim(a, DEV_SPACE_IO, 0x1010, 0x20) == -1);
+	/* unclaims must match exactly */
+	CHECK(dev_unclaim(b, DEV_SPACE_IO, 0x1000, 0x20) == -1);
+	CHECK(dev_unclaim(a, DEV_SPACE_IO, 0x1000, 0x10) == -1);
+	CHECK(dev_unclaim(a, DEV_SPACE_MMIO, 0x1000, 0x20) == -1);
+	CHECK(dev_unclaim(a, DEV_SPACE_IO, 0x1000, 0x20) == 0);
+	CHECK(set.nrange == 1);
+	CHECK(dev_io(&set, DEV_SPACE_IO, 0x1004, 4, buf, 0) == 0 &&
+	    fa->nio == 1);
+	CHECK(dev_unclaim(a, DEV_SPACE_IO, 0x1000, 0x20) == 0);
+	CHECK(set.nrange == 0);
+	CHECK(dev_io(&set, DEV_SPACE_IO, 0x1004, 4, buf, 0) == -1 &&
+	    fa->nio == 1 && buf[0] == 0xff);
+	CHECK(dev_unclaim(a, DEV_SPACE_IO, 0x1000, 0x20) == -1);
+	/* now the other device may have it */
+	CHECK(dev_claim(b, DEV_SPACE_IO, 0x1000, 0x20) == 0);
+	/* unclaiming from the middle of the map keeps it sorted */
+	CHECK(dev_claim(a, DEV_SPACE_IO, 0x100, 0x10) == 0);
+	CHECK(dev_claim(a, DEV_SPACE_IO, 0x2000, 0x10) == 0);
+	CHECK(dev_unclaim(b, DEV_SPACE_IO, 0x1000, 0x20) == 0);
+	CHECK(set.nrange == 2 && set.range[0].start == 0x100 &&
+	    set.range[1].start == 0x2000);
+	errno = 0;
+	CHECK(dev_claim(a, DEV_SPACE_IO, 0, 0) == -1 && errno == EINVAL);
+	dev_detach_all(&set);
+}
+
+static void
+test_find(void)
+{
+	struct devices	 set;
+	struct device	*a, *b;
+
+	dev_init(&set, &host);
+	CHECK(dev_find(&set, &fake_devsw) == NULL);
+	a = attach_at(&set, &bare_devsw, 0, 0);
+	b = attach_at(&set, &fake_devsw, 0, 0);
+	CHECK(dev_find(&set, &fake_devsw) == b);
+	CHECK(dev_find(&set, &bare_devsw) == a);
+	CHECK(dev_find(&set, &failing_devsw) == NULL);
+	free(a->softc);
+	a->softc = NULL;
+	dev_detach_all(&set);
+}
+
+static void
+test_ratelim(void)
+{
+	struct dev_ratelim rl;
+	unsigned int	 dropped = 99;
+	int		 i, out = 0;
+
+	memset(&rl, 0, sizeof(rl));
+	for (i = 0; i < 100; i++)
+		out += dev_ratelim(&rl, &dropped);
+	CHECK(out == DEV_LOG_BURST);
+	CHECK(dropped == 0 && rl.dropped == 100 - DEV_LOG_BURST);
+	/* the next interval lets lines through and reports the count */
+	rl.window -= DEV_LOG_INTERVAL;
+	CHECK(dev_ratelim(&rl, &dropped) == 1);
+	CHECK(dropped == 100 - DEV_LOG_BURST && rl.dropped == 0);
+}
+
+struct mover {
+	struct devices	*set;
+	struct device	*dev;
+	int		 stop;
+};
+
+/* Moves a claim back and forth, as a guest moving a BAR does. */
+static void *
+mover_run(void *arg)
+{
+	struct mover	*m = arg;
+	int		 i;
+
+	for (i = 0; i < 20000; i++) {
+		dev_claim(m->dev, DEV_SPACE_MMIO, 0x10000, 0x1000);
+		dev_unclaim(m->dev, DEV_SPACE_MMIO, 0x10000, 0x1000);
+		dev_claim(m->dev, DEV_SPACE_MMIO, 0x20000, 0x1000);
+		dev_unclaim(m->dev, DEV_SPACE_MMIO, 0x20000, 0x1000);
+	}
+	__atomic_store_n(&m->stop, 1, __ATOMIC_RELEASE);
+	return (NULL);
+}
+
+static void
+test_concurrent_claims(void)
+{
+	struct devices	 set;
+	struct device	*a, *b;
+	struct fake	*fb;
+	struct mover	 m;
+	pthread_t	 t;
+	uint8_t		 buf[4];
+	int		 ok = 1, n = 0;
+
+	dev_init(&set, &host);
+	a = attach_at(&set, &fake_devsw, 0, 0);
+	b = attach_at(&set, &fake_devsw, 0x80, 4);
+	CHECK(a != NULL && b != NULL);
+	if (a == NULL || b == NULL)
+		return;
+	fb = b->softc;
+	m.set = &set;
+	m.dev = a;
+	m.stop = 0;
+	CHECK(pthread_create(&t, NULL, mover_run, &m) == 0);
+	while (!__atomic_load_n(&m.stop, __ATOMIC_ACQUIRE)) {
+		/* the moving range and a fixed one, from this thread */
+		dev_io(&set, DEV_SPACE_MMIO, 0x10010, 4, buf, 0);
+		dev_io(&set, DEV_SPACE_MMIO, 0x20010, 4, buf, 0);
+		if (dev_io(&set, DEV_SPACE_IO, 0x81, 1, buf, 0) != 0)
+			ok = 0;
+		n++;
+	}
+	pthread_join(t, NULL);
+	CHECK(ok);
+	CHECK(fb->nio == n);
+	CHECK(set.nrange == 1);
+	dev_detach_all(&set);
+}
+
 int
 main(void)
 {
@@ -407,5 +557,9 @@ main(void)
 	RUN(test_failed_attach);
 	RUN(test_lifecycle);
 	RUN(test_host_callbacks);
+	RUN(test_claim_refs);
+	RUN(test_find);
+	RUN(test_ratelim);
+	RUN(test_concurrent_claims);
 	TEST_EXIT();
 }

@@ -3,8 +3,11 @@
  * 0xcf8/0xcfc ports with every access size: the bridge's ids and class,
  * empty slots and functions reading all-ones, read-only fields, and a
  * fake function whose BARs are sized, placed, enabled and moved by the
- * guest, with its hooks and capabilities.  Hooks record what they saw;
- * checks look at those records, never at the code's intent.
+ * guest, with its hooks and capabilities; BARs claim their ranges in
+ * the device map as they move, two BARs at one place share a counted
+ * claim, and a BAR over another device or outside the windows does not
+ * decode.  Hooks record what they saw; checks look at those records,
+ * never at the code's intent.
  */
 
 #include <stdlib.h>
@@ -448,6 +451,122 @@ test_random(void)
 	dev_detach_all(&b.set);
 }
 
+/* a plain device owning ports 0x2000-0x200f, to collide with */
+static int
+port_attach(struct device *dev, const struct dev_attach_args *a)
+{
+	return (dev_claim(dev, DEV_SPACE_IO, 0x2000, 0x10));
+}
+
+static void
+port_io(struct device *dev, enum dev_space sp, uint64_t addr, int size,
+    uint8_t *data, int write)
+{
+	if (!write)
+		memset(data, 0x11, size);
+}
+
+static const struct devsw port_devsw = {
+	.name = "port",
+	.attach = port_attach,
+	.io = port_io
+};
+
+/* Is [start, start+len) one range of the map, held by dev? */
+static int
+in_map(struct bus *b, enum dev_space sp, uint64_t start, uint64_t len,
+    unsigned int refs)
+{
+	size_t	 i;
+
+	for (i = 0; i < b->set.nrange; i++)
+		if (b->set.range[i].space == sp &&
+		    b->set.range[i].start == start &&
+		    b->set.range[i].len == len &&
+		    b->set.range[i].dev == b->dev &&
+		    b->set.range[i].refs == refs)
+			return (1);
+	return (0);
+}
+
+static void
+test_bar_claims(void)
+{
+	struct bus	 b;
+	struct fake_fn	 f1, f2;
+	struct dev_attach_args a = { .fd = -1, .fd2 = -1 };
+	uint8_t		 s1 = 0, s2 = 0;
+	size_t		 base;
+
+	memset(&f1, 0, sizeof(f1));
+	memset(&f2, 0, sizeof(f2));
+	CHECK(bus_open(&b) == 0);
+	if (b.dev == NULL)
+		return;
+	CHECK(dev_attach(&b.set, &port_devsw, &a) != NULL);
+	base = b.set.nrange;		/* 0xcf8 and the port device */
+	CHECK(base == 2);
+	CHECK(pci_add_function(b.dev, &s1, &fn_ops, &f1, &fn_id) == 0);
+	CHECK(pci_add_function(b.dev, &s2, &fn_ops, &f2, &fn_id) == 0);
+	CHECK(pci_add_bar(b.dev, s1, 0, PCI_BAR_MEM32, 0x1000) == 0);
+	CHECK(pci_add_bar(b.dev, s1, 1, PCI_BAR_IO, 0x20) == 0);
+	CHECK(pci_add_bar(b.dev, s2, 0, PCI_BAR_MEM32, 0x1000) == 0);
+	/* nothing decodes yet: nothing claimed */
+	cfgwr(&b, s1, 0x10, 4, 0xe0000000);
+	cfgwr(&b, s1, 0x14, 4, 0x3000);
+	CHECK(b.set.nrange == base);
+	cfgwr(&b, s1, 0x04, 2, PCI_COMMAND_MEM | PCI_COMMAND_IO);
+	CHECK(b.set.nrange == base + 2);
+	CHECK(in_map(&b, MMIO, 0xe0000000, 0x1000, 1));
+	CHECK(in_map(&b, IO, 0x3000, 0x20, 1));
+	/* moving by less than the size: the old range goes first */
+	cfgwr(&b, s1, 0x14, 4, 0x3010);
+	CHECK(pci_bar_base(b.dev, s1, 1) == 0x3000);	/* size-aligned */
+	cfgwr(&b, s1, 0x10, 4, 0xe0001000);
+	CHECK(in_map(&b, MMIO, 0xe0001000, 0x1000, 1));
+	CHECK(!in_map(&b, MMIO, 0xe0000000, 0x1000, 1));
+	CHECK(b.set.nrange == base + 2);
+	/* the second function's BAR at the same place: one counted claim */
+	cfgwr(&b, s2, 0x10, 4, 0xe0001000);
+	cfgwr(&b, s2, 0x04, 2, PCI_COMMAND_MEM);
+	CHECK(in_map(&b, MMIO, 0xe0001000, 0x1000, 2));
+	CHECK(b.set.nrange == base + 2);
+	/* moving one away leaves the other decoding */
+	cfgwr(&b, s2, 0x10, 4, 0xe0008000);
+	CHECK(in_map(&b, MMIO, 0xe0001000, 0x1000, 1));
+	CHECK(in_map(&b, MMIO, 0xe0008000, 0x1000, 1));
+	CHECK(in(&b, MMIO, 0xe0001004, 1) == 0xa0 && f1.io == 1);
+	CHECK(in(&b, MMIO, 0xe0008004, 1) == 0xa0 && f2.io == 1);
+	/* an I/O BAR over the port device does not decode */
+	f1.moved = 0;
+	cfgwr(&b, s1, 0x14, 4, 0x2000);
+	CHECK(f1.moved == 1 && f1.moved_bar == 1 &&
+	    f1.moved_old == 0x3000 && f1.moved_new == PCI_BAR_OFF);
+	CHECK(pci_bar_base(b.dev, s1, 1) == PCI_BAR_OFF);
+	CHECK(in(&b, IO, 0x2004, 1) == 0x11 && f1.io == 1);
+	CHECK(!in_map(&b, IO, 0x3000, 0x20, 1));
+	/* ... and decodes once placed somewhere free */
+	cfgwr(&b, s1, 0x14, 4, 0x4000);
+	CHECK(f1.moved == 2 && f1.moved_new == 0x4000);
+	CHECK(in_map(&b, IO, 0x4000, 0x20, 1));
+	/* outside the windows: not decoded, nothing claimed */
+	cfgwr(&b, s1, 0x14, 4, 0x0300);
+	CHECK(pci_bar_base(b.dev, s1, 1) == PCI_BAR_OFF);
+	CHECK(in(&b, IO, 0x0304, 1) == 0xff);
+	cfgwr(&b, s1, 0x10, 4, 0x10000000);
+	CHECK(pci_bar_base(b.dev, s1, 0) == PCI_BAR_OFF);
+	cfgwr(&b, s1, 0x10, 4, 0xfec00000);
+	CHECK(pci_bar_base(b.dev, s1, 0) == PCI_BAR_OFF);
+	cfgwr(&b, s1, 0x10, 4, 0xfebff000);	/* last page of the window */
+	CHECK(pci_bar_base(b.dev, s1, 0) == 0xfebff000);
+	/* decoding off, and reset, release everything */
+	cfgwr(&b, s1, 0x04, 2, 0);
+	CHECK(!in_map(&b, MMIO, 0xfebff000, 0x1000, 1));
+	dev_reset_all(&b.set);
+	CHECK(b.set.nrange == base);
+	dev_detach_all(&b.set);
+}
+
 int
 main(void)
 {
@@ -458,5 +577,6 @@ main(void)
 	RUN(test_hooks_caps);
 	RUN(test_slots_full);
 	RUN(test_random);
+	RUN(test_bar_claims);
 	TEST_EXIT();
 }

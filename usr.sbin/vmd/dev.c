@@ -1,15 +1,18 @@
 /*
  * dev.c: the device seam of the vm process.  It attaches devices, keeps
- * the sorted map of the port and MMIO ranges they claimed and routes each
- * guest access to the one device that claimed it, under that device's
- * lock.  It knows nothing of any particular device and must never let a
- * guest access reach a device outside the range that device claimed:
- * accesses nobody claimed read as all-ones and writes to them vanish.
+ * the sorted map of the port and MMIO ranges they claimed (claims are
+ * counted, and come and go while vCPUs run) and routes each guest access
+ * to the one device that claimed it, under that device's lock.  It knows
+ * nothing of any particular device and must never let a guest access
+ * reach a device outside the range that device claimed: accesses nobody
+ * claimed read as all-ones and writes to them vanish.
  */
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "dev.h"
@@ -21,11 +24,28 @@ static struct dev_range *range_find(struct devices *, enum dev_space,
 		    uint64_t, int);
 static void	 dev_unclaim_all(struct devices *, struct device *);
 
+/*
+ * The map lock holds no resources on Linux, so a set that is detached
+ * and initialized again (as the unit tests do) needs no destroy call.
+ */
 void
 dev_init(struct devices *set, struct dev_host *host)
 {
 	memset(set, 0, sizeof(*set));
 	set->host = host;
+	if ((errno = pthread_rwlock_init(&set->map_lock, NULL)) != 0)
+		fatal("dev_init: pthread_rwlock_init");
+}
+
+struct device *
+dev_find(struct devices *set, const struct devsw *sw)
+{
+	size_t	 i;
+
+	for (i = 0; i < set->ndev; i++)
+		if (set->dev[i]->sw == sw)
+			return (set->dev[i]);
+	return (NULL);
 }
 
 /*
@@ -98,33 +118,53 @@ range_lower(const struct devices *set, enum dev_space space, uint64_t addr)
 	return (lo);
 }
 
+/*
+ * Claim [start, start + len) for dev.  The same device claiming the very
+ * same range again adds a reference; any other overlap is refused.  A
+ * refusal sets errno (EINVAL, EEXIST, ENOSPC) and is only a debug line:
+ * guests move BARs, so the caller decides what is worth a warning.
+ */
 int
 dev_claim(struct device *dev, enum dev_space space, uint64_t start,
     uint64_t len)
 {
 	struct devices	*set = dev->set;
 	struct dev_range *r;
+	struct dev_range  other;
 	size_t		 i;
 
 	if (len == 0 || start + len - 1 < start ||
 	    (space == DEV_SPACE_IO && start + len > 0x10000)) {
-		log_warnx("%s: bad range 0x%llx+0x%llx", dev->sw->name,
+		log_debug("%s: bad range 0x%llx+0x%llx", dev->sw->name,
 		    (unsigned long long)start, (unsigned long long)len);
+		errno = EINVAL;
 		return (-1);
 	}
-	if (set->nrange >= DEV_MAX_RANGES) {
-		log_warnx("%s: too many ranges", dev->sw->name);
-		return (-1);
-	}
+	pthread_rwlock_wrlock(&set->map_lock);
 	i = range_lower(set, space, start);
 	/* range i is the first one that could overlap [start, start+len) */
 	if (i < set->nrange && set->range[i].space == space &&
 	    set->range[i].start <= start + len - 1) {
 		r = &set->range[i];
-		log_warnx("%s: range 0x%llx+0x%llx overlaps %s at 0x%llx",
+		if (r->dev == dev && r->start == start && r->len == len &&
+		    r->refs < UINT_MAX) {
+			r->refs++;
+			pthread_rwlock_unlock(&set->map_lock);
+			return (0);
+		}
+		other = *r;
+		pthread_rwlock_unlock(&set->map_lock);
+		log_debug("%s: range 0x%llx+0x%llx overlaps %s at 0x%llx",
 		    dev->sw->name, (unsigned long long)start,
-		    (unsigned long long)len, r->dev->sw->name,
-		    (unsigned long long)r->start);
+		    (unsigned long long)len, other.dev->sw->name,
+		    (unsigned long long)other.start);
+		errno = EEXIST;
+		return (-1);
+	}
+	if (set->nrange >= DEV_MAX_RANGES) {
+		pthread_rwlock_unlock(&set->map_lock);
+		log_debug("%s: too many ranges", dev->sw->name);
+		errno = ENOSPC;
 		return (-1);
 	}
 	memmove(&set->range[i + 1], &set->range[i],
@@ -134,8 +174,42 @@ dev_claim(struct device *dev, enum dev_space space, uint64_t start,
 	r->len = len;
 	r->space = space;
 	r->dev = dev;
+	r->refs = 1;
 	set->nrange++;
+	pthread_rwlock_unlock(&set->map_lock);
 	return (0);
+}
+
+/* Drop one claim of exactly the range dev claimed; -1 if it has none. */
+int
+dev_unclaim(struct device *dev, enum dev_space space, uint64_t start,
+    uint64_t len)
+{
+	struct devices	*set = dev->set;
+	struct dev_range *r;
+	size_t		 i;
+	int		 rv = -1;
+
+	pthread_rwlock_wrlock(&set->map_lock);
+	i = range_lower(set, space, start);
+	if (i < set->nrange) {
+		r = &set->range[i];
+		if (r->dev == dev && r->space == space && r->start == start &&
+		    r->len == len) {
+			if (--r->refs == 0) {
+				memmove(r, r + 1, (set->nrange - i - 1) *
+				    sizeof(*r));
+				set->nrange--;
+			}
+			rv = 0;
+		}
+	}
+	pthread_rwlock_unlock(&set->map_lock);
+	if (rv == -1)
+		log_warnx("%s: unclaim of 0x%llx+0x%llx it does not hold",
+		    dev->sw->name, (unsigned long long)start,
+		    (unsigned long long)len);
+	return (rv);
 }
 
 static void
@@ -143,10 +217,12 @@ dev_unclaim_all(struct devices *set, struct device *dev)
 {
 	size_t	 i, j;
 
+	pthread_rwlock_wrlock(&set->map_lock);
 	for (i = j = 0; i < set->nrange; i++)
 		if (set->range[i].dev != dev)
 			set->range[j++] = set->range[i];
 	set->nrange = j;
+	pthread_rwlock_unlock(&set->map_lock);
 }
 
 static int
@@ -156,7 +232,7 @@ dev_size_ok(enum dev_space space, int size)
 	    (size == 8 && space == DEV_SPACE_MMIO));
 }
 
-/* The range holding the whole access, or NULL. */
+/* The range holding the whole access, or NULL; map_lock held. */
 static struct dev_range *
 range_find(struct devices *set, enum dev_space space, uint64_t addr,
     int size)
@@ -178,26 +254,33 @@ range_find(struct devices *set, enum dev_space space, uint64_t addr,
 /*
  * One guest access.  An access that straddles the end of a range is
  * treated as unclaimed rather than handed to a device that would have to
- * check its own bounds.
+ * check its own bounds.  The owner is looked up under the map lock and
+ * called without it; devices live until dev_detach_all, after the vCPUs
+ * stopped, so the pointer stays good.  An access racing with a range
+ * being moved may still reach the device that had it, as on a real bus;
+ * a device that moves ranges checks its own state under its lock.
  */
 int
 dev_io(struct devices *set, enum dev_space space, uint64_t addr, int size,
     uint8_t *data, int write)
 {
 	struct dev_range *r;
-	struct device	*dev;
+	struct device	*dev = NULL;
 
 	if (!dev_size_ok(space, size)) {
 		if (!write && size > 0)
 			memset(data, 0xff, size > 8 ? 8 : size);
 		return (-1);
 	}
-	if ((r = range_find(set, space, addr, size)) == NULL) {
+	pthread_rwlock_rdlock(&set->map_lock);
+	if ((r = range_find(set, space, addr, size)) != NULL)
+		dev = r->dev;
+	pthread_rwlock_unlock(&set->map_lock);
+	if (dev == NULL) {
 		if (!write)
 			memset(data, 0xff, size);
 		return (-1);
 	}
-	dev = r->dev;
 	pthread_mutex_lock(&dev->lock);
 	dev->sw->io(dev, space, addr, size, data, write);
 	pthread_mutex_unlock(&dev->lock);
@@ -267,4 +350,29 @@ dev_request(struct device *dev, enum dev_request req)
 {
 	if (dev->host != NULL && dev->host->request != NULL)
 		dev->host->request(dev->host->arg, req);
+}
+
+/*
+ * May a guest-caused log line go out now?  On yes, *dropped says how
+ * many were held back before it, for the line to mention.
+ */
+int
+dev_ratelim(struct dev_ratelim *rl, unsigned int *dropped)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (ts.tv_sec - rl->window >= DEV_LOG_INTERVAL || rl->window == 0) {
+		rl->window = ts.tv_sec;
+		rl->lines = 0;
+	}
+	if (rl->lines >= DEV_LOG_BURST) {
+		if (rl->dropped < UINT_MAX)
+			rl->dropped++;
+		return (0);
+	}
+	rl->lines++;
+	*dropped = rl->dropped;
+	rl->dropped = 0;
+	return (1);
 }

@@ -11,6 +11,8 @@
 #ifndef DEV_H
 #define DEV_H
 
+#include <sys/types.h>
+
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -64,6 +66,14 @@ struct devsw {
 	void		(*pause)(struct device *);	/* stop timers */
 	void		(*resume)(struct device *);
 	void		(*detach)(struct device *);	/* free softc */
+	/*
+	 * Device state for sending a VM elsewhere (NULL until send/receive
+	 * exists): save writes at most len bytes and returns the count or
+	 * -1; restore takes what save wrote, checks it all, and returns 0
+	 * or -1 with a log message.
+	 */
+	ssize_t		(*save)(struct device *, uint8_t *, size_t);
+	int		(*restore)(struct device *, const uint8_t *, size_t);
 };
 
 struct device {
@@ -74,21 +84,47 @@ struct device {
 	pthread_mutex_t		 lock;	/* held around io and device events */
 };
 
+/*
+ * A claimed range.  refs counts the claims of this very range by its
+ * device: two PCI BARs the guest put at the same place are two claims of
+ * the pci device, and moving one away must not take the other's range.
+ */
 struct dev_range {
 	uint64_t	 start;
 	uint64_t	 len;
 	enum dev_space	 space;
 	struct device	*dev;
+	unsigned int	 refs;
 };
 
-#define DEV_MAX		32
-#define DEV_MAX_RANGES	64
+/*
+ * A budget for log lines a guest can cause: DEV_LOG_BURST lines per
+ * DEV_LOG_INTERVAL seconds, the rest counted and reported with the next
+ * line let through.
+ */
+struct dev_ratelim {
+	int64_t		 window;	/* start of the interval, seconds */
+	unsigned int	 lines;		/* let through in this interval */
+	unsigned int	 dropped;	/* held back since the last line */
+};
 
-/* All devices of one VM and the address ranges they claimed. */
+#define DEV_LOG_INTERVAL	10
+#define DEV_LOG_BURST		5
+
+#define DEV_MAX		32
+#define DEV_MAX_RANGES	128
+
+/*
+ * All devices of one VM and the address ranges they claimed.  The map
+ * changes while vCPUs run (a BAR moved from inside a config write), so
+ * it is guarded by map_lock, which is never held across a device's io
+ * call: a device may claim and unclaim from its io handler.
+ */
 struct devices {
 	struct dev_host		*host;
 	struct device		*dev[DEV_MAX];
 	size_t			 ndev;
+	pthread_rwlock_t	 map_lock;
 	struct dev_range	 range[DEV_MAX_RANGES];	/* sorted by start */
 	size_t			 nrange;
 };
@@ -98,6 +134,9 @@ void		 dev_init(struct devices *, struct dev_host *);
 struct device	*dev_attach(struct devices *, const struct devsw *,
 		    const struct dev_attach_args *);
 int		 dev_claim(struct device *, enum dev_space, uint64_t, uint64_t);
+int		 dev_unclaim(struct device *, enum dev_space, uint64_t,
+		    uint64_t);
+struct device	*dev_find(struct devices *, const struct devsw *);
 int		 dev_io(struct devices *, enum dev_space, uint64_t addr,
 		    int size, uint8_t *data, int write);
 void		 dev_reset_all(struct devices *);
@@ -106,6 +145,7 @@ void		 dev_resume_all(struct devices *);
 void		 dev_detach_all(struct devices *);
 void		 dev_irq(struct device *, uint32_t, int);
 void		 dev_request(struct device *, enum dev_request);
+int		 dev_ratelim(struct dev_ratelim *, unsigned int *);
 
 /* the devices, one file each */
 extern const struct devsw ns8250_devsw;

@@ -3,9 +3,12 @@
  * bus 0 only, one function per slot.  Each slot has a 256-byte config
  * space with a per-byte mask of what the guest may write and of what it
  * clears by writing ones, so read-only fields stay put and BAR sizing
- * falls out of the masks.  The bus decodes the BARs itself inside the
- * I/O and MMIO windows it claims and calls the owning function with an
- * offset inside the BAR.  No guest value indexes anything here unchecked.
+ * falls out of the masks.  A BAR that decodes, inside the I/O or MMIO
+ * window, is claimed in the device map for as long as it stays there, so
+ * a BAR the guest moves takes its range with it; the bus calls the owning
+ * function with an offset inside the BAR.  A BAR the guest puts over
+ * another device's range does not decode.  No guest value indexes
+ * anything here unchecked.
  */
 
 #include <stdlib.h>
@@ -35,7 +38,7 @@
 struct pci_bar {
 	enum pci_bar_type	 type;
 	uint32_t		 size;
-	uint64_t		 mapped;	/* as last reported */
+	uint64_t		 mapped;	/* claimed and reported, or OFF */
 };
 
 struct pci_func {
@@ -52,8 +55,10 @@ struct pci_func {
 };
 
 struct pci_bus {
+	struct device		*dev;
 	uint32_t		 addr;		/* 0xcf8 */
 	struct pci_func		 slot[PCI_MAX_SLOTS];
+	struct dev_ratelim	 rl;		/* refused BAR placements */
 };
 
 static int	 pci_attach(struct device *, const struct dev_attach_args *);
@@ -90,38 +95,83 @@ cfg_get(const uint8_t *p, uint8_t off, int size)
 	return (v);
 }
 
-/* Where the BAR decodes now, from its register and the command bits. */
+/*
+ * Where the BAR decodes now, from its register and the command bits;
+ * only inside the window the platform gives to BARs.
+ */
 static uint64_t
 bar_decoded(const struct pci_func *f, int i)
 {
 	uint32_t cmd = cfg_get(f->cfg, PCI_CFG_COMMAND, 2);
 	uint32_t v = cfg_get(f->cfg, PCI_CFG_BAR0 + 4 * i, 4);
+	uint64_t base, size = f->bar[i].size;
 
 	switch (f->bar[i].type) {
 	case PCI_BAR_IO:
-		return ((cmd & PCI_COMMAND_IO) ? (v & ~3U) : PCI_BAR_OFF);
+		if (!(cmd & PCI_COMMAND_IO))
+			return (PCI_BAR_OFF);
+		base = v & ~3U;
+		if (base < PCI_IO_WINDOW_START ||
+		    base + size > PCI_IO_WINDOW_END)
+			return (PCI_BAR_OFF);
+		return (base);
 	case PCI_BAR_MEM32:
-		return ((cmd & PCI_COMMAND_MEM) ? (v & ~0xfU) : PCI_BAR_OFF);
+		if (!(cmd & PCI_COMMAND_MEM))
+			return (PCI_BAR_OFF);
+		base = v & ~0xfU;
+		if (base < VM_PCI_MMIO_START || base + size > VM_PCI_MMIO_END)
+			return (PCI_BAR_OFF);
+		return (base);
 	default:
 		return (PCI_BAR_OFF);
 	}
 }
 
-static void
-bars_update(struct pci_func *f)
+static enum dev_space
+bar_space(const struct pci_bar *b)
 {
-	uint64_t nb;
-	int	 i;
+	return (b->type == PCI_BAR_IO ? DEV_SPACE_IO : DEV_SPACE_MMIO);
+}
+
+/*
+ * Make each BAR's claim follow its register: drop the old range before
+ * claiming the new one (a BAR moved by less than its size overlaps its
+ * old self), and tell the function where it decodes now.  A placement
+ * the map refuses leaves the BAR off, and is tried again at the next
+ * write to this function's command register or BARs.
+ */
+static void
+bars_update(struct pci_bus *bus, struct pci_func *f)
+{
+	struct pci_bar	*b;
+	uint64_t	 want, old;
+	unsigned int	 dropped;
+	int		 i;
 
 	for (i = 0; i < PCI_MAX_BARS; i++) {
-		if (f->bar[i].type == PCI_BAR_NONE)
+		b = &f->bar[i];
+		if (b->type == PCI_BAR_NONE)
 			continue;
-		nb = bar_decoded(f, i);
-		if (nb == f->bar[i].mapped)
+		want = bar_decoded(f, i);
+		if (want == b->mapped)
 			continue;
-		if (f->ops != NULL && f->ops->bar_moved != NULL)
-			f->ops->bar_moved(f->cookie, i, f->bar[i].mapped, nb);
-		f->bar[i].mapped = nb;
+		old = b->mapped;
+		if (old != PCI_BAR_OFF)
+			dev_unclaim(bus->dev, bar_space(b), old, b->size);
+		b->mapped = PCI_BAR_OFF;
+		if (want != PCI_BAR_OFF &&
+		    dev_claim(bus->dev, bar_space(b), want, b->size) == -1) {
+			if (dev_ratelim(&bus->rl, &dropped))
+				log_warnx("pci: slot %u BAR %d at 0x%llx "
+				    "overlaps another device; not decoded "
+				    "(%u more held back)",
+				    (unsigned int)(f - bus->slot), i,
+				    (unsigned long long)want, dropped);
+			want = PCI_BAR_OFF;
+		}
+		b->mapped = want;
+		if (want != old && f->ops != NULL && f->ops->bar_moved != NULL)
+			f->ops->bar_moved(f->cookie, i, old, want);
 	}
 }
 
@@ -140,7 +190,8 @@ cfg_read(struct pci_func *f, uint8_t off, int size)
 }
 
 static void
-cfg_write(struct pci_func *f, uint8_t off, int size, uint32_t v)
+cfg_write(struct pci_bus *bus, struct pci_func *f, uint8_t off, int size,
+    uint32_t v)
 {
 	uint8_t	 b, m;
 	int	 i;
@@ -153,7 +204,7 @@ cfg_write(struct pci_func *f, uint8_t off, int size, uint32_t v)
 	}
 	if (off < PCI_CFG_BAR0 + 4 * PCI_MAX_BARS &&
 	    off + size > PCI_CFG_COMMAND)
-		bars_update(f);
+		bars_update(bus, f);
 	if (f->ops != NULL && f->ops->cfg_write != NULL)
 		f->ops->cfg_write(f->cookie, off, size, v);
 }
@@ -196,12 +247,15 @@ conf_io(struct pci_bus *bus, uint64_t port, int size, uint8_t *data,
 	/* dev_io keeps the access inside 0xcfc-0xcff */
 	off = (bus->addr & 0xfc) + (port - PCI_CONF_DATA);
 	if (write)
-		cfg_write(f, off, size, cfg_get(data, 0, size));
+		cfg_write(bus, f, off, size, cfg_get(data, 0, size));
 	else
 		cfg_put(data, 0, size, cfg_read(f, off, size));
 }
 
-/* An access in a window: to the BAR that decodes it, if any. */
+/*
+ * An access in a range the bus claimed for a BAR: to the BAR that
+ * decodes it now (the map and the BARs agree under the bus lock).
+ */
 static void
 bar_io(struct pci_bus *bus, enum dev_space space, uint64_t addr, int size,
     uint8_t *data, int write)
@@ -443,13 +497,12 @@ pci_attach(struct device *dev, const struct dev_attach_args *args)
 		log_warn("pci: calloc");
 		return (-1);
 	}
+	bus->dev = dev;
 	func_init(&bus->slot[0], &hb);
 	if (dev_claim(dev, DEV_SPACE_IO, PCI_CONF_ADDR, PCI_CONF_NPORTS) ==
-	    -1 ||
-	    dev_claim(dev, DEV_SPACE_IO, PCI_IO_WINDOW_START,
-	    PCI_IO_WINDOW_END - PCI_IO_WINDOW_START) == -1 ||
-	    dev_claim(dev, DEV_SPACE_MMIO, VM_PCI_MMIO_START,
-	    VM_PCI_MMIO_END - VM_PCI_MMIO_START) == -1) {
+	    -1) {
+		log_warn("pci: ports 0x%x-0x%x", PCI_CONF_ADDR,
+		    PCI_CONF_ADDR + PCI_CONF_NPORTS - 1);
 		free(bus);
 		return (-1);
 	}
@@ -481,7 +534,7 @@ pci_reset(struct device *dev)
 			if (f->bar[i].type != PCI_BAR_NONE)
 				cfg_put(f->cfg, PCI_CFG_BAR0 + 4 * i, 4,
 				    f->bar[i].type == PCI_BAR_IO ? 1 : 0);
-		bars_update(f);
+		bars_update(bus, f);
 	}
 	pthread_mutex_unlock(&dev->lock);
 }
