@@ -4,7 +4,7 @@
 # (otherwise says what is missing and fails).  Called by make test and
 # make demo; also by .ci/run on a fresh machine.
 PKGS="gcc make byacc pkg-config libevent-dev libseccomp-dev qemu-system-x86
-mandoc cu iproute2 procps clang"
+mandoc cu iproute2 procps clang acpica-tools"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

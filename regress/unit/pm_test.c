@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "acpi.h"
 #include "dev.h"
 #include "vm.h"
 #include "regress/test.h"
@@ -18,6 +19,8 @@ struct req_rec {
 	int		 poweroff;
 	int		 reset;
 	int		 irqs;
+	uint32_t	 last_irq;
+	int		 level;
 };
 
 static struct req_rec	 rec;
@@ -37,7 +40,11 @@ rec_request(void *arg, enum dev_request r)
 static void
 rec_irq(void *arg, uint32_t irq, int level)
 {
-	((struct req_rec *)arg)->irqs++;
+	struct req_rec	*p = arg;
+
+	p->irqs++;
+	p->last_irq = irq;
+	p->level = level;
 }
 
 struct plat {
@@ -148,6 +155,60 @@ test_pm1_regs(void)
 	dev_reset_all(&p.set);
 	CHECK(in(&p, PM1_EN, 2) == 0 && in(&p, PM1_CNT, 2) == 1);
 	CHECK(rec.n == 0);
+	dev_detach_all(&p.set);
+}
+
+/*
+ * The fixed-feature power button: a press sets PWRBTN_STS; the SCI (IRQ
+ * 9) is raised only while the guest has enabled it, and drops when the
+ * guest clears the status.
+ */
+static void
+test_power_button(void)
+{
+	struct plat	 p;
+
+	CHECK(plat_open(&p) == 0);
+	if (p.acpi == NULL)
+		return;
+	/* not enabled: status set, no interrupt, the caller is told */
+	CHECK(acpi_power_button(p.acpi) == 0);
+	CHECK(in(&p, PM1_STS, 2) == 0x0100);
+	CHECK(rec.irqs == 0);
+	/* enabling with the status pending raises the SCI at once */
+	out(&p, PM1_EN, 2, 0x0100);
+	CHECK(rec.irqs == 1 && rec.last_irq == 9 && rec.level == 1);
+	/* clearing the status lowers it */
+	out(&p, PM1_STS, 2, 0x0100);
+	CHECK(in(&p, PM1_STS, 2) == 0);
+	CHECK(rec.irqs == 2 && rec.level == 0);
+	/* enabled: a press raises it, a second press changes nothing */
+	CHECK(acpi_power_button(p.acpi) == 1);
+	CHECK(rec.irqs == 3 && rec.level == 1);
+	CHECK(acpi_power_button(p.acpi) == 1);
+	CHECK(rec.irqs == 3);
+	/* a byte write to the high half clears it too */
+	out(&p, PM1_STS + 1, 1, 0x01);
+	CHECK(rec.irqs == 4 && rec.level == 0);
+	/* disabling with the status pending lowers the line */
+	CHECK(acpi_power_button(p.acpi) == 1);
+	CHECK(rec.level == 1);
+	out(&p, PM1_EN, 2, 0);
+	CHECK(rec.level == 0 && in(&p, PM1_STS, 2) == 0x0100);
+	/* reset clears it all, the line stays low */
+	out(&p, PM1_EN, 2, 0x0100);
+	CHECK(rec.level == 1);
+	dev_reset_all(&p.set);
+	CHECK(rec.level == 0 && in(&p, PM1_STS, 2) == 0 &&
+	    in(&p, PM1_EN, 2) == 0);
+	/* enable bits that do not exist do not stick */
+	out(&p, PM1_EN, 2, 0xffff);
+	CHECK(in(&p, PM1_EN, 2) == 0x0521);
+	/* no request came from any of this */
+	CHECK(rec.n == 0);
+	/* a device that is not the ACPI block is refused */
+	CHECK(acpi_power_button(p.kbd) == 0);
+	CHECK(acpi_power_button(NULL) == 0);
 	dev_detach_all(&p.set);
 }
 
@@ -269,6 +330,7 @@ main(void)
 	RUN(test_poweroff);
 	RUN(test_other_sleep);
 	RUN(test_pm1_regs);
+	RUN(test_power_button);
 	RUN(test_pm_timer);
 	RUN(test_i8042_reset);
 	RUN(test_i8042_commands);

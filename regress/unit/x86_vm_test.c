@@ -221,6 +221,31 @@ test_exit_com1_irq(void)
 	ctx_free(ctx);
 }
 
+/* The power button: the SCI goes out only once the guest enabled it. */
+static void
+test_power_button(void)
+{
+	struct vmctx	*ctx = ctx_new();
+	struct vmm_exit	 ve;
+
+	CHECK(ctx != NULL);
+	if (ctx == NULL)
+		return;
+	CHECK(x86_power_button(ctx) == 0);
+	CHECK(vmm_null_irq_count(ctx->vm, VM_SCI_IRQ) == 0);
+	ve = io_exit(VM_PM_BASE, 0, 2, 0x0100);		/* clear status */
+	CHECK(x86_handle_exit(ctx, &ve) == 0);
+	ve = io_exit(VM_PM_BASE + 2, 0, 2, 0x0100);	/* PWRBTN_EN */
+	CHECK(x86_handle_exit(ctx, &ve) == 0);
+	CHECK(x86_power_button(ctx) == 1);
+	CHECK(vmm_null_irq_count(ctx->vm, VM_SCI_IRQ) == 1);
+	ve = io_exit(VM_PM_BASE, 1, 2, 0);
+	CHECK(x86_handle_exit(ctx, &ve) == 0);
+	CHECK((ve.io.data[0] | ve.io.data[1] << 8) == 0x0100);
+	CHECK(ctx->request == VM_REQ_NONE);
+	ctx_free(ctx);
+}
+
 int
 main(void)
 {
@@ -232,5 +257,6 @@ main(void)
 	RUN(test_exit_reset_and_errors);
 	RUN(test_exit_triple_fault);
 	RUN(test_exit_com1_irq);
+	RUN(test_power_button);
 	TEST_EXIT();
 }

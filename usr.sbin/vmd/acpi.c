@@ -1,16 +1,18 @@
 /*
  * acpi.c: the fixed ACPI hardware the guest's ACPI tables point at: the
- * PM1a event block (status, enable) at VM_PM_BASE, the PM1a control
- * register whose S5 sleep request powers the VM off, and the 24-bit PM
- * timer at 3.579545 MHz.  A sleep request is the only way out of here and
- * it goes through dev_request(); nothing a guest writes may end the vm
- * process by any other path.
+ * PM1a event block (status, enable) at VM_PM_BASE with the fixed-feature
+ * power button, the PM1a control register whose S5 sleep request powers
+ * the VM off, and the 24-bit PM timer at 3.579545 MHz.  The SCI (IRQ 9,
+ * level) is asserted while an enabled status bit is set.  A sleep request
+ * is the only way out of here and it goes through dev_request(); nothing
+ * a guest writes may end the vm process by any other path.
  */
 
 #include <stdlib.h>
 #include <time.h>
 
 #include "log.h"
+#include "acpi.h"
 #include "dev.h"
 #include "vm.h"
 
@@ -21,6 +23,8 @@
 #define PM_TMR		0x8
 #define PM_NPORTS	0xc
 
+#define PM1_PWRBTN	0x0100	/* PWRBTN_STS, PWRBTN_EN */
+#define PM1_EN_WMASK	0x0521	/* TMR, GBL, PWRBTN, RTC enables */
 #define PM1_CNT_SCI_EN	0x0001
 #define PM1_CNT_WMASK	0x1c06	/* BM_RLD, GBL_RLS, SLP_TYP */
 #define PM1_SLP_TYP(v)	(((v) >> 10) & 0x7)
@@ -31,9 +35,11 @@
 struct acpi_pm {
 	struct device	*dev;
 	uint16_t	 base;
+	uint32_t	 irq;
 	uint16_t	 sts;
 	uint16_t	 en;
 	uint16_t	 cnt;
+	int		 sci;		/* line level last set */
 };
 
 static int	 acpi_attach(struct device *, const struct dev_attach_args *);
@@ -60,6 +66,18 @@ pm_timer(void)
 	ticks = (uint64_t)ts.tv_sec * PM_TMR_HZ +
 	    (uint64_t)ts.tv_nsec * PM_TMR_HZ / 1000000000ULL;
 	return (ticks & PM_TMR_MASK);
+}
+
+/* The SCI follows (status & enable); called with the device lock held. */
+static void
+sci_update(struct acpi_pm *sc)
+{
+	int	 level = (sc->sts & sc->en) != 0;
+
+	if (level == sc->sci)
+		return;
+	sc->sci = level;
+	dev_irq(sc->dev, sc->irq, level);
 }
 
 /* SLP_EN is write-only: it acts and is never stored. */
@@ -130,7 +148,7 @@ acpi_write(struct acpi_pm *sc, unsigned int off, int size,
 			sc->sts &= ~(v & mask);	/* write 1 to clear */
 			break;
 		case PM1_EN:
-			sc->en = (sc->en & ~mask) | (v & mask);
+			sc->en = (sc->en & ~mask) | (v & mask & PM1_EN_WMASK);
 			break;
 		case PM1_CNT:
 			pm1_cnt_write(sc, (sc->cnt & ~mask) | (v & mask));
@@ -138,6 +156,7 @@ acpi_write(struct acpi_pm *sc, unsigned int off, int size,
 		}
 	}
 	/* the timer is read-only */
+	sci_update(sc);
 }
 
 static void
@@ -171,6 +190,7 @@ acpi_attach(struct device *dev, const struct dev_attach_args *args)
 	}
 	sc->dev = dev;
 	sc->base = args->iobase ? args->iobase : VM_PM_BASE;
+	sc->irq = args->irq ? args->irq : VM_SCI_IRQ;
 	sc->cnt = PM1_CNT_SCI_EN;
 	if (dev_claim(dev, DEV_SPACE_IO, sc->base, PM_NPORTS) == -1) {
 		free(sc);
@@ -189,7 +209,34 @@ acpi_reset(struct device *dev)
 	sc->sts = 0;
 	sc->en = 0;
 	sc->cnt = PM1_CNT_SCI_EN;
+	sci_update(sc);
 	pthread_mutex_unlock(&dev->lock);
+}
+
+/*
+ * Press the power button (vmctl stop of a guest without vmmci): the
+ * status bit is set whether or not the guest listens.  Returns 1 if the
+ * guest has enabled the button's event, so an SCI went out, else 0: an
+ * OS that never enabled it will not shut down, and the caller decides
+ * how long to wait.  Any thread may call it.
+ */
+int
+acpi_power_button(struct device *dev)
+{
+	struct acpi_pm	*sc;
+	int		 enabled;
+
+	if (dev == NULL || dev->sw != &acpi_devsw)
+		return (0);
+	sc = dev->softc;
+	pthread_mutex_lock(&dev->lock);
+	sc->sts |= PM1_PWRBTN;
+	sci_update(sc);
+	enabled = (sc->en & PM1_PWRBTN) != 0;
+	pthread_mutex_unlock(&dev->lock);
+	log_debug("acpi: power button pressed%s", enabled ? "" :
+	    " (the guest has not enabled it)");
+	return (enabled);
 }
 
 static void

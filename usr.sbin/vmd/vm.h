@@ -47,6 +47,9 @@
 #define VM_PM1_CNT_PORT		(VM_PM_BASE + 4)
 #define VM_PM1_SLP_EN		0x2000
 #define VM_PM1_SLP_TYP_S5	0	/* SLP_TYP for S5 (poweroff), as QEMU's */
+#define VM_SCI_IRQ		9	/* ACPI SCI: level, as QEMU's */
+#define VM_IOAPIC_BASE		0xfec00000ULL	/* KVM's in-kernel IOAPIC */
+#define VM_LAPIC_BASE		0xfee00000ULL
 
 /*
  * Guest memory as the vm process holds it: one mapping of the whole RAM
@@ -75,6 +78,7 @@ struct vm_memrange {
 uint64_t	 vm_lowram_end(uint64_t);
 size_t		 vm_memmap(uint64_t, struct vm_memrange *, size_t);
 void		*vm_gpa_ptr(const struct vm_mem *, uint64_t, uint64_t);
+void		*vm_hole_ptr(const struct vm_mem *, uint64_t, uint64_t);
 
 /* loadfile_elf.c */
 struct vmm_regs;
@@ -129,6 +133,7 @@ int	 x86_mem_alloc(struct vmctx *, char *, size_t);
 int	 x86_devices_attach(struct vmctx *, char *, size_t);
 int	 x86_boot(struct vmctx *, char *, size_t);
 void	 x86_halt(struct vmctx *);
+int	 x86_power_button(struct vmctx *);
 int	 x86_handle_exit(struct vmctx *, struct vmm_exit *);
 
 #endif /* VM_H */

@@ -66,3 +66,20 @@ vm_gpa_ptr(const struct vm_mem *mem, uint64_t gpa, uint64_t len)
 		return (NULL);
 	return (mem->ram + off);
 }
+
+/*
+ * Pointer to [gpa, gpa + len) inside the 640K-1M hole: RAM to the
+ * hypervisor (it is part of the low memory slot) but reserved in the map
+ * the guest gets, so only firmware and the tables vmd leaves for the
+ * kernel live there.  NULL unless the whole range is in the hole and in
+ * guest memory.
+ */
+void *
+vm_hole_ptr(const struct vm_mem *mem, uint64_t gpa, uint64_t len)
+{
+	if (len == 0 || mem->ram == NULL || gpa < VM_LOWMEM_END ||
+	    gpa >= VM_HIGHMEM_START || len > VM_HIGHMEM_START - gpa ||
+	    gpa + len > mem->memsize)
+		return (NULL);
+	return (mem->ram + gpa);
+}

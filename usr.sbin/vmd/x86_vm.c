@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "acpi.h"
 #include "vm.h"
 #include "vmd.h"
 
@@ -120,6 +121,22 @@ x86_devices_attach(struct vmctx *ctx, char *err, size_t errlen)
 			return (-1);
 		}
 	}
+	return (0);
+}
+
+/*
+ * Press the ACPI power button, for a stop that asks the guest to shut
+ * down when it has no vmmci.  Returns 1 if the guest has enabled the
+ * button (so it was told), 0 if not; it may run from any thread.
+ */
+int
+x86_power_button(struct vmctx *ctx)
+{
+	size_t	 i;
+
+	for (i = 0; i < ctx->devs.ndev; i++)
+		if (ctx->devs.dev[i]->sw == &acpi_devsw)
+			return (acpi_power_button(ctx->devs.dev[i]));
 	return (0);
 }
 

@@ -135,6 +135,47 @@ vmm_vm_create(int kvmfd)
 }
 
 /*
+ * Interrupt routing as on a PC (and as QEMU sets it): GSI 0, where the
+ * PIT raises its interrupt, reaches PIC pin 0 and IOAPIC pin 2 (the
+ * MADT's IRQ0 -> GSI 2 override); GSI 2 is the PIC cascade and reaches
+ * nothing; every other GSI below 16 reaches the PIC and the IOAPIC pin
+ * of its number, 16-23 the IOAPIC alone.
+ */
+static int
+vmm_irq_routing(struct vmm_vm *vm)
+{
+	struct kvm_irq_routing		*r;
+	struct kvm_irq_routing_entry	*e;
+	uint32_t			 gsi, n = 0;
+	int				 rv;
+
+	r = calloc(1, sizeof(*r) + 48 * sizeof(*e));
+	if (r == NULL)
+		return (-1);
+	for (gsi = 0; gsi < 24; gsi++) {
+		if (gsi == 2)
+			continue;
+		if (gsi < 16) {
+			e = &r->entries[n++];
+			e->gsi = gsi;
+			e->type = KVM_IRQ_ROUTING_IRQCHIP;
+			e->u.irqchip.irqchip = gsi < 8 ?
+			    KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE;
+			e->u.irqchip.pin = gsi % 8;
+		}
+		e = &r->entries[n++];
+		e->gsi = gsi;
+		e->type = KVM_IRQ_ROUTING_IRQCHIP;
+		e->u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
+		e->u.irqchip.pin = gsi == 0 ? 2 : gsi;
+	}
+	r->nr = n;
+	rv = ioctl(vm->fd, KVM_SET_GSI_ROUTING, r) == -1 ? -1 : 0;
+	free(r);
+	return (rv);
+}
+
+/*
  * The in-kernel PIC, IOAPIC, LAPIC and PIT.  Call it after mapping guest
  * memory: once the irqchip exists, each memory map change waits for an
  * SRCU grace period, which costs milliseconds on some hosts.
@@ -145,6 +186,8 @@ vmm_irqchip_create(struct vmm_vm *vm)
 	struct kvm_pit_config	 pit;
 
 	if (ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0) == -1)
+		return (-1);
+	if (vmm_irq_routing(vm) == -1)
 		return (-1);
 	memset(&pit, 0, sizeof(pit));
 	pit.flags = KVM_PIT_SPEAKER_DUMMY;
