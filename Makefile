@@ -16,6 +16,7 @@ CFLAGS	?= -O2 -g
 CPPFLAGS += -I. -Ilib/libutil -Isys -Iusr.sbin/vmd -D_GNU_SOURCE
 LIBS_EVENT = -levent_core -levent_pthreads
 LIBS_SECCOMP = -lseccomp
+LIBS_ZYDIS = -lZydis
 LDLIBS	 = $(LIBS_EVENT) $(LIBS_SECCOMP) -lpthread
 
 ifeq ($(SANITIZE),1)
@@ -41,7 +42,7 @@ VMD_LIB_SRCS = usr.sbin/vmd/proc.c usr.sbin/vmd/control.c usr.sbin/vmd/control_m
 	usr.sbin/vmd/i8042.c usr.sbin/vmd/acpi.c usr.sbin/vmd/acpi_tables.c
 VMD_LIB	 = usr.sbin/vmd/libvmd.a
 VMM_KVM_SRCS = sys/dev/vmm/vmm_kvm.c sys/dev/vmm/vmm_host.c
-VMM_NULL_SRCS = sys/dev/vmm/vmm_null.c
+VMM_NULL_SRCS = sys/dev/vmm/vmm_null.c sys/dev/vmm/vmm_host.c
 VMD	 = usr.sbin/vmd/vmd
 VMD_PARSE = usr.sbin/vmd/parse.c
 
@@ -72,14 +73,14 @@ $(VMD_LIB): $(VMD_LIB_SRCS:.c=.o) usr.sbin/vmd/parse.o
 
 $(VMD): usr.sbin/vmd/vmd.o $(VMD_LIB) $(VMM_KVM_SRCS:.c=.o) $(LIBUTIL)
 	$(CC) $(LDFLAGS) -o $@ usr.sbin/vmd/vmd.o $(VMM_KVM_SRCS:.c=.o) \
-	    $(VMD_LIB) $(LIBUTIL) $(LDLIBS)
+	    $(VMD_LIB) $(LIBUTIL) $(LIBS_ZYDIS) $(LDLIBS)
 
 $(VMCTL): $(VMCTL_SRCS:.c=.o) $(LIBUTIL)
 	$(CC) $(LDFLAGS) -o $@ $(VMCTL_SRCS:.c=.o) $(LIBUTIL) $(LDLIBS)
 
 regress/unit/%_test: regress/unit/%_test.o $(VMD_LIB) $(VMM_NULL_SRCS:.c=.o) $(LIBUTIL)
 	$(CC) $(LDFLAGS) -o $@ $< $(VMD_LIB) $(VMM_NULL_SRCS:.c=.o) \
-	    $(LIBUTIL) $(LDLIBS)
+	    $(LIBUTIL) $(LIBS_ZYDIS) $(LDLIBS)
 
 -include regress/guest/guest.mk
 
@@ -88,7 +89,8 @@ FUZZ_CC	 = clang
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined $(CSTD) $(WARN) $(CPPFLAGS)
 FUZZERS	 = regress/fuzz/imsg_fuzzer regress/fuzz/elf_fuzzer \
-	regress/fuzz/control_fuzzer regress/fuzz/conf_fuzzer
+	regress/fuzz/control_fuzzer regress/fuzz/conf_fuzzer \
+	regress/fuzz/host_fuzzer
 
 regress/fuzz/imsg_fuzzer: regress/fuzz/imsg_fuzz.c lib/libutil/imsg.c \
     lib/libutil/imsg-buffer.c
@@ -105,6 +107,10 @@ regress/fuzz/control_fuzzer: regress/fuzz/control_fuzz.c \
 regress/fuzz/conf_fuzzer: regress/fuzz/conf_fuzz.c $(VMD_PARSE) \
     usr.sbin/vmd/config.c lib/libutil/log.c lib/libutil/strl.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
+
+regress/fuzz/host_fuzzer: regress/fuzz/host_fuzz.c sys/dev/vmm/vmm_host.c \
+    sys/dev/vmm/vmm_null.c
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(LIBS_ZYDIS)
 
 fuzz: $(FUZZERS)
 

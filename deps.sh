@@ -2,9 +2,13 @@
 # deps.sh: checks for the Debian packages the build, the tests and the
 # demo need, and installs the missing ones with apt-get when run as root
 # (otherwise says what is missing and fails).  Called by make test and
-# make demo; also by .ci/run on a fresh machine.
+# make demo; also by .ci/run on a fresh machine.  "deps.sh linux" adds
+# the packages of the Linux test kernel (regress/linux).
 PKGS="gcc make byacc pkg-config libevent-dev libseccomp-dev qemu-system-x86
-mandoc cu iproute2 procps clang acpica-tools"
+mandoc cu iproute2 procps clang acpica-tools libzydis-dev"
+# "deps.sh linux": also what regress/linux needs to build its kernel
+[ "${1:-}" = linux ] && PKGS="$PKGS linux-source-6.1 flex bison bc libelf-dev
+busybox-static"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

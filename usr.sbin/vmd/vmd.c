@@ -39,6 +39,7 @@
 #include "proc.h"
 #include "config.h"
 #include "vmd.h"
+#include "dev/vmm/vmm.h"
 
 #define VMD_SHUTDOWN_WAIT	8	/* s for VMs to end; vmm kills at 5 */
 #define VMD_CHILD_WAIT		3	/* s for control and vmm to exit */
@@ -109,6 +110,7 @@ struct vmd {
 	ino_t			 socket_ino;
 	int			 pidfile;	/* we wrote VMD_PIDFILE */
 	int			 shutting_down;
+	int			 hostquirks;	/* vmm_host_probe() */
 	struct event		 ev_sigterm;
 	struct event		 ev_sigint;
 	struct event		 ev_sighup;
@@ -197,6 +199,7 @@ main(int argc, char *argv[])
 	int			 ch, debug = 0, noaction = 0, verbose = 0;
 	int			 conf_flags = CONF_ERR_STDERR, lsock, kvm;
 	char			 cwd[PATH_MAX], reason[VM_REASON_MAX];
+	char			 hostwhy[128];
 
 	while ((ch = getopt(argc, argv, "dD:f:nN:P:s:v")) != -1) {
 		switch (ch) {
@@ -262,6 +265,7 @@ main(int argc, char *argv[])
 		vmd_die("cannot open /dev/kvm: %s (is KVM available and "
 		    "the kvm module loaded?)", strerror(errno));
 	close(kvm);
+	vmd.hostquirks = vmm_host_probe(hostwhy, sizeof(hostwhy));
 	if ((vmd.env.exe_fd = open("/proc/self/exe",
 	    O_RDONLY | O_CLOEXEC)) == -1)
 		vmd_die("cannot open my own binary: %s", strerror(errno));
@@ -329,6 +333,11 @@ main(int argc, char *argv[])
 
 	sandbox_enter(SANDBOX_PARENT);
 	log_info("started");
+	if (vmd.hostquirks) {
+		log_info("host-quirk layer on: %s", hostwhy);
+		log_info("Linux guests here need on their command line: %s",
+		    vmm_host_linux_args());
+	}
 	vmd_start_enabled(&vmd);
 	event_base_dispatch(vmd.env.evbase);
 	vmd_finish(&vmd);
@@ -1406,6 +1415,10 @@ vmd_start_vm(struct vmd *vmd, struct vmd_vm *vm, uid_t kuid, char *reason,
 	vm->params.vmc_owner_gid = vm->run_owner.set ?
 	    (uint32_t)vm->run_owner.gid : (uint32_t)-1;
 	vm->params.vmc_id = vm->id;
+	if (vmd->hostquirks)
+		vm->params.vmc_flags |= VMOP_CREATE_HOSTQUIRKS;
+	else
+		vm->params.vmc_flags &= ~VMOP_CREATE_HOSTQUIRKS;
 	(void)snprintf(vm->params.vmc_ttyname,
 	    sizeof(vm->params.vmc_ttyname), "%s", vm->ttyname);
 	/* The descriptors are vmm's now; imsg closes ours once sent. */

@@ -74,6 +74,7 @@ enum vm_end {
 #define VMOP_CREATE_KERNEL	0x01
 #define VMOP_CREATE_MEMORY	0x02
 #define VMOP_CREATE_CMDLINE	0x04
+#define VMOP_CREATE_HOSTQUIRKS	0x80000000	/* parent: vmm_host.c on */
 
 struct vmop_create_params {
 	uint32_t	vmc_id;		/* 0 from vmctl; set by the parent */

@@ -166,6 +166,8 @@ x86_boot(struct vmctx *ctx, char *err, size_t errlen)
 	struct vmm_sregs	 sregs;
 	struct vmm_vm		*vm;
 
+	if (ctx->params->vmc_flags & VMOP_CREATE_HOSTQUIRKS)
+		vmm_host_enable();
 	if ((vm = vmm_vm_create(ctx->kvmfd)) == NULL) {
 		snprintf(err, errlen, "create VM: %s", strerror(errno));
 		return (-1);
@@ -274,6 +276,14 @@ x86_handle_exit(struct vmctx *ctx, struct vmm_exit *ve)
 	case VMM_EXIT_FAIL_ENTRY:
 		snprintf(what, sizeof(what), "vcpu entry failed, reason %#llx",
 		    (unsigned long long)ve->code);
+		x86_exit_error(ctx, what);
+		return (-1);
+	case VMM_EXIT_DEBUG:
+	case VMM_EXIT_WRMSR:
+		/* Only the host-quirk layer asks for these. */
+		snprintf(what, sizeof(what), "%s exit the host-quirk layer "
+		    "did not finish", ve->reason == VMM_EXIT_DEBUG ? "debug" :
+		    "wrmsr");
 		x86_exit_error(ctx, what);
 		return (-1);
 	case VMM_EXIT_UNKNOWN:

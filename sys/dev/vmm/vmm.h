@@ -57,6 +57,8 @@ enum vmm_exit_reason {
 	VMM_EXIT_INTERNAL_ERROR,/* hypervisor could not go on: internal */
 	VMM_EXIT_FAIL_ENTRY,	/* entry failed: code */
 	VMM_EXIT_SYSTEM_EVENT,	/* hypervisor-level event: code VMM_EVENT_* */
+	VMM_EXIT_DEBUG,		/* breakpoint or step asked by vmm_set_debug: debug */
+	VMM_EXIT_WRMSR,		/* write to an MSR of vmm_msr_filter(): msr */
 	VMM_EXIT_UNKNOWN	/* anything else: code */
 };
 
@@ -95,9 +97,99 @@ struct vmm_exit {
 			uint32_t	ndata;
 			uint64_t	data[4];
 		} internal;
+		struct {
+			uint64_t	pc;	/* linear address */
+			uint64_t	dr6;	/* which breakpoint, or step */
+			uint32_t	exception;	/* 1: #DB, 3: #BP */
+		} debug;
+		struct {
+			uint32_t	index;
+			uint64_t	data;
+			uint8_t		*error;	/* set to 1: refuse, #GP */
+		} msr;
 		uint64_t	code;
 	};
 };
+
+/*
+ * Guest debugging by the VMM (vmm_set_debug), invisible to the guest:
+ * execution breakpoints on guest linear addresses and single-stepping,
+ * both reported as VMM_EXIT_DEBUG.  The guest's own debug registers are
+ * not in effect while breakpoints are armed.
+ */
+#define VMM_DEBUG_NBP		4
+#define VMM_DEBUG_ENABLE	0x01	/* clear: all off */
+#define VMM_DEBUG_SINGLESTEP	0x02	/* exit after each instruction */
+
+struct vmm_debug {
+	uint32_t	flags;
+	uint32_t	armed;			/* bit i: bp[i] is in use */
+	uint64_t	bp[VMM_DEBUG_NBP];
+};
+
+/* dr6 of a VMM_EXIT_DEBUG: bits 0-3 breakpoint i hit, BS single step */
+#define VMM_DR6_BS		0x4000
+
+/* A guest linear address as the vCPU's paging sees it now. */
+struct vmm_translation {
+	uint64_t	gpa;
+	uint8_t		valid;
+	uint8_t		writeable;
+	uint8_t		user;		/* reachable from CPL 3 */
+};
+
+/* The x87/SSE state (FXSAVE layout's fields). */
+struct vmm_fpu {
+	uint8_t		fpr[8][16];
+	uint16_t	fcw;
+	uint16_t	fsw;
+	uint8_t		ftwx;		/* abridged tag word */
+	uint16_t	last_opcode;
+	uint64_t	last_ip;
+	uint64_t	last_dp;
+	uint8_t		xmm[16][16];
+	uint32_t	mxcsr;
+};
+
+/*
+ * Events in flight on a vCPU.  An exception marked injected is delivered
+ * by the next vmm_vcpu_run() before any guest instruction.
+ */
+struct vmm_events {
+	struct {
+		uint8_t		injected;
+		uint8_t		nr;
+		uint8_t		has_error_code;
+		uint32_t	error_code;
+	} exception;
+	struct {
+		uint8_t		injected;
+		uint8_t		nr;
+		uint8_t		soft;
+		uint8_t		shadow;		/* after sti or mov ss */
+	} interrupt;
+	struct {
+		uint8_t		injected;
+		uint8_t		pending;
+		uint8_t		masked;
+	} nmi;
+};
+
+/*
+ * What the host-quirk layer (vmm_host.c) did on one vCPU.  insn[] counts
+ * completed instructions by allow-list entry, vmm_host_insn_name() names
+ * them.
+ */
+#define VMM_HOST_NINSN		16
+struct vmm_host_stats {
+	uint64_t	insn[VMM_HOST_NINSN];
+	uint64_t	syscalls;	/* user-mode syscalls completed */
+	uint64_t	pf_steps;	/* other page faults stepped over */
+	uint64_t	wrmsr;		/* STAR/LSTAR/CSTAR/SFMASK writes */
+	uint64_t	arms;		/* breakpoint (re)placements */
+};
+
+struct vmm_host_vcpu;
 
 /* vmm_kvm.c */
 int		 vmm_probe(int, char *, size_t);
@@ -122,13 +214,43 @@ int		 vmm_set_sregs(struct vmm_vcpu *, const struct vmm_sregs *);
 int		 vmm_read_insn(struct vmm_vcpu *, uint8_t *, size_t);
 int		 vmm_inject_exception(struct vmm_vcpu *, uint8_t);
 void		 vmm_vcpu_dump(struct vmm_vcpu *, char *, size_t);
+int		 vmm_set_debug(struct vmm_vcpu *, const struct vmm_debug *);
+int		 vmm_msr_filter(struct vmm_vm *, const uint32_t *, size_t);
+int		 vmm_get_msr(struct vmm_vcpu *, uint32_t, uint64_t *);
+int		 vmm_set_msr(struct vmm_vcpu *, uint32_t, uint64_t);
+int		 vmm_translate(struct vmm_vcpu *, uint64_t,
+		    struct vmm_translation *);
+int		 vmm_read_phys(struct vmm_vcpu *, uint64_t, void *, size_t);
+int		 vmm_write_phys(struct vmm_vcpu *, uint64_t, const void *,
+		    size_t);
+int		 vmm_get_fpu(struct vmm_vcpu *, struct vmm_fpu *);
+int		 vmm_set_fpu(struct vmm_vcpu *, const struct vmm_fpu *);
+int		 vmm_get_events(struct vmm_vcpu *, struct vmm_events *);
+int		 vmm_set_events(struct vmm_vcpu *, const struct vmm_events *);
 
 /* vmm_host.c */
-int		 vmm_host_complete(struct vmm_vcpu *, struct vmm_exit *);
+int		 vmm_host_probe(char *, size_t);
+void		 vmm_host_enable(void);
+int		 vmm_host_enabled(void);
+int		 vmm_host_vm_init(struct vmm_vm *);
+struct vmm_host_vcpu *vmm_host_vcpu_init(struct vmm_vcpu *);
+void		 vmm_host_vcpu_free(struct vmm_host_vcpu *);
+int		 vmm_host_exit(struct vmm_host_vcpu *, struct vmm_exit *);
+void		 vmm_host_stats(struct vmm_host_vcpu *,
+		    struct vmm_host_stats *);
+const char	*vmm_host_insn_name(size_t);
+const char	*vmm_host_linux_args(void);
 
 /* vmm_null.c: only linked into unit tests */
 void		 vmm_null_script(struct vmm_vcpu *, const struct vmm_exit *,
 		    size_t);
 size_t		 vmm_null_irq_count(struct vmm_vm *, uint32_t);
+void		 vmm_null_memory(struct vmm_vm *, void *, size_t);
+int		 vmm_null_map(struct vmm_vcpu *, uint64_t, uint64_t, uint64_t,
+		    int, int);
+void		 vmm_null_debug(struct vmm_vcpu *, struct vmm_debug *,
+		    size_t *);
+int		 vmm_null_msr_filtered(struct vmm_vm *, uint32_t);
+void		 vmm_null_fail(struct vmm_vcpu *, int);
 
 #endif /* VMM_H */

@@ -49,6 +49,7 @@ struct vmm_vcpu {
 	struct kvm_run	*run;
 	pthread_t	 thread;	/* the thread in vmm_vcpu_run() */
 	int		 has_thread;
+	struct vmm_host_vcpu *host;	/* NULL: no host-quirk layer */
 };
 
 /* Only interrupts KVM_RUN: no SA_RESTART, nothing to do. */
@@ -122,6 +123,8 @@ vmm_vm_create(int kvmfd)
 	/* Needed on VMX hosts, refused harmlessly elsewhere. */
 	(void)ioctl(vm->fd, KVM_SET_TSS_ADDR, (unsigned long)VMM_TSS_ADDR);
 	(void)ioctl(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &ident);
+	if (vmm_host_enabled() && vmm_host_vm_init(vm) == -1)
+		goto fail;
 	return (vm);
  fail:
 	saved = errno;
@@ -343,7 +346,8 @@ vmm_vcpu_create(struct vmm_vm *vm, uint32_t id)
 	if (run == MAP_FAILED)
 		goto fail;
 	vcpu->run = run;
-	if (vmm_vcpu_set_cpuid(vcpu) == -1) {
+	if (vmm_vcpu_set_cpuid(vcpu) == -1 || (vmm_host_enabled() &&
+	    (vcpu->host = vmm_host_vcpu_init(vcpu)) == NULL)) {
 		saved = errno;
 		munmap(vcpu->run, vm->run_size);
 		errno = saved;
@@ -366,6 +370,7 @@ vmm_vcpu_destroy(struct vmm_vcpu *vcpu)
 {
 	if (vcpu == NULL)
 		return;
+	vmm_host_vcpu_free(vcpu->host);
 	munmap(vcpu->run, vcpu->vm->run_size);
 	close(vcpu->fd);
 	free(vcpu);
@@ -428,6 +433,18 @@ vmm_exit_translate(struct vmm_vcpu *vcpu, struct vmm_exit *ve)
 		for (i = 0; i < ve->internal.ndata; i++)
 			ve->internal.data[i] = run->internal.data[i];
 		break;
+	case KVM_EXIT_DEBUG:
+		ve->reason = VMM_EXIT_DEBUG;
+		ve->debug.pc = run->debug.arch.pc;
+		ve->debug.dr6 = run->debug.arch.dr6;
+		ve->debug.exception = run->debug.arch.exception;
+		break;
+	case KVM_EXIT_X86_WRMSR:
+		ve->reason = VMM_EXIT_WRMSR;
+		ve->msr.index = run->msr.index;
+		ve->msr.data = run->msr.data;
+		ve->msr.error = &run->msr.error;
+		break;
 	case KVM_EXIT_FAIL_ENTRY:
 		ve->reason = VMM_EXIT_FAIL_ENTRY;
 		ve->code = run->fail_entry.hardware_entry_failure_reason;
@@ -454,8 +471,8 @@ vmm_exit_translate(struct vmm_vcpu *vcpu, struct vmm_exit *ve)
 }
 
 /*
- * Run the vCPU until something needs user space.  Emulation failures that
- * vmm_host_complete() can finish (this host's quirks) never leave here.
+ * Run the vCPU until something needs user space.  Where the host-quirk
+ * layer is on, the exits it finishes (vmm_host_exit()) never leave here.
  */
 int
 vmm_vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *ve)
@@ -476,8 +493,7 @@ vmm_vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *ve)
 			return (-1);
 		}
 		vmm_exit_translate(vcpu, ve);
-		if (ve->reason != VMM_EXIT_INTERNAL_ERROR ||
-		    vmm_host_complete(vcpu, ve) != 1)
+		if (vcpu->host == NULL || vmm_host_exit(vcpu->host, ve) != 1)
 			return (0);
 	}
 }
@@ -703,4 +719,235 @@ vmm_vcpu_dump(struct vmm_vcpu *vcpu, char *buf, size_t len)
 		off += snprintf(buf + off, len - off, " %02x", insn[i]);
 	if (n <= 0 && off > 0 && (size_t)off < len)
 		snprintf(buf + off, len - off, " unreadable");
+}
+
+/*
+ * Guest debugging by the VMM (KVM_SET_GUEST_DEBUG): hardware execution
+ * breakpoints at dbg->bp[i] for each bit i of dbg->armed, and/or single
+ * steps; each hit is a VMM_EXIT_DEBUG.  flags 0 turns it all off.
+ */
+int
+vmm_set_debug(struct vmm_vcpu *vcpu, const struct vmm_debug *dbg)
+{
+	struct kvm_guest_debug	 d;
+	int			 i;
+
+	memset(&d, 0, sizeof(d));
+	if (dbg->flags & VMM_DEBUG_ENABLE) {
+		d.control = KVM_GUESTDBG_ENABLE;
+		if (dbg->flags & VMM_DEBUG_SINGLESTEP)
+			d.control |= KVM_GUESTDBG_SINGLESTEP;
+		for (i = 0; i < VMM_DEBUG_NBP; i++) {
+			if (!(dbg->armed & (1U << i)))
+				continue;
+			d.control |= KVM_GUESTDBG_USE_HW_BP;
+			d.arch.debugreg[i] = dbg->bp[i];
+			/* local enable; R/W 00 and LEN 00: execution */
+			d.arch.debugreg[7] |= 1ULL << (2 * i);
+		}
+	}
+	return (ioctl(vcpu->fd, KVM_SET_GUEST_DEBUG, &d) == -1 ? -1 : 0);
+}
+
+/*
+ * Guest writes to the n MSRs in msrs[] exit to user space as
+ * VMM_EXIT_WRMSR (which must apply them with vmm_set_msr()); every other
+ * MSR access stays in the kernel.  Per VM; n 0 lifts the filter.
+ */
+int
+vmm_msr_filter(struct vmm_vm *vm, const uint32_t *msrs, size_t n)
+{
+	static uint8_t		 deny;	/* bit clear: exit to user space */
+	struct kvm_enable_cap	 cap;
+	struct kvm_msr_filter	 f;
+	size_t			 i;
+
+	if (n > KVM_MSR_FILTER_MAX_RANGES) {
+		errno = E2BIG;
+		return (-1);
+	}
+	memset(&cap, 0, sizeof(cap));
+	cap.cap = KVM_CAP_X86_USER_SPACE_MSR;
+	cap.args[0] = KVM_MSR_EXIT_REASON_FILTER;
+	if (ioctl(vm->fd, KVM_ENABLE_CAP, &cap) == -1)
+		return (-1);
+	memset(&f, 0, sizeof(f));
+	f.flags = KVM_MSR_FILTER_DEFAULT_ALLOW;
+	for (i = 0; i < n; i++) {
+		f.ranges[i].flags = KVM_MSR_FILTER_WRITE;
+		f.ranges[i].base = msrs[i];
+		f.ranges[i].nmsrs = 1;
+		f.ranges[i].bitmap = &deny;
+	}
+	return (ioctl(vm->fd, KVM_X86_SET_MSR_FILTER, &f) == -1 ? -1 : 0);
+}
+
+int
+vmm_get_msr(struct vmm_vcpu *vcpu, uint32_t index, uint64_t *value)
+{
+	struct {
+		struct kvm_msrs		h;
+		struct kvm_msr_entry	e;
+	} m;
+
+	memset(&m, 0, sizeof(m));
+	m.h.nmsrs = 1;
+	m.e.index = index;
+	errno = 0;
+	if (ioctl(vcpu->fd, KVM_GET_MSRS, &m) != 1) {
+		if (errno == 0)
+			errno = EINVAL;
+		return (-1);
+	}
+	*value = m.e.data;
+	return (0);
+}
+
+/* Written as the VMM, past any MSR filter; KVM's checks still apply. */
+int
+vmm_set_msr(struct vmm_vcpu *vcpu, uint32_t index, uint64_t value)
+{
+	struct {
+		struct kvm_msrs		h;
+		struct kvm_msr_entry	e;
+	} m;
+
+	memset(&m, 0, sizeof(m));
+	m.h.nmsrs = 1;
+	m.e.index = index;
+	m.e.data = value;
+	errno = 0;
+	if (ioctl(vcpu->fd, KVM_SET_MSRS, &m) != 1) {
+		if (errno == 0)
+			errno = EINVAL;
+		return (-1);
+	}
+	return (0);
+}
+
+/* A guest linear address through the vCPU's current page tables. */
+int
+vmm_translate(struct vmm_vcpu *vcpu, uint64_t la, struct vmm_translation *t)
+{
+	struct kvm_translation	 tr;
+
+	memset(&tr, 0, sizeof(tr));
+	tr.linear_address = la;
+	if (ioctl(vcpu->fd, KVM_TRANSLATE, &tr) == -1)
+		return (-1);
+	t->gpa = tr.physical_address;
+	t->valid = tr.valid != 0;
+	t->writeable = tr.writeable != 0;
+	t->user = tr.usermode != 0;
+	return (0);
+}
+
+/* Guest RAM at gpa; the range must lie in one memory slot. */
+int
+vmm_read_phys(struct vmm_vcpu *vcpu, uint64_t gpa, void *buf, size_t len)
+{
+	uint8_t	*p;
+
+	if ((p = vmm_gpa_hva(vcpu->vm, gpa, len)) == NULL) {
+		errno = EFAULT;
+		return (-1);
+	}
+	memcpy(buf, p, len);
+	return (0);
+}
+
+int
+vmm_write_phys(struct vmm_vcpu *vcpu, uint64_t gpa, const void *buf,
+    size_t len)
+{
+	uint8_t	*p;
+
+	if ((p = vmm_gpa_hva(vcpu->vm, gpa, len)) == NULL) {
+		errno = EFAULT;
+		return (-1);
+	}
+	memcpy(p, buf, len);
+	return (0);
+}
+
+int
+vmm_get_fpu(struct vmm_vcpu *vcpu, struct vmm_fpu *f)
+{
+	struct kvm_fpu	 k;
+
+	if (ioctl(vcpu->fd, KVM_GET_FPU, &k) == -1)
+		return (-1);
+	memcpy(f->fpr, k.fpr, sizeof(f->fpr));
+	f->fcw = k.fcw;
+	f->fsw = k.fsw;
+	f->ftwx = k.ftwx;
+	f->last_opcode = k.last_opcode;
+	f->last_ip = k.last_ip;
+	f->last_dp = k.last_dp;
+	memcpy(f->xmm, k.xmm, sizeof(f->xmm));
+	f->mxcsr = k.mxcsr;
+	return (0);
+}
+
+int
+vmm_set_fpu(struct vmm_vcpu *vcpu, const struct vmm_fpu *f)
+{
+	struct kvm_fpu	 k;
+
+	memset(&k, 0, sizeof(k));
+	memcpy(k.fpr, f->fpr, sizeof(k.fpr));
+	k.fcw = f->fcw;
+	k.fsw = f->fsw;
+	k.ftwx = f->ftwx;
+	k.last_opcode = f->last_opcode;
+	k.last_ip = f->last_ip;
+	k.last_dp = f->last_dp;
+	memcpy(k.xmm, f->xmm, sizeof(k.xmm));
+	k.mxcsr = f->mxcsr;
+	return (ioctl(vcpu->fd, KVM_SET_FPU, &k) == -1 ? -1 : 0);
+}
+
+int
+vmm_get_events(struct vmm_vcpu *vcpu, struct vmm_events *e)
+{
+	struct kvm_vcpu_events	 k;
+
+	if (ioctl(vcpu->fd, KVM_GET_VCPU_EVENTS, &k) == -1)
+		return (-1);
+	memset(e, 0, sizeof(*e));
+	e->exception.injected = k.exception.injected;
+	e->exception.nr = k.exception.nr;
+	e->exception.has_error_code = k.exception.has_error_code;
+	e->exception.error_code = k.exception.error_code;
+	e->interrupt.injected = k.interrupt.injected;
+	e->interrupt.nr = k.interrupt.nr;
+	e->interrupt.soft = k.interrupt.soft;
+	e->interrupt.shadow = k.interrupt.shadow;
+	e->nmi.injected = k.nmi.injected;
+	e->nmi.pending = k.nmi.pending;
+	e->nmi.masked = k.nmi.masked;
+	return (0);
+}
+
+/* What vmm_events does not cover (SIPI vector, SMM state) is kept. */
+int
+vmm_set_events(struct vmm_vcpu *vcpu, const struct vmm_events *e)
+{
+	struct kvm_vcpu_events	 k;
+
+	if (ioctl(vcpu->fd, KVM_GET_VCPU_EVENTS, &k) == -1)
+		return (-1);
+	k.exception.injected = e->exception.injected;
+	k.exception.nr = e->exception.nr;
+	k.exception.has_error_code = e->exception.has_error_code;
+	k.exception.error_code = e->exception.error_code;
+	k.interrupt.injected = e->interrupt.injected;
+	k.interrupt.nr = e->interrupt.nr;
+	k.interrupt.soft = e->interrupt.soft;
+	k.interrupt.shadow = e->interrupt.shadow;
+	k.nmi.injected = e->nmi.injected;
+	k.nmi.pending = e->nmi.pending;
+	k.nmi.masked = e->nmi.masked;
+	k.flags = KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW;
+	return (ioctl(vcpu->fd, KVM_SET_VCPU_EVENTS, &k) == -1 ? -1 : 0);
 }
