@@ -2,7 +2,8 @@
 # the guest as #BP (vmd completes it where KVM's emulator cannot); an
 # instruction that cannot be emulated ends only that VM, with the vCPU's
 # registers and instruction bytes in the log, and vmd and the other VMs
-# run on.
+# run on; guest user mode makes its system calls (the guest's user
+# check, under vmd and under QEMU's TCG as a referee).
 TESTNAME=quirks
 . "$(dirname "$0")/lib.subr"
 need_root
@@ -27,6 +28,28 @@ else
 	    fail emulation-failure-logged "$(grep 'q2' "$T/vmd.log" | tail -n 3)"
 	wait_for "$T/vmd.log" "vmd: vm q2: emulation failure" 5 &&
 	    pass emulation-failure-ended || fail emulation-failure-ended "not ended"
+fi
+# User mode: many system calls from CPL 3 (completed by vmd where KVM
+# cannot finish them) and page faults, checked on both sides.
+vmctl start -c -b "$GUEST" -m 32M -k "user" q3 </dev/null >"$T/c3" 2>&1
+tr -d '\r' <"$T/c3" | grep -q "^PASS user" && pass user ||
+    fail user "$(tr -d '\r' <"$T/c3" | tail -n 3)"
+if [ -d /sys/module/kvm_pvm ]; then
+	grep -q "host-quirk layer on: KVM is kvm_pvm" "$T/vmd.log" &&
+	    pass layer-logged || fail layer-logged "no startup line"
+else
+	grep -q "host-quirk layer on" "$T/vmd.log" &&
+	    pass layer-logged || skip layer-logged "not a kvm_pvm host"
+fi
+# The same check on QEMU's TCG, where syscall works: the check is right.
+if command -v qemu-system-x86_64 >/dev/null 2>&1; then
+	timeout 120 qemu-system-x86_64 -M pc -accel tcg -m 32 -kernel "$GUEST" \
+	    -append user -display none -serial file:"$T/q3" -monitor none \
+	    -no-reboot >/dev/null 2>&1
+	tr -d '\r' <"$T/q3" | grep -q "^PASS user" && pass user-tcg ||
+	    fail user-tcg "$(tr -d '\r' <"$T/q3" | tail -n 3)"
+else
+	skip user-tcg "no qemu-system-x86_64"
 fi
 [ "$(vm_state other)" = running ] && pass other-runs ||
     fail other-runs "$(vm_state other)"

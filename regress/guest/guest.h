@@ -173,6 +173,10 @@ void		check_echo(struct guest *);
 void		check_int3(struct guest *);
 void		check_popcnt(struct guest *);
 
+/* user.c */
+void		check_user(struct guest *);
+int		user_trap(struct trapframe *);
+
 extern volatile int		bp_expected;
 extern volatile uint64_t	bp_rip;
 #define VEC_BP		3

@@ -17,7 +17,8 @@ GUEST_LDFLAGS	 = -nostdlib -static -no-pie -Wl,-T,$(GUEST_DIR)/guest.ld \
 		   -Wl,-z,max-page-size=4096
 GUEST_OBJS	 = $(GUEST_DIR)/start.o $(GUEST_DIR)/main.o \
 		   $(GUEST_DIR)/machine.o $(GUEST_DIR)/cons.o \
-		   $(GUEST_DIR)/checks.o
+		   $(GUEST_DIR)/checks.o $(GUEST_DIR)/user.o \
+		   $(GUEST_DIR)/usermode.o
 
 $(GUEST_DIR)/%.o: $(GUEST_DIR)/%.c $(GUEST_DIR)/guest.h $(GUEST_DIR)/guest.mk
 	$(GUEST_CC) $(GUEST_CFLAGS) -c -o $@ $<

@@ -301,6 +301,8 @@ trap(struct trapframe *tf)
 {
 	uint64_t v = tf->vector;
 
+	if ((tf->cs & 3) == 3 && v < 32 && user_trap(tf))
+		return;
 	if (v == VEC_BP && bp_expected) {
 		bp_expected = 0;
 		bp_rip = tf->rip;

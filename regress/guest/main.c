@@ -25,6 +25,7 @@ static const struct check {
 	{ "echo",	check_echo,	0 },
 	{ "int3",	check_int3,	0 },
 	{ "popcnt",	check_popcnt,	0 },
+	{ "user",	check_user,	0 },
 };
 #define NCHECKS	(sizeof(checks) / sizeof(checks[0]))
 
@@ -130,6 +131,8 @@ parse_cmdline(struct guest *g, int *want, int *interactive)
 			named++;
 		else if (streq(w, "interactive"))
 			*interactive = 1;
+		else if (prefix(w, "user="))
+			;	/* read by check_user() */
 		else if (prefix(w, "hosttime=")) {
 			if (parse_u64(w + 9, &g->hosttime) == 0)
 				g->hosttime_set = 1;
