@@ -39,7 +39,8 @@ VMD_LIB_SRCS = usr.sbin/vmd/proc.c usr.sbin/vmd/control.c usr.sbin/vmd/control_m
 	usr.sbin/vmd/x86_vm.c usr.sbin/vmd/vm_mem.c usr.sbin/vmd/loadfile_elf.c \
 	usr.sbin/vmd/sandbox.c usr.sbin/vmd/dev.c \
 	usr.sbin/vmd/ns8250.c usr.sbin/vmd/mc146818.c usr.sbin/vmd/pci.c \
-	usr.sbin/vmd/i8042.c usr.sbin/vmd/acpi.c usr.sbin/vmd/acpi_tables.c
+	usr.sbin/vmd/i8042.c usr.sbin/vmd/acpi.c usr.sbin/vmd/acpi_tables.c \
+	usr.sbin/vmd/virtq.c
 VMD_LIB	 = usr.sbin/vmd/libvmd.a
 VMM_KVM_SRCS = sys/dev/vmm/vmm_kvm.c sys/dev/vmm/vmm_host.c
 VMM_NULL_SRCS = sys/dev/vmm/vmm_null.c sys/dev/vmm/vmm_host.c
@@ -90,7 +91,7 @@ FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined $(CSTD) $(WARN) $(CPPFLAGS)
 FUZZERS	 = regress/fuzz/imsg_fuzzer regress/fuzz/elf_fuzzer \
 	regress/fuzz/control_fuzzer regress/fuzz/conf_fuzzer \
-	regress/fuzz/host_fuzzer
+	regress/fuzz/host_fuzzer regress/fuzz/virtq_fuzzer
 
 regress/fuzz/imsg_fuzzer: regress/fuzz/imsg_fuzz.c lib/libutil/imsg.c \
     lib/libutil/imsg-buffer.c
@@ -112,6 +113,9 @@ regress/fuzz/host_fuzzer: regress/fuzz/host_fuzz.c sys/dev/vmm/vmm_host.c \
     sys/dev/vmm/vmm_null.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ $(LIBS_ZYDIS)
 
+regress/fuzz/virtq_fuzzer: regress/fuzz/virtq_fuzz.c usr.sbin/vmd/virtq.c
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
+
 fuzz: $(FUZZERS)
 
 # Benchmarks measure only; see bench/README.
@@ -119,7 +123,10 @@ bench/uart_bench: bench/uart_bench.o usr.sbin/vmd/dev.o usr.sbin/vmd/ns8250.o \
     $(LIBUTIL)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-bench: all bench/uart_bench
+bench/virtq_bench: bench/virtq_bench.o usr.sbin/vmd/virtq.o
+	$(CC) $(LDFLAGS) -o $@ $^
+
+bench: all bench/uart_bench bench/virtq_bench
 
 deps:
 	@sh ./deps.sh
@@ -135,7 +142,7 @@ install: all
 
 clean:
 	rm -f $(VMD) $(VMCTL) $(LIBUTIL) $(VMD_LIB) $(VMD_PARSE) $(UNIT_BINS) \
-	    $(FUZZERS) bench/uart_bench
+	    $(FUZZERS) bench/uart_bench bench/virtq_bench
 	find . -type f \( -name '*.o' -o -name '*.d' \) | xargs rm -f
 	$(MAKE) guest-clean
 
