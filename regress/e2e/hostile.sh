@@ -15,11 +15,11 @@ for p in /usr/bin/python3 /usr/local/bin/python3; do
 	[ -x "$p" ] && { PY=$p; break; }
 done
 [ -n "$PY" ] || { skip all "no system python3"; exit 0; }
-MAL=vmdt_mal SOCKGRP=vmdt_hsock
+MAL=$(acct mal) SOCKGRP=$(acct hsock)
 need_test_accounts "$MAL" "$SOCKGRP"
 add_test_group $SOCKGRP
 add_test_user $MAL $SOCKGRP
-chmod 0755 "$T"
+share_with_users
 
 # What only root may read: a file of its own, and a readable file in a
 # directory only root may enter.  Both are good kernels.
@@ -176,7 +176,7 @@ elif cmd == "staleflood":	# staleflood NAME N: N waits, each left behind
     print("done")
 PY
 cli() { as "$PY" "$T/cli.py" "$SOCK" "$@"; }
-vmctl_as() { as "$VMCTL" -s "$SOCK" "$@"; }
+vmctl_as() { as "$UVMCTL" -s "$SOCK" "$@"; }
 gone() { [ -z "$(vm_state "$1")" ]; }
 
 # 1. a kernel the user may not read is not read for them

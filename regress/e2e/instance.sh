@@ -7,11 +7,11 @@
 TESTNAME=instance
 . "$(dirname "$0")/lib.subr"
 need_root
-IVAN=vmdt_ivan IGRP=vmdt_igrp
+IVAN=$(acct ivan) IGRP=$(acct igrp)
 need_test_accounts "$IVAN" "$IGRP"
 add_test_group $IGRP
 add_test_user $IVAN $IGRP
-chmod 0755 "$T"
+share_with_users
 cat >"$CONF" <<CONF
 socket owner ":$IGRP"
 vm "tmpl" {
@@ -35,7 +35,7 @@ CONF
     { fail config "$(cat "$T/n.out")"; exit 1; }
 start_vmd || { fail start "vmd did not come up"; exit 1; }
 as() { setpriv --reuid=$IVAN --regid=$IGRP --init-groups \
-    "$VMCTL" -s "$SOCK" "$@"; }
+    "$UVMCTL" -s "$SOCK" "$@"; }
 row() { vmctl status | grep " $1\$"; }
 
 wait_state ci running 10 && row ci | grep -q ' 16\.0M ' &&

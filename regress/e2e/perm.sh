@@ -7,14 +7,14 @@
 TESTNAME=perm
 . "$(dirname "$0")/lib.subr"
 need_root
-ALICE=vmdt_alice BOB=vmdt_bob GRP=vmdt_grp SOCKGRP=vmdt_sock
+ALICE=$(acct alice) BOB=$(acct bob) GRP=$(acct grp) SOCKGRP=$(acct sock)
 need_test_accounts "$ALICE $BOB" "$GRP $SOCKGRP"
 add_test_group $GRP
 add_test_group $SOCKGRP
 add_test_user $ALICE $SOCKGRP -G $GRP
 add_test_user $BOB $SOCKGRP
-# the users must reach the socket and the binaries
-chmod 0755 "$T"
+# the users must reach the socket and vmctl
+share_with_users
 
 cat >"$CONF" <<CONF
 socket owner ":$SOCKGRP"
@@ -45,7 +45,7 @@ wait_state pa running 10 && wait_state pr running 10 ||
     { fail boot "pa $(vm_state pa), pr $(vm_state pr)"; exit 1; }
 
 as() { u=$1; shift; setpriv --reuid=$u --regid=$SOCKGRP --init-groups \
-    "$VMCTL" -s "$SOCK" "$@"; }
+    "$UVMCTL" -s "$SOCK" "$@"; }
 # what must not change: ids, pids, states, names
 snap() { vmctl status | awk 'NR > 1 { print $1, $2, $(NF-1), $NF }'; }
 

@@ -36,8 +36,10 @@ expect_silent() {
 }
 
 NOSOCK="$VMCTL -s $T/nosock"
-# vmctl run as uid 65534 in group 0, which may use the root:root 0660 socket
-asuser() { setpriv --reuid=65534 --regid=0 --clear-groups "$VMCTL" -s "$SOCK" "$@"; }
+# vmctl run as uid 65534 in group 0, which may use the root:root 0660
+# socket; it runs a copy in $T, as the checkout may be out of its reach
+install -m 0755 "$VMCTL" "$T/vmctl"
+asuser() { setpriv --reuid=65534 --regid=0 --clear-groups "$T/vmctl" -s "$SOCK" "$@"; }
 # load with a path relative to vmctl's working directory
 load_relative() { (cd "$T" && "$VMCTL" -s "$SOCK" load more.conf); }
 TAB="$(printf '\t')"

@@ -10,12 +10,13 @@ for f in *_fuzzer; do
 	[ -d "$corpus" ] || corpus=
 	# new inputs go to a scratch directory, never into the repo
 	scratch=$(mktemp -d)
+	log=$scratch.log
 	if ./"$f" -seed=1 -runs=3000 -max_len=4096 "$scratch" $corpus \
-	    >"/tmp/fuzz.$name.$$" 2>&1; then
+	    >"$log" 2>&1; then
 		echo "PASS fuzz.$name"
 	else
-		echo "FAIL fuzz.$name: $(grep -m1 -E 'ERROR|runtime error|deadly' "/tmp/fuzz.$name.$$")"
-		tail -n 30 "/tmp/fuzz.$name.$$"
+		echo "FAIL fuzz.$name: $(grep -m1 -E 'ERROR|runtime error|deadly' "$log")"
+		tail -n 30 "$log"
 	fi
-	rm -rf "/tmp/fuzz.$name.$$" "$scratch"
+	rm -rf "$log" "$scratch"
 done
