@@ -32,6 +32,9 @@ LIBUTIL_SRCS = lib/libutil/imsg.c lib/libutil/imsg-buffer.c lib/libutil/log.c \
 	lib/libutil/strl.c
 LIBUTIL	 = lib/libutil/libutil.a
 
+# disk image formats: shared by vmd's vioblk and vmctl create
+DISK_SRCS = usr.sbin/vmd/disk.c usr.sbin/vmd/vioraw.c usr.sbin/vmd/vioqcow2.c
+
 # vmd: everything but main() and the KVM backend goes in an archive that
 # the unit tests link too, with the fake backend.
 VMD_LIB_SRCS = usr.sbin/vmd/proc.c usr.sbin/vmd/control.c usr.sbin/vmd/control_msg.c \
@@ -40,7 +43,7 @@ VMD_LIB_SRCS = usr.sbin/vmd/proc.c usr.sbin/vmd/control.c usr.sbin/vmd/control_m
 	usr.sbin/vmd/sandbox.c usr.sbin/vmd/dev.c \
 	usr.sbin/vmd/ns8250.c usr.sbin/vmd/mc146818.c usr.sbin/vmd/pci.c \
 	usr.sbin/vmd/i8042.c usr.sbin/vmd/acpi.c usr.sbin/vmd/acpi_tables.c \
-	usr.sbin/vmd/virtq.c
+	usr.sbin/vmd/virtq.c $(DISK_SRCS)
 VMD_LIB	 = usr.sbin/vmd/libvmd.a
 VMM_KVM_SRCS = sys/dev/vmm/vmm_kvm.c sys/dev/vmm/vmm_host.c
 VMM_NULL_SRCS = sys/dev/vmm/vmm_null.c sys/dev/vmm/vmm_host.c
@@ -82,6 +85,12 @@ $(VMCTL): $(VMCTL_SRCS:.c=.o) $(LIBUTIL)
 regress/unit/%_test: regress/unit/%_test.o $(VMD_LIB) $(VMM_NULL_SRCS:.c=.o) $(LIBUTIL)
 	$(CC) $(LDFLAGS) -o $@ $< $(VMD_LIB) $(VMM_NULL_SRCS:.c=.o) \
 	    $(LIBUTIL) $(LIBS_ZYDIS) $(LDLIBS)
+
+# disktool drives the disk library for the interop and crash tests
+DISKTOOL = regress/disk/disktool
+$(DISKTOOL): regress/disk/disktool.o $(VMD_LIB) $(LIBUTIL)
+	$(CC) $(LDFLAGS) -o $@ regress/disk/disktool.o $(VMD_LIB) $(LIBUTIL) \
+	    $(LDLIBS)
 
 -include regress/guest/guest.mk
 
@@ -131,7 +140,7 @@ bench: all bench/uart_bench bench/virtq_bench
 deps:
 	@sh ./deps.sh
 
-test: deps all $(UNIT_BINS) $(FUZZERS)
+test: deps all $(UNIT_BINS) $(FUZZERS) $(DISKTOOL)
 	@sh regress/run.sh
 
 demo: deps all
@@ -142,7 +151,7 @@ install: all
 
 clean:
 	rm -f $(VMD) $(VMCTL) $(LIBUTIL) $(VMD_LIB) $(VMD_PARSE) $(UNIT_BINS) \
-	    $(FUZZERS) bench/uart_bench bench/virtq_bench
+	    $(FUZZERS) $(DISKTOOL) bench/uart_bench bench/virtq_bench
 	find . -type f \( -name '*.o' -o -name '*.d' \) | xargs rm -f
 	$(MAKE) guest-clean
 
