@@ -100,7 +100,8 @@ FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined $(CSTD) $(WARN) $(CPPFLAGS)
 FUZZERS	 = regress/fuzz/imsg_fuzzer regress/fuzz/elf_fuzzer \
 	regress/fuzz/control_fuzzer regress/fuzz/conf_fuzzer \
-	regress/fuzz/host_fuzzer regress/fuzz/virtq_fuzzer
+	regress/fuzz/host_fuzzer regress/fuzz/virtq_fuzzer \
+	regress/fuzz/qcow2_fuzzer
 
 regress/fuzz/imsg_fuzzer: regress/fuzz/imsg_fuzz.c lib/libutil/imsg.c \
     lib/libutil/imsg-buffer.c
@@ -124,6 +125,11 @@ regress/fuzz/host_fuzzer: regress/fuzz/host_fuzz.c sys/dev/vmm/vmm_host.c \
 
 regress/fuzz/virtq_fuzzer: regress/fuzz/virtq_fuzz.c usr.sbin/vmd/virtq.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
+
+# the library's warnings go to a no-op: one per hostile input is noise
+regress/fuzz/qcow2_fuzzer: regress/fuzz/qcow2_fuzz.c $(DISK_SRCS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Dlog_warnx=fuzz_log -Dlog_warn=fuzz_log \
+	    -o $@ $^
 
 fuzz: $(FUZZERS)
 
