@@ -50,7 +50,8 @@ VMM_NULL_SRCS = sys/dev/vmm/vmm_null.c sys/dev/vmm/vmm_host.c
 VMD	 = usr.sbin/vmd/vmd
 VMD_PARSE = usr.sbin/vmd/parse.c
 
-VMCTL_SRCS = usr.sbin/vmctl/main.c usr.sbin/vmctl/vmctl.c usr.sbin/vmctl/fmt.c
+VMCTL_SRCS = usr.sbin/vmctl/main.c usr.sbin/vmctl/vmctl.c usr.sbin/vmctl/fmt.c \
+	usr.sbin/vmctl/create.c
 VMCTL	 = usr.sbin/vmctl/vmctl
 
 UNIT_SRCS = $(wildcard regress/unit/*_test.c)
@@ -79,8 +80,9 @@ $(VMD): usr.sbin/vmd/vmd.o $(VMD_LIB) $(VMM_KVM_SRCS:.c=.o) $(LIBUTIL)
 	$(CC) $(LDFLAGS) -o $@ usr.sbin/vmd/vmd.o $(VMM_KVM_SRCS:.c=.o) \
 	    $(VMD_LIB) $(LIBUTIL) $(LIBS_ZYDIS) $(LDLIBS)
 
-$(VMCTL): $(VMCTL_SRCS:.c=.o) $(LIBUTIL)
-	$(CC) $(LDFLAGS) -o $@ $(VMCTL_SRCS:.c=.o) $(LIBUTIL) $(LDLIBS)
+$(VMCTL): $(VMCTL_SRCS:.c=.o) $(DISK_SRCS:.c=.o) $(LIBUTIL)
+	$(CC) $(LDFLAGS) -o $@ $(VMCTL_SRCS:.c=.o) $(DISK_SRCS:.c=.o) \
+	    $(LIBUTIL) $(LDLIBS)
 
 regress/unit/%_test: regress/unit/%_test.o $(VMD_LIB) $(VMM_NULL_SRCS:.c=.o) $(LIBUTIL)
 	$(CC) $(LDFLAGS) -o $@ $< $(VMD_LIB) $(VMM_NULL_SRCS:.c=.o) \

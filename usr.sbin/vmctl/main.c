@@ -220,22 +220,33 @@ ctl_start(struct parse_result *res, int argc, char *argv[])
 	return (vmmaction(res));
 }
 
-/*
- * The options are parsed, so that a bad command line gets its usage,
- * but there is no disk support to create an image for yet.
- */
+/* create.c makes the image; vmd is not involved. */
 static int
 ctl_create(struct parse_result *res, int argc, char *argv[])
 {
+	const char	*base = NULL, *input = NULL;
+	uint64_t	 size = 0;
 	int		 ch;
 
 	optind = 0;
-	while ((ch = ctl_getopt(res, argc, argv, "b:i:s:")) != -1)
-		if (ch != 'b' && ch != 'i' && ch != 's')
+	while ((ch = ctl_getopt(res, argc, argv, "b:i:s:")) != -1) {
+		switch (ch) {
+		case 'b':
+			base = optarg;
+			break;
+		case 'i':
+			input = optarg;
+			break;
+		case 's':
+			size = create_size_arg(optarg);
+			break;
+		default:
 			ctl_usage(res->ctl);
+		}
+	}
 	if (argc - optind != 1)
 		ctl_usage(res->ctl);
-	errx(1, "create: disk images are not supported yet");
+	return (create_image(res->ctl, argv[optind], base, input, size));
 }
 
 /* vmd reads the file from its own working directory: send it whole. */

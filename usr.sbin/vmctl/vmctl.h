@@ -1,8 +1,9 @@
 /*
  * vmctl.h: what the files of vmctl(8) share: the parsed command line,
- * the command table entry, and the prototypes of main.c, vmctl.c and
- * fmt.c.  vmctl is a client only: it never holds VM state beyond one
- * reply from vmd, and nothing here may be used by vmd itself.
+ * the command table entry, and the prototypes of main.c, vmctl.c,
+ * create.c and fmt.c.  vmctl is a client only: it never holds VM state
+ * beyond one reply from vmd, and nothing here may be used by vmd
+ * itself.
  */
 
 #ifndef VMCTL_H
@@ -85,6 +86,11 @@ struct console_esc {
 /* main.c */
 void		 ctl_usage(const struct ctl_command *)
 		    __attribute__((noreturn));
+
+/* create.c */
+uint64_t	 create_size_arg(const char *);
+int		 create_image(const struct ctl_command *, const char *,
+		    const char *, const char *, uint64_t);
 
 /* vmctl.c */
 int		 vmmaction(struct parse_result *);
