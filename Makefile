@@ -143,7 +143,10 @@ bench/uart_bench: bench/uart_bench.o usr.sbin/vmd/dev.o usr.sbin/vmd/ns8250.o \
 bench/virtq_bench: bench/virtq_bench.o usr.sbin/vmd/virtq.o
 	$(CC) $(LDFLAGS) -o $@ $^
 
-bench: all bench/uart_bench bench/virtq_bench
+bench/disk_bench: bench/disk_bench.o $(DISK_SRCS:.c=.o) $(LIBUTIL)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench: all bench/uart_bench bench/virtq_bench bench/disk_bench
 
 deps:
 	@sh ./deps.sh
@@ -159,7 +162,8 @@ install: all
 
 clean:
 	rm -f $(VMD) $(VMCTL) $(LIBUTIL) $(VMD_LIB) $(VMD_PARSE) $(UNIT_BINS) \
-	    $(FUZZERS) $(DISKTOOL) bench/uart_bench bench/virtq_bench
+	    $(FUZZERS) $(DISKTOOL) bench/uart_bench bench/virtq_bench \
+	    bench/disk_bench
 	find . -type f \( -name '*.o' -o -name '*.d' \) | xargs rm -f
 	$(MAKE) guest-clean
 
