@@ -146,7 +146,10 @@ bench/virtq_bench: bench/virtq_bench.o usr.sbin/vmd/virtq.o
 bench/disk_bench: bench/disk_bench.o $(DISK_SRCS:.c=.o) $(LIBUTIL)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-bench: all bench/uart_bench bench/virtq_bench bench/disk_bench
+bench/netpeer: bench/netpeer.c
+	$(CC) $(ALL_CFLAGS) -o $@ bench/netpeer.c
+
+bench: all bench/uart_bench bench/virtq_bench bench/disk_bench bench/netpeer
 
 deps:
 	@sh ./deps.sh
@@ -163,7 +166,7 @@ install: all
 clean:
 	rm -f $(VMD) $(VMCTL) $(LIBUTIL) $(VMD_LIB) $(VMD_PARSE) $(UNIT_BINS) \
 	    $(FUZZERS) $(DISKTOOL) bench/uart_bench bench/virtq_bench \
-	    bench/disk_bench
+	    bench/disk_bench bench/netpeer
 	find . -type f \( -name '*.o' -o -name '*.d' \) | xargs rm -f
 	$(MAKE) guest-clean
 

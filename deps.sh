@@ -5,7 +5,8 @@
 # make demo; also by .ci/run on a fresh machine.  "deps.sh linux" adds
 # the packages of the Linux test kernel (regress/linux).
 PKGS="gcc make byacc pkg-config libevent-dev libseccomp-dev qemu-system-x86
-qemu-utils mandoc cu iproute2 procps clang acpica-tools libzydis-dev"
+qemu-utils mandoc cu iproute2 procps clang acpica-tools libzydis-dev xorriso
+busybox-static"
 # "deps.sh linux": also what regress/linux needs to build its kernel
 [ "${1:-}" = linux ] && PKGS="$PKGS linux-source-6.1 flex bison bc libelf-dev
 busybox-static"

@@ -316,6 +316,7 @@ check_echo(struct guest *g)
 {
 	char buf[128];
 
+	waiting_begin(g);
 	kprintf("echo: type a line\n");
 	cons_rx_enable(0);
 	if (cons_getline(buf, sizeof(buf), ECHO_TIMEOUT_MS) < 0) {

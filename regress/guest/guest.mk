@@ -18,7 +18,12 @@ GUEST_LDFLAGS	 = -nostdlib -static -no-pie -Wl,-T,$(GUEST_DIR)/guest.ld \
 GUEST_OBJS	 = $(GUEST_DIR)/start.o $(GUEST_DIR)/main.o \
 		   $(GUEST_DIR)/machine.o $(GUEST_DIR)/cons.o \
 		   $(GUEST_DIR)/checks.o $(GUEST_DIR)/user.o \
-		   $(GUEST_DIR)/usermode.o
+		   $(GUEST_DIR)/usermode.o $(GUEST_DIR)/util.o \
+		   $(GUEST_DIR)/pci.o $(GUEST_DIR)/virtio.o \
+		   $(GUEST_DIR)/vblk.o $(GUEST_DIR)/blktest.o \
+		   $(GUEST_DIR)/vscsi.o $(GUEST_DIR)/vrng.o \
+		   $(GUEST_DIR)/vmmci.o $(GUEST_DIR)/vnet.o \
+		   $(GUEST_DIR)/net.o $(GUEST_DIR)/smp.o
 
 $(GUEST_DIR)/%.o: $(GUEST_DIR)/%.c $(GUEST_DIR)/guest.h $(GUEST_DIR)/guest.mk
 	$(GUEST_CC) $(GUEST_CFLAGS) -c -o $@ $<

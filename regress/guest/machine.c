@@ -19,10 +19,14 @@
 #define MSR_APIC_BASE	0x1b
 #define APIC_BASE_EN	(1ULL << 11)
 #define APIC_BASE_X2	(1ULL << 10)
+#define LAPIC_ID	0x020
 #define LAPIC_VERSION	0x030
 #define LAPIC_EOI	0x0b0
 #define LAPIC_SVR	0x0f0
 #define LAPIC_SVR_EN	0x100
+#define LAPIC_ICR_LO	0x300
+#define LAPIC_ICR_HI	0x310
+#define LAPIC_ICR_BUSY	0x1000
 #define LAPIC_LVT_TIMER	0x320
 #define LAPIC_LVT0	0x350
 #define LAPIC_EXTINT	0x700
@@ -33,6 +37,9 @@
 #define LAPIC_DIV_128	0x0a
 /* KVM and QEMU clock the LAPIC timer at 1 GHz: one count is 128 ns. */
 #define LAPIC_NS	128
+#define ELCR		0x4d0	/* edge/level control of the 8259 pair */
+#define IRQ_SHARE	4	/* handlers on one PIC line */
+#define TSC_CAL_TICKS	25	/* 100 ms at PIT_HZ */
 
 struct idt_gate {
 	uint16_t	off_lo;
@@ -57,6 +64,21 @@ static volatile uint32_t *lapic;	/* NULL: no usable xAPIC */
 static uint32_t		 watchdog_count;
 static uint64_t		 last_wait_us;
 static uint16_t		 pic_mask = 0xffff;
+
+struct handler {
+	void	(*fn)(void *);
+	void	*arg;
+};
+static struct handler	 irq_handlers[16][IRQ_SHARE];
+static struct handler	 msi_handlers[NVEC - VEC_MSI];
+static int		 msi_next;
+static uint64_t		 tsc_freq;
+
+/* Background work run from waits; see wait_until(). */
+static void		(*wait_hook)(void);
+static volatile int	 in_hook;
+volatile int		 svc_pending;
+volatile int		 svc_need_tick;
 
 static void
 idt_init(void)
@@ -177,6 +199,105 @@ lapic_present(void)
 	return lapic != NULL;
 }
 
+uint32_t
+lapic_id(void)
+{
+	return lapic != NULL ? lapic_read(LAPIC_ID) >> 24 : 0;
+}
+
+/*
+ * Sends one IPI (ICR low word lo) to an xAPIC id; 0 once the LAPIC took
+ * it, -1 if it stays busy.
+ */
+int
+lapic_ipi(uint32_t apicid, uint32_t lo)
+{
+	int i;
+
+	if (lapic == NULL)
+		return -1;
+	lapic_write(LAPIC_ICR_HI, apicid << 24);
+	lapic_write(LAPIC_ICR_LO, lo);
+	for (i = 0; i < 1000; i++)
+		if (!(lapic_read(LAPIC_ICR_LO) & LAPIC_ICR_BUSY))
+			return 0;
+	return -1;
+}
+
+/* What an AP needs of the BSP's setup: its LAPIC on, as the BSP's. */
+void
+lapic_ap_init(void)
+{
+	if (lapic == NULL)
+		return;
+	lapic_write(LAPIC_LVT_TIMER, LAPIC_LVT_MASK | VEC_WATCHDOG);
+	lapic_write(LAPIC_SVR, LAPIC_SVR_EN | VEC_SPURIOUS);
+}
+
+void
+idt_load(void)
+{
+	struct idt_desc d;
+
+	d.limit = sizeof(idt) - 1;
+	d.base = (uint64_t)(uintptr_t)idt;
+	__asm__ volatile("lidt %0" : : "m"(d));
+}
+
+/*
+ * Hands out the next free vector for an MSI or MSI-X message; -1 when
+ * none is left.  Interrupts delivered there call fn(arg) and get their
+ * LAPIC EOI.
+ */
+int
+msi_alloc(void (*fn)(void *), void *arg)
+{
+	int v;
+
+	if (lapic == NULL || msi_next >= NVEC - VEC_MSI)
+		return -1;
+	v = msi_next++;
+	msi_handlers[v].arg = arg;
+	msi_handlers[v].fn = fn;
+	return VEC_MSI + v;
+}
+
+/*
+ * Adds fn(arg) to the handlers of a PIC line, switches the line to level
+ * triggering (PCI INTx is level; edge mode would lose an interrupt when a
+ * second sharer asserts first), and unmasks it.  0, or -1 if the line
+ * is not one a device may use or has no room.
+ */
+int
+irq_establish(int irq, void (*fn)(void *), void *arg)
+{
+	int i;
+
+	if (irq <= 2 || irq >= 16 || irq == 8 || irq == 13)
+		return -1;
+	for (i = 0; i < IRQ_SHARE; i++)
+		if (irq_handlers[irq][i].fn == NULL)
+			break;
+	if (i == IRQ_SHARE)
+		return -1;
+	cli();
+	irq_handlers[irq][i].arg = arg;
+	irq_handlers[irq][i].fn = fn;
+	if (irq < 8)
+		outb(ELCR, inb(ELCR) | 1 << irq);
+	else
+		outb(ELCR + 1, inb(ELCR + 1) | 1 << (irq - 8));
+	pic_unmask(irq);
+	sti();
+	return 0;
+}
+
+void
+set_wait_hook(void (*fn)(void))
+{
+	wait_hook = fn;
+}
+
 static void
 watchdog_arm(uint32_t ms)
 {
@@ -221,6 +342,33 @@ ticks_now(void)
 	return ticks;
 }
 
+static uint64_t hook_tick;
+
+/*
+ * Background work (answering the host's vmmci requests, ARP and ping)
+ * runs from waits, with interrupts on, never nested: an interrupt that
+ * concerns it sets svc_pending; timers of its own ask for every tick.
+ * Called with interrupts off.
+ */
+static int
+hook_due(void)
+{
+	if (wait_hook == NULL || in_hook)
+		return 0;
+	return svc_pending || (svc_need_tick && ticks != hook_tick);
+}
+
+static void
+run_hook(void)
+{
+	svc_pending = 0;
+	hook_tick = ticks;
+	in_hook = 1;
+	sti();
+	wait_hook();
+	in_hook = 0;
+}
+
 /*
  * Sleeps until cond() holds (returns 1) or ms milliseconds of PIT ticks
  * have passed (returns 0); ms 0 waits for ever.  cond() runs with
@@ -232,18 +380,20 @@ int
 wait_until(int (*cond)(void), uint32_t ms)
 {
 	uint64_t deadline = 0;
-	int ok;
+	int ok, masked = 0;
 
 	if (ms) {
 		deadline = ticks + ((uint64_t)ms * PIT_HZ + 999) / 1000 + 1;
 		watchdog_arm(ms + ms / 4 + 20);
-	} else {
+	} else if (!svc_need_tick) {
 		/*
 		 * No deadline: only another interrupt can end the wait, so
 		 * the tick is silenced.  An idle guest then costs its host
 		 * nothing, which matters where CPL 0 code is emulated.
+		 * Background work with timers of its own keeps it.
 		 */
 		pic_mask_irq(IRQ_PIT);
+		masked = 1;
 	}
 	for (;;) {
 		cli();
@@ -251,12 +401,16 @@ wait_until(int (*cond)(void), uint32_t ms)
 			break;
 		if (ms && (ticks >= deadline || watchdog_fired))
 			break;
+		if (hook_due()) {
+			run_hook();
+			continue;
+		}
 		__asm__ volatile("sti; hlt" : : : "memory");
 	}
 	sti();
 	if (ms)
 		last_wait_us = watchdog_disarm();
-	else
+	else if (masked)
 		pic_unmask(IRQ_PIT);
 	return ok;
 }
@@ -300,6 +454,7 @@ void
 trap(struct trapframe *tf)
 {
 	uint64_t v = tf->vector;
+	int i;
 
 	if ((tf->cs & 3) == 3 && v < 32 && user_trap(tf))
 		return;
@@ -316,13 +471,64 @@ trap(struct trapframe *tf)
 		pic_eoi(IRQ_COM1);
 	} else if (v >= VEC_PIC && v < VEC_PIC + 16) {
 		/* Unexpected or spurious: a non-specific EOI is harmless. */
+		for (i = 0; i < IRQ_SHARE; i++)
+			if (irq_handlers[v - VEC_PIC][i].fn != NULL)
+				irq_handlers[v - VEC_PIC][i].fn(
+				    irq_handlers[v - VEC_PIC][i].arg);
 		pic_eoi(v - VEC_PIC);
+	} else if (v >= VEC_MSI && v < NVEC) {
+		if (msi_handlers[v - VEC_MSI].fn != NULL)
+			msi_handlers[v - VEC_MSI].fn(
+			    msi_handlers[v - VEC_MSI].arg);
+		if (lapic != NULL)
+			lapic_write(LAPIC_EOI, 0);
 	} else if (v == VEC_WATCHDOG) {
 		watchdog_fired = 1;
 		if (lapic != NULL)
 			lapic_write(LAPIC_EOI, 0);
 	}
 	/* VEC_SPURIOUS and the rest need no EOI. */
+}
+
+static uint64_t tick_target;
+
+static int
+tick_reached(void)
+{
+	return ticks >= tick_target;
+}
+
+/*
+ * TSC ticks per second, measured once against TSC_CAL_TICKS PIT ticks
+ * (the first wait lines up on a tick edge); 0 if the PIT is silent.
+ */
+uint64_t
+tsc_hz(void)
+{
+	uint64_t t0;
+
+	if (tsc_freq != 0)
+		return tsc_freq;
+	tick_target = ticks + 1;
+	if (!wait_until(tick_reached, 100))
+		return 0;
+	t0 = rdtsc();
+	tick_target = ticks + TSC_CAL_TICKS;
+	if (!wait_until(tick_reached, TSC_CAL_TICKS * 4000 / PIT_HZ))
+		return 0;
+	tsc_freq = (rdtsc() - t0) * PIT_HZ / TSC_CAL_TICKS;
+	return tsc_freq;
+}
+
+/* Microseconds between two TSC readings. */
+uint64_t
+tsc_us(uint64_t t0, uint64_t t1)
+{
+	uint64_t hz = tsc_hz();
+
+	if (hz == 0)
+		return 0;
+	return (t1 - t0) / (hz / 1000000 ? hz / 1000000 : 1);
 }
 
 uint8_t

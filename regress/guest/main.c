@@ -22,35 +22,26 @@ static const struct check {
 	{ "timer",	check_timer,	1 },
 	{ "rtc",	check_rtc,	1 },
 	{ "pci",	check_pci,	1 },
+	{ "smp",	check_smp,	0 },
+	{ "rng",	check_rng,	0 },
+	{ "blk",	check_blk,	0 },
+	{ "cdrom",	check_cdrom,	0 },
+	{ "dhcp",	check_dhcp,	0 },
 	{ "echo",	check_echo,	0 },
 	{ "int3",	check_int3,	0 },
 	{ "popcnt",	check_popcnt,	0 },
 	{ "user",	check_user,	0 },
+	/* Modes for tests and benchmarks. */
+	{ "blkcopy",	mode_blkcopy,	0 },
+	{ "blkbench",	mode_blkbench,	0 },
+	{ "netbench",	mode_netbench,	0 },
+	/* Waits for the host to end the guest: last. */
+	{ "vmmci",	check_vmmci,	0 },
 };
 #define NCHECKS	(sizeof(checks) / sizeof(checks[0]))
 
 static char	cmdline[CMDLINE_MAX];
 static char	words[CMDLINE_MAX];	/* cmdline cut into words */
-
-static int
-streq(const char *a, const char *b)
-{
-	while (*a && *a == *b) {
-		a++;
-		b++;
-	}
-	return *a == *b;
-}
-
-static int
-prefix(const char *s, const char *p)
-{
-	while (*p && *s == *p) {
-		s++;
-		p++;
-	}
-	return *p == '\0';
-}
 
 /* Accepts a physical range only if it lies in the identity map. */
 static const void *
@@ -78,19 +69,34 @@ read_cmdline(const struct hvm_start_info *si)
 	cmdline[i] = '\0';
 }
 
+/*
+ * ip=CLIENT:SERVER:GATEWAY:NETMASK, the first four fields of Linux's
+ * ip= (empty SERVER, GATEWAY or NETMASK allowed; more fields ignored).
+ */
 static int
-parse_u64(const char *s, uint64_t *v)
+parse_ip(struct guest *g, const char *s)
 {
-	uint64_t n = 0;
+	uint32_t v[4] = { 0 };
+	int i;
 
-	if (*s == '\0')
-		return -1;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9' || n > (UINT64_MAX - 9) / 10)
+	for (i = 0; i < 4; i++) {
+		if (*s != ':' && *s != '\0' &&
+		    (s = parse_ipv4(s, &v[i])) == NULL)
 			return -1;
-		n = n * 10 + (*s - '0');
+		if (*s == ':')
+			s++;
+		else if (i < 3 && *s != '\0')
+			return -1;
+		else if (*s == '\0')
+			break;
 	}
-	*v = n;
+	if (v[0] == 0)
+		return -1;
+	g->ip = v[0];
+	g->ip_server = v[1];
+	g->ip_gw = v[2];
+	g->ip_mask = v[3];
+	g->ip_set = 1;
 	return 0;
 }
 
@@ -133,7 +139,12 @@ parse_cmdline(struct guest *g, int *want, int *interactive)
 			*interactive = 1;
 		else if (prefix(w, "user="))
 			;	/* read by check_user() */
-		else if (prefix(w, "hosttime=")) {
+		else if (streq(w, "intx"))
+			virtio_no_msix = 1;
+		else if (prefix(w, "ip=")) {
+			if (parse_ip(g, w + 3) == -1)
+				kprintf("note: bad %s, ignored\n", w);
+		} else if (prefix(w, "hosttime=")) {
 			if (parse_u64(w + 9, &g->hosttime) == 0)
 				g->hosttime_set = 1;
 			else
@@ -179,11 +190,38 @@ info(struct guest *g)
 		kprintf("rtc: %s\n", why);
 }
 
+/*
+ * While the guest waits it answers the host: vmmci requests and, on
+ * every NIC, ARP and ping.  This brings them up; the wait hook does the
+ * rest.
+ */
+void
+waiting_begin(struct guest *g)
+{
+	static int done;
+	const char *why;
+
+	if (done)
+		return;
+	done = 1;
+	if (vmmci_attach(&why) == 0)
+		kprintf("vmmci: attached, answering host requests\n");
+	net_up(g);
+}
+
+static void
+svc_poll(void)
+{
+	vmmci_poll();
+	net_poll_all();
+}
+
 static void
 shell(struct guest *g)
 {
 	char buf[128];
 
+	waiting_begin(g);
 	cons_rx_enable(1);
 	for (;;) {
 		kprintf("guest> ");
@@ -223,6 +261,8 @@ gmain(uint32_t si_pa)
 	machine_init();
 	if (g.si == NULL)
 		kprintf("note: no PVH start info at 0x%x\n", si_pa);
+	mem_init(&g);
+	set_wait_hook(svc_poll);
 	if (parse_cmdline(&g, want, &interactive) == 0)
 		for (i = 0; i < NCHECKS; i++)
 			want[i] = checks[i].dflt;

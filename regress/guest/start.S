@@ -25,6 +25,9 @@
 
 #define SEL_CODE	0x08
 #define SEL_DATA	0x10
+#define SEL_CODE32	0x18
+
+#define AP_TRAMP	0x8000	/* smp.c copies ap_tramp here; SIPI vector 8 */
 
 #define STACK_SIZE	16384
 
@@ -100,6 +103,24 @@ triple_fault:
 	jmp	triple_fault
 
 /*
+ * An application processor arrives here in long mode from ap_tramp with
+ * the BSP's page tables; smp.c set ap_stack for it before the SIPI.
+ */
+	.globl	ap_long
+ap_long:
+	movl	$SEL_DATA, %eax
+	movl	%eax, %ds
+	movl	%eax, %es
+	movl	%eax, %ss
+	movl	%eax, %fs
+	movl	%eax, %gs
+	movq	ap_stack, %rsp
+	call	ap_main
+1:	cli
+	hlt
+	jmp	1b
+
+/*
  * Vector stubs, 16 bytes apart so the IDT is filled by arithmetic.  Each
  * pushes a zero where the CPU pushes no error code, then its vector.
  */
@@ -107,7 +128,7 @@ triple_fault:
 	.globl	vector_stubs
 vector_stubs:
 	.set	vec, 0
-	.rept	0x40
+	.rept	0x80
 	.balign	16
 	.if	vec == 8 || (vec >= 10 && vec <= 14) || vec == 17 || \
 		vec == 21 || vec == 29 || vec == 30
@@ -150,6 +171,7 @@ gdt:
 	.quad	0
 	.quad	0x00af9b000000ffff	/* SEL_CODE: 64-bit, DPL 0, accessed */
 	.quad	0x00cf93000000ffff	/* SEL_DATA: flat, writable, accessed */
+	.quad	0x00cf9b000000ffff	/* SEL_CODE32: for the AP trampoline */
 gdt_end:
 	.balign	8
 gdt_desc:
@@ -160,10 +182,60 @@ zero_idt:
 	.word	0
 	.quad	0
 
+/*
+ * The AP trampoline, copied to AP_TRAMP below 1 MiB: a SIPI starts the
+ * AP in real mode at AP_TRAMP (CS = AP_TRAMP >> 4, IP 0).  It loads the
+ * GDT, goes through protected mode to long mode with the BSP's page
+ * tables and jumps to ap_long.  Only CS-relative and absolute addresses
+ * inside it, so it runs wherever AP_TRAMP says.
+ */
+	.globl	ap_tramp, ap_tramp_end
+	.balign	16
+	.code16
+ap_tramp:
+	cli
+	cld
+	movw	%cs, %ax
+	movw	%ax, %ds
+	lgdtl	ap_gdt_desc - ap_tramp
+	movl	%cr0, %eax
+	orl	$CR0_PE, %eax
+	movl	%eax, %cr0
+	ljmpl	$SEL_CODE32, $(AP_TRAMP + ap_pm32 - ap_tramp)
+	.code32
+ap_pm32:
+	movl	$SEL_DATA, %eax
+	movl	%eax, %ds
+	movl	%eax, %es
+	movl	%eax, %ss
+	movl	%cr4, %eax
+	orl	$CR4_PAE, %eax
+	movl	%eax, %cr4
+	movl	$pml4, %eax
+	movl	%eax, %cr3
+	movl	$MSR_EFER, %ecx
+	rdmsr
+	orl	$EFER_LME, %eax
+	wrmsr
+	movl	%cr0, %eax
+	orl	$(CR0_PG | CR0_PE), %eax
+	movl	%eax, %cr0
+	ljmp	$SEL_CODE, $ap_long
+	.balign	8
+ap_gdt_desc:
+	.word	gdt_end - gdt - 1
+	.long	gdt
+ap_tramp_end:
+	.code64
+
 	.data
 	.balign	4
 start_info_pa:
 	.long	0
+	.balign	8
+	.globl	ap_stack
+ap_stack:
+	.quad	0
 
 /*
  * Page tables: PML4 -> one PDPT -> four page directories of 2 MiB pages
