@@ -444,7 +444,7 @@ int		lapic_ipi(uint32_t, uint32_t);
 void		lapic_ap_init(void);
 void		idt_load(void);
 int		msi_alloc(void (*)(void *), void *);
-int		irq_establish(int, void (*)(void *), void *);
+int		irq_establish(int, int (*)(void *), void *);
 void		set_wait_hook(void (*)(void));
 extern volatile int svc_pending;
 extern volatile int svc_need_tick;

@@ -37,8 +37,8 @@
 #define LAPIC_DIV_128	0x0a
 /* KVM and QEMU clock the LAPIC timer at 1 GHz: one count is 128 ns. */
 #define LAPIC_NS	128
-#define ELCR		0x4d0	/* edge/level control of the 8259 pair */
 #define IRQ_SHARE	4	/* handlers on one PIC line */
+#define IRQ_PASSES	4	/* rounds over a shared line's handlers */
 #define TSC_CAL_TICKS	25	/* 100 ms at PIT_HZ */
 
 struct idt_gate {
@@ -69,7 +69,11 @@ struct handler {
 	void	(*fn)(void *);
 	void	*arg;
 };
-static struct handler	 irq_handlers[16][IRQ_SHARE];
+struct line_handler {
+	int	(*fn)(void *);
+	void	*arg;
+};
+static struct line_handler irq_handlers[16][IRQ_SHARE];
 static struct handler	 msi_handlers[NVEC - VEC_MSI];
 static int		 msi_next;
 static uint64_t		 tsc_freq;
@@ -263,13 +267,14 @@ msi_alloc(void (*fn)(void *), void *arg)
 }
 
 /*
- * Adds fn(arg) to the handlers of a PIC line, switches the line to level
- * triggering (PCI INTx is level; edge mode would lose an interrupt when a
- * second sharer asserts first), and unmasks it.  0, or -1 if the line
- * is not one a device may use or has no room.
+ * Adds fn(arg) to the handlers of a PIC line and unmasks it; fn returns
+ * 1 when its device had something pending.  The line's trigger mode
+ * stays as the firmware or the VMM set it (ELCR): they know how their
+ * INTx behaves.  0, or -1 if the line is not one a device may use or
+ * has no room.
  */
 int
-irq_establish(int irq, void (*fn)(void *), void *arg)
+irq_establish(int irq, int (*fn)(void *), void *arg)
 {
 	int i;
 
@@ -283,10 +288,6 @@ irq_establish(int irq, void (*fn)(void *), void *arg)
 	cli();
 	irq_handlers[irq][i].arg = arg;
 	irq_handlers[irq][i].fn = fn;
-	if (irq < 8)
-		outb(ELCR, inb(ELCR) | 1 << irq);
-	else
-		outb(ELCR + 1, inb(ELCR + 1) | 1 << (irq - 8));
 	pic_unmask(irq);
 	sti();
 	return 0;
@@ -446,6 +447,26 @@ exception(struct trapframe *tf)
 	power_off();
 }
 
+/*
+ * Runs a shared PIC line's handlers until a whole round finds nothing
+ * pending: the line is then low, so with edge triggering the next
+ * assertion by any sharer is a fresh edge and not lost.
+ */
+static void
+line_intr(int irq)
+{
+	struct line_handler *h = irq_handlers[irq];
+	int i, n, busy;
+
+	for (n = 0; n < IRQ_PASSES; n++) {
+		busy = 0;
+		for (i = 0; i < IRQ_SHARE && h[i].fn != NULL; i++)
+			busy |= h[i].fn(h[i].arg);
+		if (!busy)
+			break;
+	}
+}
+
 /* Set by check_int3 around its int3; the breakpoint trap is then expected. */
 volatile int		bp_expected;
 volatile uint64_t	bp_rip;
@@ -454,7 +475,6 @@ void
 trap(struct trapframe *tf)
 {
 	uint64_t v = tf->vector;
-	int i;
 
 	if ((tf->cs & 3) == 3 && v < 32 && user_trap(tf))
 		return;
@@ -470,11 +490,8 @@ trap(struct trapframe *tf)
 		cons_intr();
 		pic_eoi(IRQ_COM1);
 	} else if (v >= VEC_PIC && v < VEC_PIC + 16) {
+		line_intr(v - VEC_PIC);
 		/* Unexpected or spurious: a non-specific EOI is harmless. */
-		for (i = 0; i < IRQ_SHARE; i++)
-			if (irq_handlers[v - VEC_PIC][i].fn != NULL)
-				irq_handlers[v - VEC_PIC][i].fn(
-				    irq_handlers[v - VEC_PIC][i].arg);
 		pic_eoi(v - VEC_PIC);
 	} else if (v >= VEC_MSI && v < NVEC) {
 		if (msi_handlers[v - VEC_MSI].fn != NULL)

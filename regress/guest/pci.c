@@ -43,7 +43,8 @@ struct range {
 	int		io;
 };
 
-static struct pci_func	funcs[PCI_MAX_FUNCS];
+/* On the heap, not in .bss: start.S zeroes .bss before the banner. */
+static struct pci_func	*funcs;
 static int		nfuncs = -1;
 static struct range	used[MAX_RANGES];
 static int		nused;
@@ -151,6 +152,8 @@ pci_scan(void)
 
 	if (nfuncs >= 0)
 		return nfuncs;
+	if ((funcs = pzalloc(sizeof(*funcs) * PCI_MAX_FUNCS, 64)) == NULL)
+		return 0;
 	nfuncs = 0;
 	for (dev = 0; dev < 32; dev++) {
 		nfn = 1;

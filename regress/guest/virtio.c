@@ -54,7 +54,7 @@
 #define RESET_TRIES		1000
 
 int			virtio_no_msix;	/* "intx" on the command line */
-static struct vdev	vdevs[MAX_VDEVS];
+static struct vdev	*vdevs;		/* on the heap: .bss is zeroed early */
 static int		nvdevs;
 static int		want_type;
 
@@ -129,7 +129,7 @@ intr_config(void *arg)
 }
 
 /* INTx: the ISR read tells which, and lowers the line. */
-static void
+static int
 intr_intx(void *arg)
 {
 	struct vdev *vd = arg;
@@ -139,6 +139,7 @@ intr_intx(void *arg)
 		intr_queue(vd);
 	if (isr & ISR_CONFIG)
 		intr_config(vd);
+	return (isr & (ISR_QUEUE | ISR_CONFIG)) != 0;
 }
 
 /* Maps the capability of a type; 0 if absent or outside its BAR. */
@@ -181,6 +182,11 @@ virtio_find(int type, int n, const char **why)
 	int i;
 
 	want_type = type;
+	if (vdevs == NULL &&
+	    (vdevs = pzalloc(sizeof(*vdevs) * MAX_VDEVS, 64)) == NULL) {
+		*why = "out of memory";
+		return NULL;
+	}
 	if ((f = pci_find(match_type, n)) == NULL) {
 		*why = "no such virtio device";
 		return NULL;

@@ -59,14 +59,15 @@ match(const struct pci_func *f)
 	return f->vendor == VMMCI_VENDOR && f->device == VMMCI_DEVICE;
 }
 
-static void
+static int
 vmmci_intr(void *arg)
 {
-	if (inb(mc.io + VL_ISR) & ISR_CONFIG) {
-		mc.irqs++;
-		mc.pending = 1;
-		svc_pending = 1;
-	}
+	if (!(inb(mc.io + VL_ISR) & ISR_CONFIG))
+		return 0;
+	mc.irqs++;
+	mc.pending = 1;
+	svc_pending = 1;
+	return 1;
 }
 
 /* Finds and starts the device; 0, or -1 with *why set. */
