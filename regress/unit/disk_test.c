@@ -800,7 +800,6 @@ test_hostile_entries(void)
 		int		 rd_fails, wr_fails;
 	} t[] = {
 		/* L2 entries of guest cluster 0 */
-		{ 0x40000, 0x50000 | (1ULL << 62), 1, 1 },	/* compressed */
 		{ 0x40000, 0x50002 | (1ULL << 63), 1, 1 },	/* reserved */
 		{ 0x40000, 0x50200 | (1ULL << 63), 1, 1 },	/* unaligned */
 		{ 0x40000, 0x7fff0000 | (1ULL << 63), 1, 1 },	/* past EOF */
@@ -844,6 +843,11 @@ test_hostile_entries(void)
 		if (t[i].wr_fails)
 			CHECK(file_sum("e.qcow2") == sum);
 	}
+	/* a compressed cluster is refused at open */
+	make_two();
+	patch64("e.qcow2", 0x40010, 0x60000 | (1ULL << 62));
+	CHECK(dopen("e.qcow2", DISK_RDONLY) == NULL &&
+	    strstr(msg, "compressed clusters are not supported") != NULL);
 	/* a bad refcount table entry fails allocations only */
 	make_two();
 	patch64("e.qcow2", 0x10000, 0x10000);

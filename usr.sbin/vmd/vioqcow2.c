@@ -49,6 +49,7 @@
 #define QC_SMALL_IOV		16
 #define QC_ZERO_BUF		(64 * 1024)
 #define QC_META_MAX		(128 * 1024)	/* metadata clusters known */
+#define QC_SCAN_MAX		(32 * 1024 * 1024)	/* L2 bytes read at open */
 
 #define QC_COPIED		(1ULL << 63)
 #define QC_COMPRESSED		(1ULL << 62)
@@ -2054,6 +2055,63 @@ qc_img_init(struct qc_img *im, int fd, const struct qc_hdr *h)
 }
 
 /*
+ * Compressed clusters are refused at open: read the L2 tables (in 64
+ * KiB pieces) until one is found or QC_SCAN_MAX bytes were read; past
+ * that, a request that meets one fails (qc_classify).  Cloud images
+ * are often compressed, and an error at open says what to do about it.
+ */
+static int
+qc_scan_compressed(const struct qc_img *im, char *err, size_t errlen)
+{
+	uint8_t		 l1[QC_SLICE], *buf;
+	struct iovec	 iov;
+	uint64_t	 i, j, k, n, e, l2, budget = QC_SCAN_MAX, chunk;
+	int		 r = 0;
+
+	chunk = im->csize < QC_BOUNCE ? im->csize : QC_BOUNCE;
+	if ((buf = malloc(chunk)) == NULL)
+		return (-1);
+	for (i = 0; r == 0 && i < (uint64_t)im->l1_size * 8; i += n) {
+		n = (uint64_t)im->l1_size * 8 - i < sizeof(l1) ?
+		    (uint64_t)im->l1_size * 8 - i : sizeof(l1);
+		iov.iov_base = l1;
+		iov.iov_len = n;
+		if ((r = disk_fd_preadv(im->fd, &iov, 1, im->l1_off + i)) ==
+		    -1)
+			break;
+		for (j = 0; r == 0 && j < n; j += 8) {
+			l2 = get64(l1 + j) & QC_OFF_MASK;
+			if (l2 == 0 || !qc_table_ok(im, l2))
+				continue;
+			if (budget < im->csize)
+				goto out;
+			budget -= im->csize;
+			for (k = 0; r == 0 && k < im->csize; k += chunk) {
+				iov.iov_base = buf;
+				iov.iov_len = chunk;
+				if ((r = disk_fd_preadv(im->fd, &iov, 1,
+				    l2 + k)) == -1)
+					break;
+				for (e = 0; e < chunk; e += 8)
+					if (get64(buf + e) & QC_COMPRESSED) {
+						disk_errf(err, errlen,
+						    "compressed clusters are "
+						    "not supported (convert "
+						    "the image with qemu-img "
+						    "convert -O qcow2)");
+						errno = ENOTSUP;
+						r = -1;
+						break;
+					}
+			}
+		}
+	}
+ out:
+	free(buf);
+	return (r);
+}
+
+/*
  * Open the chain: the top is qcow2; each qcow2 image that names a
  * backing file takes the next descriptor, in the format its header
  * names or, without one, the one the magic says.
@@ -2113,6 +2171,14 @@ qc_open(struct disk *d, char *err, size_t errlen)
 			goto fail;
 		}
 		qc_img_init(im, d->fds[i], h);
+		if (qc_scan_compressed(im, msg, sizeof(msg)) == -1) {
+			if (i == 0)
+				disk_errf(err, errlen, "%s", msg);
+			else
+				disk_errf(err, errlen, "backing image %zu: %s",
+				    i, msg);
+			goto fail;
+		}
 		if (h->bk_len == 0) {
 			if (i + 1 < d->nfds) {
 				disk_errf(err, errlen, "%zu images given, but "
