@@ -7,6 +7,8 @@
 PKGS="gcc make byacc pkg-config libevent-dev libseccomp-dev qemu-system-x86
 qemu-utils mandoc cu iproute2 procps clang acpica-tools libzydis-dev xorriso
 busybox-static"
+# the e2e tests' raw clients, syslog listener and hostile guests
+PKGS="$PKGS python3"
 # "deps.sh linux": also what regress/linux needs to build its kernel
 [ "${1:-}" = linux ] && PKGS="$PKGS linux-source-6.1 flex bison bc libelf-dev
 busybox-static"

@@ -61,6 +61,10 @@ else
 	    regress/fuzz/run.sh regress/e2e/*.sh; do
 		runone "$t"
 	done
+	# again with vmd daemonized, as etc/vmd.service runs it
+	for t in boot console hostile; do
+		run "$t.sh daemon" env E2E_DAEMON=1 sh "regress/e2e/$t.sh"
+	done
 fi
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

@@ -265,6 +265,23 @@ else
 	fail wait-root "root's wait did not end: $(cat "$T/w.out")"
 fi
 
+# 6. daemonized: syslog goes away and comes back while control and vmm
+# have lines to log; they send them to the parent, never to syslog
+if [ -n "$E2E_DAEMON" ]; then
+	syslogd_stop
+	cli type 99 0 >/dev/null
+	vmctl start mine >/dev/null 2>&1
+	vmctl stop -f -w mine >/dev/null 2>&1
+	syslogd_start
+	cli type 98 0 >/dev/null
+	if wait_for "$T/vmd.log" "request type 98" 5 &&
+	    kill -0 "$VMD_PID" 2>/dev/null; then
+		pass syslog-restart
+	else
+		fail syslog-restart "vmd: $(kill -0 "$VMD_PID" 2>&1 || echo gone)"
+	fi
+fi
+
 # vmd and its children survived all of it
 kill -0 "$VMD_PID" 2>/dev/null && vmctl status >/dev/null 2>&1 &&
     pass alive || fail alive "vmd is gone"

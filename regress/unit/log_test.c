@@ -1,8 +1,9 @@
 /*
  * log_test.c: unit tests of lib/libutil/log.c in debug (stderr) mode:
  * exact line formats with the process name, errno text, verbosity,
- * fatal/fatalx exit status, errno preservation, truncation, and whole
- * lines from several threads at once.  Each case runs in a child whose
+ * fatal/fatalx exit status, errno preservation, truncation, whole lines
+ * from several threads at once, the sink that relays a sandboxed
+ * process's lines, and log_emit, which writes relayed lines.  Each case runs in a child whose
  * stderr is a pipe, so the harness's own output is never touched.
  */
 
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -267,6 +269,121 @@ test_threads(void)
 	CHECK(lines == NTHREADS * NLINES);
 }
 
+/* A sink as a sandboxed process has: it takes lines without the name. */
+static int	 sink_calls;
+
+static int
+sink_take(int pri, const char *text, size_t len, void *arg)
+{
+	sink_calls++;
+	if (strcmp(text, "refused") == 0)
+		return (-1);
+	/* What the sink logs itself must not come back to it. */
+	log_warnx("inside the sink");
+	dprintf(STDERR_FILENO, "sink %d %s %zu %s\n", pri, text, len,
+	    (const char *)arg);
+	return (0);
+}
+
+static void
+child_sink(void)
+{
+	log_init(1, LOG_DAEMON);
+	log_procinit("vm t1");
+	log_setsink(sink_take, "arg");
+	log_warnx("hello %d", 1);
+	errno = EIO;
+	log_warn("io");
+	log_info("refused");
+	log_setverbose(0);
+	log_debug("quiet");
+	if (sink_calls != 3)
+		_exit(3);
+}
+
+static void
+test_sink(void)
+{
+	CHECK(exited(capture(child_sink), 0));
+	CHECK(strcmp(out,
+	    "vm t1: inside the sink\n"
+	    "sink 3 hello 1 7 arg\n"
+	    "vm t1: inside the sink\n"
+	    "sink 3 io: Input/output error 22 arg\n"
+	    "vm t1: refused\n") == 0);
+}
+
+/* log_emit: a relayed line under its sender's name, made harmless. */
+static void
+child_emit(void)
+{
+	log_init(1, LOG_DAEMON);
+	log_procinit("vmd");
+	log_emit(LOG_INFO, "vm t2", "plain");
+	log_emit(LOG_WARNING, "control", "two\nlines \033[2J\x7f end");
+	log_setverbose(0);
+	log_emit(LOG_DEBUG, "vmm", "not shown");
+	log_emit(LOG_INFO, NULL, "no name");
+}
+
+static void
+test_emit(void)
+{
+	size_t	 len;
+
+	CHECK(exited(capture(child_emit), 0));
+	len = strlen("vm t2: plain\ncontrol: two\\012lines "
+	    "\\033[2J\\177 end\n");
+	CHECK(strncmp(out, "vm t2: plain\ncontrol: two\\012lines "
+	    "\\033[2J\\177 end\n", len) == 0);
+	CHECK(strstr(out + len, ": no name\n") != NULL);
+	CHECK(strstr(out, "not shown") == NULL);
+}
+
+/* log_limited: the burst passes, the rest is counted and reported. */
+static void
+child_limited(void)
+{
+	struct timespec	 ts = { 0, 250 * 1000000L };
+	int		 i;
+
+	log_init(1, LOG_DAEMON);
+	log_procinit("vm t1");
+	log_setverbose(0);
+	log_limited(LOG_DEBUG, "not counted");
+	for (i = 0; i < 1000; i++)
+		log_limited(LOG_INFO, "flood %d", i);
+	log_limited_flush();
+	log_limited_flush();		/* nothing more to say */
+	nanosleep(&ts, NULL);		/* 2 or 3 tokens back */
+	for (i = 0; i < 10; i++)
+		log_limited(LOG_INFO, "later %d", i);
+	/* no notify function: the next line that passes reports */
+	nanosleep(&ts, NULL);
+	log_limited(LOG_INFO, "last");
+}
+
+static void
+test_limited(void)
+{
+	char	*p;
+	int	 n = 0, later = 0;
+
+	CHECK(exited(capture(child_limited), 0));
+	for (p = out; (p = strstr(p, "vm t1: flood ")) != NULL; p++)
+		n++;
+	CHECK(n == LOG_LIMIT_BURST);
+	CHECK(strstr(out, "vm t1: flood 19\nvm t1: 980 log messages dropped "
+	    "(more than 10 a second)\nvm t1: later 0\n") != NULL);
+	for (p = out; (p = strstr(p, "vm t1: later ")) != NULL; p++)
+		later++;
+	CHECK(later >= 2 && later <= 4);
+	CHECK(strstr(out, "not counted") == NULL);
+	p = strstr(out, "log messages dropped (more than 10 a second)\n"
+	    "vm t1: last\n");
+	CHECK(p != NULL && p[-1] == ' ' && atoi(p - 3) >= 6);
+}
+
 int
 main(void)
 {
@@ -277,5 +394,8 @@ main(void)
 	RUN(test_truncation);
 	RUN(test_before_init);
 	RUN(test_threads);
+	RUN(test_sink);
+	RUN(test_emit);
+	RUN(test_limited);
 	TEST_EXIT();
 }

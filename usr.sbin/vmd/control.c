@@ -69,6 +69,11 @@ static int	 control_fail(struct ctl_conn *, int, const char *);
 static int	 control_conn_ok(struct control *, uid_t);
 static int	 control_queue_full(struct ctl_conn *);
 static struct ctl_conn *control_conn_find(struct control *, uint32_t);
+static void	 control_limit_notify(void);
+static void	 control_limit_flush(int, short, void *);
+
+/* Reports what log_limited dropped, a second after the first drop. */
+static struct event	 control_ev_limit;
 
 void
 control_run(struct proc_env *env)
@@ -92,6 +97,7 @@ control_run(struct proc_env *env)
 	if (imsgev_init(&ctl.parent, env->evbase, PROC_PARENT_FD, "parent",
 	    0, control_dispatch_parent, control_parent_closed, &ctl) == -1)
 		fatal("parent channel");
+	proc_log_to(&ctl.parent);
 
 	if ((flags = fcntl(ctl.lsock, F_GETFL)) == -1 ||
 	    fcntl(ctl.lsock, F_SETFL, flags | O_NONBLOCK) == -1 ||
@@ -102,6 +108,9 @@ control_run(struct proc_env *env)
 	evtimer_assign(&ctl.ev_pause, env->evbase, control_resume, &ctl);
 	evsignal_assign(&ctl.ev_sigterm, env->evbase, SIGTERM,
 	    control_sigterm, &ctl);
+	evtimer_assign(&control_ev_limit, env->evbase, control_limit_flush,
+	    NULL);
+	log_limited_notify(control_limit_notify);
 	if (event_add(&ctl.ev_accept, NULL) == -1 ||
 	    event_add(&ctl.ev_sigterm, NULL) == -1)
 		fatalx("cannot watch the control socket");
@@ -109,6 +118,20 @@ control_run(struct proc_env *env)
 	log_debug("ready");
 	event_base_dispatch(env->evbase);
 	exit(0);
+}
+
+static void
+control_limit_notify(void)
+{
+	struct timeval	 tv = { 1, 0 };
+
+	evtimer_add(&control_ev_limit, &tv);
+}
+
+static void
+control_limit_flush(int fd, short events, void *arg)
+{
+	log_limited_flush();
 }
 
 static void
@@ -170,8 +193,8 @@ control_accept(int lsock, short events, void *arg)
 		return;
 	}
 	if (!control_conn_ok(ctl, cred.uid)) {
-		log_warnx("too many clients of uid %u, connection refused",
-		    (unsigned)cred.uid);
+		log_limited(LOG_ERR, "too many clients of uid %u, "
+		    "connection refused", (unsigned)cred.uid);
 		close(fd);
 		return;
 	}
@@ -297,8 +320,8 @@ control_dispatch_client(struct imsgev *iev, struct imsg *imsg)
 	int			 error;
 
 	if (len > sizeof(req)) {
-		log_warnx("%s: request type %u with %zu bytes, dropped",
-		    c->name, type, len);
+		log_limited(LOG_ERR, "%s: request type %u with %zu bytes, "
+		    "dropped", c->name, type, len);
 		return (control_fail(c, EINVAL,
 		    "malformed request: wrong size"));
 	}
@@ -306,11 +329,12 @@ control_dispatch_client(struct imsgev *iev, struct imsg *imsg)
 		return (control_fail(c, EINVAL, "malformed request"));
 	if ((error = control_msg_check(type, len > 0 ? &req : NULL, len,
 	    reason, sizeof(reason))) != 0) {
-		log_warnx("%s: request type %u: %s", c->name, type, reason);
+		log_limited(LOG_ERR, "%s: request type %u: %s", c->name, type,
+		    reason);
 		return (control_fail(c, error, reason));
 	}
 	if (control_msg_rootonly(type) && c->uid != 0) {
-		log_warnx("denied request %u from uid %u", type,
+		log_limited(LOG_ERR, "denied request %u from uid %u", type,
 		    (unsigned)c->uid);
 		return (control_fail(c, EPERM, "permission denied"));
 	}
@@ -368,7 +392,7 @@ control_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 	if (want > 0 && imsg_get_data(imsg, &ans, want) == -1)
 		return (0);
 	if ((c = control_conn_find(ctl, imsg_get_id(imsg))) == NULL) {
-		log_debug("answer for gone client %u dropped",
+		log_limited(LOG_DEBUG, "answer for gone client %u dropped",
 		    imsg_get_id(imsg));
 		return (0);
 	}

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,12 +39,16 @@
 #define PROC_FD_STAGE		64	/* fds are staged above this */
 #define PROC_FD_MAX		4096	/* highest fd marked close-on-exec */
 #define PROC_DRAIN_MAX		1024	/* reads per imsgev_drain */
+#define PROC_LOG_FLUSH_MS	1000	/* a dying process's last lines */
 
 static void	 proc_vm_run(struct proc_env *) __attribute__((noreturn));
 static void	 proc_privdrop(struct proc_env *);
 static int	 proc_child_fds(const int *, int, int);
 static void	 imsgev_handler(int, short, void *);
 static int	 imsgev_dispatch_all(struct imsgev *);
+static int	 proc_log_sink(int, const char *, size_t, void *);
+
+static uint32_t	 proc_log_dropped;	/* lines proc_log_sink dropped */
 
 /*
  * Every process of vmd.  The parent is listed for its name and sandbox;
@@ -472,4 +477,112 @@ imsg_size_ok(struct imsg *imsg, size_t want, const char *from)
 		return (0);
 	}
 	return (1);
+}
+
+/*
+ * Logging through the parent.  A line is queued on the channel unless
+ * VMD_LOG_QUEUE_MAX messages wait there already: then it is dropped and
+ * counted, and the count goes with the next line that fits.  Lines of
+ * LOG_CRIT and worse (fatal) are flushed at once, since the process is
+ * about to exit.  Returns 0 when queued, -1 when dropped.
+ */
+int
+proc_log_compose(struct imsgbuf *ibuf, int pri, uint32_t dropped,
+    const char *proc, const char *text, size_t len)
+{
+	struct vmop_log	 vl;
+	struct iovec	 iov[2];
+
+	if (imsgbuf_queuelen(ibuf) >= VMD_LOG_QUEUE_MAX && pri > LOG_CRIT)
+		return (-1);
+	if (len > VMD_LOG_TEXT_MAX)
+		len = VMD_LOG_TEXT_MAX;
+	if (len == 0) {
+		text = " ";
+		len = 1;
+	}
+	memset(&vl, 0, sizeof(vl));
+	vl.vl_pri = pri;
+	vl.vl_dropped = dropped;
+	if (proc != NULL)
+		(void)snprintf(vl.vl_proc, sizeof(vl.vl_proc), "%s", proc);
+	iov[0].iov_base = &vl;
+	iov[0].iov_len = sizeof(vl);
+	iov[1].iov_base = (void *)(uintptr_t)text;
+	iov[1].iov_len = len;
+	if (imsg_composev(ibuf, IMSG_LOG, 0, 0, -1, iov, 2) == -1)
+		return (-1);
+	if (pri <= LOG_CRIT)
+		proc_flush(ibuf, PROC_LOG_FLUSH_MS);
+	return (0);
+}
+
+/*
+ * An IMSG_LOG as it arrived: the header, and the text NUL-terminated in
+ * text (at least VMD_LOG_TEXT_MAX + 1 bytes).  The priority is kept
+ * between LOG_CRIT and LOG_DEBUG: no child may make syslog page every
+ * terminal.  Returns -1 for a malformed message.
+ */
+int
+proc_log_parse(struct imsg *imsg, struct vmop_log *vl, char *text,
+    size_t textlen)
+{
+	size_t	 len = imsg_get_len(imsg);
+
+	if (len <= sizeof(*vl) || len > sizeof(*vl) + VMD_LOG_TEXT_MAX ||
+	    textlen < len - sizeof(*vl) + 1 || imsg->data == NULL)
+		return (-1);
+	memcpy(vl, imsg->data, sizeof(*vl));
+	len -= sizeof(*vl);
+	memcpy(text, (char *)imsg->data + sizeof(*vl), len);
+	text[len] = '\0';
+	vl->vl_proc[sizeof(vl->vl_proc) - 1] = '\0';
+	if (vl->vl_pri < LOG_CRIT)
+		vl->vl_pri = LOG_CRIT;
+	if (vl->vl_pri > LOG_DEBUG)
+		vl->vl_pri = LOG_DEBUG;
+	return (0);
+}
+
+/* Write what ibuf holds, waiting at most ms in all. */
+void
+proc_flush(struct imsgbuf *ibuf, int ms)
+{
+	struct pollfd	 pfd;
+	int		 step = 10;
+
+	while (imsgbuf_queuelen(ibuf) > 0 && ms > 0) {
+		if (imsgbuf_write(ibuf) == -1)
+			return;
+		if (imsgbuf_queuelen(ibuf) == 0)
+			return;
+		pfd.fd = ibuf->fd;
+		pfd.events = POLLOUT;
+		(void)poll(&pfd, 1, step);
+		ms -= step;
+	}
+}
+
+static int
+proc_log_sink(int pri, const char *text, size_t len, void *arg)
+{
+	struct imsgev	*iev = arg;
+
+	if (!iev->active)
+		return (-1);
+	if (proc_log_compose(&iev->ibuf, pri, proc_log_dropped, NULL, text,
+	    len) == -1) {
+		proc_log_dropped++;
+		return (0);
+	}
+	proc_log_dropped = 0;
+	imsgev_add(iev);
+	return (0);
+}
+
+/* From now on this process's log lines go to the parent over iev. */
+void
+proc_log_to(struct imsgev *iev)
+{
+	log_setsink(proc_log_sink, iev);
 }

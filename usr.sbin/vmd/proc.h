@@ -98,6 +98,12 @@ int		 imsgev_compose(struct imsgev *, uint32_t, uint32_t, pid_t,
 void		 imsgev_clear(struct imsgev *);
 int		 imsgev_drain(struct imsgev *);
 int		 imsg_size_ok(struct imsg *, size_t, const char *);
+void		 proc_log_to(struct imsgev *);
+int		 proc_log_compose(struct imsgbuf *, int, uint32_t,
+		    const char *, const char *, size_t);
+int		 proc_log_parse(struct imsg *, struct vmop_log *, char *,
+		    size_t);
+void		 proc_flush(struct imsgbuf *, int);
 
 /* control_msg.c */
 int		 control_msg_check(uint32_t, const void *, size_t, char *,

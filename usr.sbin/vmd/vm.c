@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,6 +28,7 @@
 #include "util.h"
 #include "vm.h"
 #include "vmd.h"
+#include "proc.h"
 
 _Static_assert(sizeof(((struct vmctx *)0)->reason) == VM_REASON_MAX,
     "vm.h's reason buffer must match the protocol's");
@@ -39,16 +42,67 @@ _Static_assert(VM_CMDLINE_LEN == VM_CMDLINE_MAX,
 #define CONSOLE_DRAIN_IDLE_MS	100	/* no reader progress: give up */
 #define CONSOLE_DRAIN_MAX_MS	2000
 
-static struct imsgbuf	 vm_ibuf;	/* channel to vmm, one per process */
+/*
+ * The channel to vmm, one per process.  The main thread reads it; any
+ * thread writes it (vCPU threads log), so writing holds vm_wlock.  The
+ * socket is non-blocking: a log line never waits for vmm, it is queued
+ * (within VMD_LOG_QUEUE_MAX, else dropped and counted) and vm_ev_write
+ * sends the rest from the event loop.
+ */
+static struct imsgbuf	 vm_ibuf;
+static pthread_mutex_t	 vm_wlock = PTHREAD_MUTEX_INITIALIZER;
+static struct event	*vm_ev_write;	/* NULL until the loop exists */
+static uint32_t		 vm_log_dropped;
 
 static void	vm_start_vcpu(struct vmctx *);
 
+/* With vm_wlock held: write what the socket takes, the rest later. */
+static void
+vm_write_locked(void)
+{
+	if (imsgbuf_write(&vm_ibuf) == -1)
+		return;
+	if (imsgbuf_queuelen(&vm_ibuf) > 0 && vm_ev_write != NULL)
+		event_add(vm_ev_write, NULL);
+}
+
+static void
+vm_write_ready(evutil_socket_t fd, short ev, void *arg)
+{
+	pthread_mutex_lock(&vm_wlock);
+	vm_write_locked();
+	pthread_mutex_unlock(&vm_wlock);
+}
+
+/* Messages about the VM's life: never dropped, sent before returning. */
 static void
 vm_send(uint32_t type, const void *data, size_t len)
 {
-	if (imsg_compose(&vm_ibuf, type, 0, 0, -1, data, len) == -1 ||
-	    imsgbuf_flush(&vm_ibuf) == -1)
+	int	 rv;
+
+	pthread_mutex_lock(&vm_wlock);
+	rv = imsg_compose(&vm_ibuf, type, 0, 0, -1, data, len);
+	if (rv != -1)
+		rv = imsgbuf_flush(&vm_ibuf);
+	pthread_mutex_unlock(&vm_wlock);
+	if (rv == -1)
 		log_warn("send to vmm");
+}
+
+/* log.c's sink: this process's lines go to vmm, which relays them. */
+static int
+vm_log_sink(int pri, const char *text, size_t len, void *arg)
+{
+	pthread_mutex_lock(&vm_wlock);
+	if (proc_log_compose(&vm_ibuf, pri, vm_log_dropped, NULL, text,
+	    len) == -1)
+		vm_log_dropped++;
+	else {
+		vm_log_dropped = 0;
+		vm_write_locked();
+	}
+	pthread_mutex_unlock(&vm_wlock);
+	return (0);
 }
 
 /*
@@ -418,11 +472,18 @@ vm_take_fd(struct vmctx *ctx, struct imsg *imsg)
 static int
 vm_receive(struct vmctx *ctx, char *err, size_t errlen)
 {
+	struct pollfd	 pfd;
 	struct imsg	 imsg;
 	ssize_t		 n;
 	int		 done = 0;
 
 	while (!done) {
+		pfd.fd = vm_ibuf.fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, -1) == -1 && errno != EINTR) {
+			snprintf(err, errlen, "poll: %s", strerror(errno));
+			return (-1);
+		}
 		if ((n = imsgbuf_read(&vm_ibuf)) == -1 || n == 0) {
 			snprintf(err, errlen, "lost vmm while starting");
 			return (-1);
@@ -497,9 +558,11 @@ vm_main(int fd, const char *name)
 	ctx->kvmfd = ctx->kernelfd = ctx->tty_master = ctx->tty_slave = -1;
 	pthread_mutex_init(&ctx->vm_lock, NULL);
 	pthread_cond_init(&ctx->pause_cv, NULL);
-	if (imsgbuf_init(&vm_ibuf, fd) == -1)
-		fatal("imsgbuf_init");
+	if (imsgbuf_init(&vm_ibuf, fd) == -1 ||
+	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1)
+		fatal("channel to vmm");
 	imsgbuf_allow_fdpass(&vm_ibuf);
+	log_setsink(vm_log_sink, NULL);
 	if (vm_receive(ctx, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 
@@ -518,8 +581,10 @@ vm_main(int fd, const char *name)
 	ev_int = evsignal_new(ctx->evbase, SIGINT, vm_signal, ctx);
 	ev_vmm = event_new(ctx->evbase, fd, EV_READ | EV_PERSIST,
 	    vm_dispatch_vmm, ctx);
+	vm_ev_write = event_new(ctx->evbase, fd, EV_WRITE, vm_write_ready,
+	    NULL);
 	if (ctx->ev_vcpu_done == NULL || ev_term == NULL || ev_int == NULL ||
-	    ev_vmm == NULL)
+	    ev_vmm == NULL || vm_ev_write == NULL)
 		vm_start_failed(ctx, ENOMEM, "events");
 	event_add(ev_term, NULL);
 	event_add(ev_int, NULL);

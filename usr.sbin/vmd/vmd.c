@@ -164,6 +164,7 @@ static int	 vmd_start_vm(struct vmd *, struct vmd_vm *, uid_t, char *,
 static void	 vmd_vm_started(struct vmd *, struct imsg *);
 static void	 vmd_vm_ended(struct vmd *, struct imsg *);
 static void	 vmd_vm_reboot(struct vmd *, struct imsg *);
+static void	 vmd_log_line(struct imsg *, const char *);
 static void	 vmd_reasonf(char *, size_t, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 
@@ -237,9 +238,13 @@ main(int argc, char *argv[])
 		usage();
 
 	if (role != NULL) {
-		/* A re-exec'd child: fd 3 (and 4) are already in place. */
+		/*
+		 * A re-exec'd child: fd 3 (and 4) are already in place.  It
+		 * never opens syslog: its lines go to stderr until the role
+		 * sends them to the parent (proc_log_to).
+		 */
 		proc_env_init(&vmd.env, debug, verbose);
-		log_init(debug, LOG_DAEMON);
+		log_init(1, LOG_DAEMON);
 		log_setverbose(verbose);
 		proc_run(&vmd.env, role, vmname);
 	}
@@ -804,6 +809,9 @@ vmd_dispatch_control(struct imsgev *iev, struct imsg *imsg)
 		if (imsg_size_ok(imsg, 0, "control"))
 			vmd_client_gone(vmd, imsg_get_id(imsg));
 		break;
+	case IMSG_LOG:
+		vmd_log_line(imsg, "control");
+		break;
 	default:
 		log_warnx("control: unexpected message type %u, dropped",
 		    imsg_get_type(imsg));
@@ -836,12 +844,41 @@ vmd_dispatch_vmm(struct imsgev *iev, struct imsg *imsg)
 		if (imsg_size_ok(imsg, sizeof(struct vmop_result), "vmm"))
 			vmd_pause_done(vmd, imsg);
 		break;
+	case IMSG_LOG:
+		vmd_log_line(imsg, NULL);
+		break;
 	default:
 		log_warnx("vmm: unexpected message type %u, dropped",
 		    imsg_get_type(imsg));
 		break;
 	}
 	return (0);
+}
+
+/*
+ * A child's log line: the parent is the one process that writes the
+ * log.  control's lines carry its name; vmm names its own ("vmm") and
+ * those it relays for vm processes ("vm NAME"), proc is then NULL.
+ */
+static void
+vmd_log_line(struct imsg *imsg, const char *proc)
+{
+	struct vmop_log	 vl;
+	char		 text[VMD_LOG_TEXT_MAX + 1], note[64];
+
+	if (proc_log_parse(imsg, &vl, text, sizeof(text)) == -1) {
+		log_warnx("%s: malformed log message, dropped",
+		    proc != NULL ? proc : "vmm");
+		return;
+	}
+	if (proc == NULL)
+		proc = vl.vl_proc[0] != '\0' ? vl.vl_proc : "vmm";
+	if (vl.vl_dropped > 0) {
+		(void)snprintf(note, sizeof(note),
+		    "%u log messages dropped", vl.vl_dropped);
+		log_emit(LOG_WARNING, proc, note);
+	}
+	log_emit(vl.vl_pri, proc, text);
 }
 
 static int

@@ -58,7 +58,7 @@ enum imsg_type {
 	IMSG_VMDOP_VM_TERMINATE,	/* struct vmop_id: parent -> vmm */
 	IMSG_VMDOP_TERMINATE_VM_EVENT,	/* struct vmop_result: vmm -> parent */
 	IMSG_VMDOP_VM_REBOOT,		/* struct vmop_id: vm -> vmm -> parent */
-	IMSG_VMDOP_VM_LOG,		/* struct vmop_result: vm's last word */
+	IMSG_LOG,			/* struct vmop_log + text: see below */
 	IMSG_MAX
 };
 
@@ -128,6 +128,25 @@ struct vmop_result {
 #define VM_STATE_SHUTDOWN	3	/* stop requested */
 #define VM_STATE_PAUSED		4
 #define VM_STATE_WAITING	5	/* staggered start: not started yet */
+
+/*
+ * IMSG_LOG: no process but the parent writes to syslog (that needs a
+ * socket, which sandboxed processes may not open), so every other one
+ * sends its lines to the parent, and a vm process sends them to vmm,
+ * which relays them.  The struct is followed by 1 to VMD_LOG_TEXT_MAX
+ * bytes of text, not NUL-terminated.  Senders keep at most
+ * VMD_LOG_QUEUE_MAX messages queued on the channel; a line beyond that
+ * is dropped, counted, and the count travels with the next line.
+ */
+#define VMD_LOG_TEXT_MAX	4000
+#define VMD_LOG_QUEUE_MAX	256
+#define VMD_PROCNAME_MAX	(VM_NAME_MAX + 8)	/* "vm NAME" */
+
+struct vmop_log {
+	int32_t		vl_pri;		/* syslog priority, LOG_EMERG..LOG_DEBUG */
+	uint32_t	vl_dropped;	/* lines dropped just before this one */
+	char		vl_proc[VMD_PROCNAME_MAX];	/* set by vmm for vm */
+};
 
 /* vmctl load FILE */
 struct vmop_path {

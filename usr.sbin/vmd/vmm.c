@@ -28,6 +28,7 @@
 
 #include "imsg.h"
 #include "log.h"
+#include "util.h"
 #include "proc.h"
 #include "config.h"
 #include "vmd.h"
@@ -48,7 +49,8 @@ struct vmm_vm {
 	int			 started;
 	int			 have_end;
 	struct vmop_result	 end;		/* the vm's own report */
-	char			 last_word[VM_REASON_MAX];
+	char			 last_word[VM_REASON_MAX];	/* its fatal */
+	uint32_t		 log_dropped;	/* its lines we dropped */
 	struct event		 ev_kill;
 	int			 kill_armed;
 };
@@ -73,6 +75,7 @@ static void	 vmm_start_end(struct vmm *, struct imsg *);
 static void	 vmm_terminate(struct vmm *, struct imsg *);
 static void	 vmm_pause(struct vmm *, struct imsg *);
 static void	 vmm_verbose(struct vmm *, struct imsg *);
+static void	 vmm_vm_log(struct vmm_vm *, struct imsg *);
 static void	 vmm_vm_ended(struct vmm_vm *, int);
 static void	 vmm_vm_free(struct vmm_vm *);
 static void	 vmm_report_end(struct vmm *, uint32_t, pid_t, uint32_t,
@@ -104,6 +107,7 @@ vmm_run(struct proc_env *env)
 	if (imsgev_init(&vmm.parent, env->evbase, PROC_PARENT_FD, "parent",
 	    1, vmm_dispatch_parent, vmm_parent_closed, &vmm) == -1)
 		fatal("parent channel");
+	proc_log_to(&vmm.parent);
 	evsignal_assign(&vmm.ev_sigchld, env->evbase, SIGCHLD, vmm_sigchld,
 	    &vmm);
 	evsignal_assign(&vmm.ev_sigterm, env->evbase, SIGTERM, vmm_sigterm,
@@ -446,9 +450,11 @@ vmm_dispatch_vm(struct imsgev *iev, struct imsg *imsg)
 	uint32_t		 type = imsg_get_type(imsg);
 
 	switch (type) {
+	case IMSG_LOG:
+		vmm_vm_log(vm, imsg);
+		return (0);
 	case IMSG_VMDOP_VM_STARTED:
 	case IMSG_VMDOP_TERMINATE_VM_EVENT:
-	case IMSG_VMDOP_VM_LOG:
 	case IMSG_VMDOP_PAUSE_VM_RESPONSE:
 	case IMSG_VMDOP_UNPAUSE_VM_RESPONSE:
 		if (!imsg_size_ok(imsg, sizeof(vmr), vm->name) ||
@@ -500,13 +506,42 @@ vmm_dispatch_vm(struct imsgev *iev, struct imsg *imsg)
 		imsgev_compose(&vmm->parent, type, 0, 0, -1, &vmr,
 		    sizeof(vmr));
 		break;
-	case IMSG_VMDOP_VM_LOG:
-		log_warnx("vm %s: %s", vm->name, vmr.vmr_reason);
-		(void)snprintf(vm->last_word, sizeof(vm->last_word), "%s",
-		    vmr.vmr_reason);
-		break;
 	}
 	return (0);
+}
+
+/*
+ * A log line of a vm process, relayed to the parent under the VM's name
+ * (never one the vm gives).  A vm that floods finds the channel to the
+ * parent full: its lines are dropped and counted, as malformed ones are.
+ * Its fatal line is kept as the reason if it then exits.
+ */
+static void
+vmm_vm_log(struct vmm_vm *vm, struct imsg *imsg)
+{
+	struct vmm		*vmm = vm->vmm;
+	struct vmop_log		 vl;
+	char			 text[VMD_LOG_TEXT_MAX + 1];
+	char			 proc[VMD_PROCNAME_MAX];
+	uint32_t		 dropped;
+
+	if (proc_log_parse(imsg, &vl, text, sizeof(text)) == -1) {
+		vm->log_dropped++;
+		return;
+	}
+	if (vl.vl_pri <= LOG_CRIT)
+		strlcpy(vm->last_word, text, sizeof(vm->last_word));
+	dropped = vm->log_dropped + vl.vl_dropped;
+	if (dropped < vm->log_dropped)
+		dropped = UINT32_MAX;
+	(void)snprintf(proc, sizeof(proc), "vm %s", vm->name);
+	if (proc_log_compose(&vmm->parent.ibuf, vl.vl_pri, dropped, proc,
+	    text, strlen(text)) == -1) {
+		vm->log_dropped = dropped == UINT32_MAX ? dropped : dropped + 1;
+		return;
+	}
+	vm->log_dropped = 0;
+	imsgev_add(&vmm->parent);
 }
 
 static void
