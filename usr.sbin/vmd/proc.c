@@ -13,6 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <linux/close_range.h>
 
@@ -43,7 +44,7 @@
 
 static void	 proc_vm_run(struct proc_env *) __attribute__((noreturn));
 static void	 proc_privdrop(struct proc_env *);
-static int	 proc_child_fds(const int *, int, int);
+static int	 proc_child_fds(const int *, int, int, int);
 static void	 imsgev_handler(int, short, void *);
 static int	 imsgev_dispatch_all(struct imsgev *);
 static int	 proc_log_sink(int, const char *, size_t, void *);
@@ -123,28 +124,55 @@ proc_pdeathsig(pid_t ppid)
 }
 
 /*
+ * A child that cannot become the role tells its parent why, over a
+ * close-on-exec pipe (a successful exec closes it empty): which step
+ * failed and errno.
+ */
+struct proc_spawn_err {
+	int	 step;
+	int	 error;
+};
+
+enum {
+	PROC_STEP_FDS,		/* placing the descriptors */
+	PROC_STEP_EXEC		/* executing vmd */
+};
+
+static char	 proc_spawn_why[128];
+
+static void __attribute__((noreturn))
+proc_spawn_fail(int pipefd, int step)
+{
+	struct proc_spawn_err	 e = { step, errno };
+
+	(void)write(pipefd, &e, sizeof(e));
+	_exit(127);
+}
+
+/*
  * Put fds[i] on descriptor 3 + i and mark everything above close-on-exec.
  * Staging them high first keeps a source from being overwritten by an
  * earlier destination.  Returns where exe_fd is now.
  */
 static int
-proc_child_fds(const int *fds, int nfds, int exe_fd)
+proc_child_fds(const int *fds, int nfds, int exe_fd, int errfd)
 {
 	struct rlimit	 rl;
 	int		 staged[4];
 	int		 i;
 
+	errno = EINVAL;
 	if (nfds < 0 || nfds > 4)
-		_exit(127);
+		proc_spawn_fail(errfd, PROC_STEP_FDS);
 	/* The binary's descriptor may sit where a channel must go. */
 	if ((exe_fd = fcntl(exe_fd, F_DUPFD_CLOEXEC, PROC_FD_STAGE)) == -1)
-		_exit(127);
+		proc_spawn_fail(errfd, PROC_STEP_FDS);
 	for (i = 0; i < nfds; i++)
 		if ((staged[i] = fcntl(fds[i], F_DUPFD, PROC_FD_STAGE)) == -1)
-			_exit(127);
+			proc_spawn_fail(errfd, PROC_STEP_FDS);
 	for (i = 0; i < nfds; i++)
 		if (dup2(staged[i], PROC_PARENT_FD + i) == -1)
-			_exit(127);
+			proc_spawn_fail(errfd, PROC_STEP_FDS);
 	/*
 	 * Everything vmd opens is close-on-exec already; this is the second
 	 * guard.  close_range(2) does it in one call; kernels before 5.11
@@ -159,23 +187,35 @@ proc_child_fds(const int *fds, int nfds, int exe_fd)
 	return (exe_fd);
 }
 
+/* Why the last proc_spawn failed, in words. */
+const char *
+proc_spawn_error(void)
+{
+	return (proc_spawn_why);
+}
+
 /*
  * Start role title (with VM name for the vm role) as a child running
  * vmd's binary, env->exe_fd, with fds[] on descriptors 3, 4, ...  Returns
- * the child's pid or -1.
+ * the child's pid once it runs vmd, or -1 with errno and
+ * proc_spawn_error() saying why (the child is then reaped).
  */
 pid_t
 proc_spawn(struct proc_env *env, const char *title, const char *name,
     const int *fds, int nfds)
 {
-	char		*argv[PROC_ARGV_MAX];
-	extern char	**environ;
-	sigset_t	 mask;
-	pid_t		 parent, pid;
-	int		 argc = 0, i, exe_fd;
+	struct proc_spawn_err	 e;
+	char			*argv[PROC_ARGV_MAX];
+	extern char		**environ;
+	sigset_t		 mask;
+	pid_t			 parent, pid;
+	ssize_t			 n;
+	int			 argc = 0, i, exe_fd, ep[2], errfd, status;
 
 	if (env->exe_fd == -1) {
 		errno = EBADF;
+		(void)snprintf(proc_spawn_why, sizeof(proc_spawn_why),
+		    "no binary to execute");
 		return (-1);
 	}
 	argv[argc++] = "vmd";
@@ -191,24 +231,52 @@ proc_spawn(struct proc_env *env, const char *title, const char *name,
 		argv[argc++] = "-v";
 	argv[argc] = NULL;
 
-	parent = getpid();
-	if ((pid = fork()) == -1)
+	if (pipe2(ep, O_CLOEXEC) == -1) {
+		(void)snprintf(proc_spawn_why, sizeof(proc_spawn_why),
+		    "pipe: %s", strerror(errno));
 		return (-1);
-	if (pid != 0)
-		return (pid);
+	}
+	parent = getpid();
+	if ((pid = fork()) == -1) {
+		(void)snprintf(proc_spawn_why, sizeof(proc_spawn_why),
+		    "fork: %s", strerror(errno));
+		close(ep[0]);
+		close(ep[1]);
+		return (-1);
+	}
+	if (pid == 0) {
+		/* child; the pipe's end must not sit where a channel goes */
+		if ((errfd = fcntl(ep[1], F_DUPFD_CLOEXEC, PROC_FD_STAGE)) ==
+		    -1)
+			_exit(127);
+		if (proc_pdeathsig(parent) == -1)
+			_exit(1);
+		/* A terminal's ^C is for the parent, which stops everything. */
+		(void)setsid();
+		sigemptyset(&mask);
+		sigprocmask(SIG_SETMASK, &mask, NULL);
+		exe_fd = proc_child_fds(fds, nfds, env->exe_fd, errfd);
+		fexecve(exe_fd, argv, environ);
+		proc_spawn_fail(errfd, PROC_STEP_EXEC);
+	}
 
-	/* child */
-	if (proc_pdeathsig(parent) == -1)
-		_exit(1);
-	/* A terminal's ^C is for the parent, which stops everything. */
-	(void)setsid();
-	sigemptyset(&mask);
-	sigprocmask(SIG_SETMASK, &mask, NULL);
-	exe_fd = proc_child_fds(fds, nfds, env->exe_fd);
-	fexecve(exe_fd, argv, environ);
-	dprintf(STDERR_FILENO, "vmd: cannot start %s: %s\n", title,
-	    strerror(errno));
-	_exit(127);
+	close(ep[1]);
+	while ((n = read(ep[0], &e, sizeof(e))) == -1 && errno == EINTR)
+		;
+	close(ep[0]);
+	if (n == 0)
+		return (pid);		/* exec closed the pipe: it runs */
+	if (n != (ssize_t)sizeof(e)) {
+		e.step = PROC_STEP_EXEC;
+		e.error = n == -1 ? errno : EIO;
+	}
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	(void)snprintf(proc_spawn_why, sizeof(proc_spawn_why), "%s: %s",
+	    e.step == PROC_STEP_FDS ? "cannot pass descriptors" :
+	    "cannot execute vmd's binary", strerror(e.error));
+	errno = e.error;
+	return (-1);
 }
 
 static void
@@ -269,6 +337,14 @@ proc_run(struct proc_env *env, const char *title, const char *name)
 	if (fstat(PROC_PARENT_FD, &st) == -1 || !S_ISSOCK(st.st_mode))
 		fatalx("%s: descriptor %d is not a socket; this flag is "
 		    "internal to vmd", title, PROC_PARENT_FD);
+	/* From here on a vm process's lines (its fatal too) reach vmm. */
+	if (role->id == PROC_VM)
+		vm_log_init(PROC_PARENT_FD);
+	/* vmm starts vm processes from vmd's binary, by descriptor. */
+	if (role->id == PROC_VMM) {
+		env->exe_fd = PROC_EXE_FD;
+		sandbox_exe(env->exe_fd);
+	}
 
 	if (role->privdrop)
 		proc_privdrop(env);

@@ -15,8 +15,12 @@
 
 #include <linux/landlock.h>
 
+#include <sys/auxv.h>
+
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <stddef.h>
@@ -36,6 +40,8 @@
 #endif
 
 #define SC(name)	SCMP_SYS(name)
+
+static int	 sandbox_exe_fd = -1;	/* what vmm may execute */
 
 /*
  * Every sandboxed role: memory, the event loop over sockets and pipes,
@@ -213,14 +219,11 @@ landlock_fs_rights(int abi)
 }
 
 static void
-landlock_allow(int ruleset, const char *path, uint64_t rights)
+landlock_allow_fd(int ruleset, int fd, uint64_t rights, const char *what)
 {
 	struct landlock_path_beneath_attr	 pb;
 	struct stat				 st;
-	int					 fd;
 
-	if ((fd = open(path, O_PATH | O_CLOEXEC)) == -1)
-		return;		/* absent on this system: nothing to allow */
 	if (fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode))
 		rights &= LANDLOCK_ACCESS_FS_EXECUTE |
 		    LANDLOCK_ACCESS_FS_READ_FILE;
@@ -229,21 +232,64 @@ landlock_allow(int ruleset, const char *path, uint64_t rights)
 	pb.allowed_access = rights;
 	if (syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH,
 	    &pb, 0) == -1)
-		fatal("landlock rule for %s", path);
+		fatal("landlock rule for %s", what);
+}
+
+static void
+landlock_allow(int ruleset, const char *path, uint64_t rights)
+{
+	int	 fd;
+
+	if ((fd = open(path, O_PATH | O_CLOEXEC)) == -1)
+		return;		/* absent on this system: nothing to allow */
+	landlock_allow_fd(ruleset, fd, rights, path);
 	close(fd);
 }
 
+/* The dynamic loader the kernel runs for vmd: our PT_INTERP. */
+static const char *
+sandbox_interp(void)
+{
+	const Elf64_Phdr	*ph = (const Elf64_Phdr *)getauxval(AT_PHDR);
+	unsigned long		 n = getauxval(AT_PHNUM), i;
+	uintptr_t		 bias = 0;
+
+	if (ph == NULL)
+		return (NULL);
+	for (i = 0; i < n; i++)
+		if (ph[i].p_type == PT_PHDR)
+			bias = (uintptr_t)ph - ph[i].p_vaddr;
+	for (i = 0; i < n; i++)
+		if (ph[i].p_type == PT_INTERP)
+			return ((const char *)(bias + ph[i].p_vaddr));
+	return (NULL);
+}
+
+/* Every shared object loaded now: a new vm process loads the same. */
+static int
+sandbox_allow_lib(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	int	 ruleset = *(int *)arg;
+
+	if (info->dlpi_name != NULL && info->dlpi_name[0] == '/')
+		landlock_allow(ruleset, info->dlpi_name,
+		    LANDLOCK_ACCESS_FS_READ_FILE);
+	return (0);
+}
+
 /*
- * vm and control may touch no file at all.  vmm may only execute vmd and
- * let the dynamic loader read shared libraries for it.
+ * vm and control may touch no file at all.  vmm may execute vmd's binary
+ * (the descriptor it was given, wherever the file lies) and the dynamic
+ * loader the kernel runs for it, and read the shared objects vmd uses
+ * and the loader's cache: nothing else, not even other programs by way
+ * of the loader.
  */
 static void
 landlock_enter(enum sandbox_role role)
 {
 	struct landlock_ruleset_attr	 attr;
 	uint64_t			 rx;
-	char				 self[PATH_MAX];
-	ssize_t				 n;
+	const char			*interp;
 	int				 abi, ruleset;
 
 	if ((abi = landlock_abi()) < 1) {
@@ -256,18 +302,14 @@ landlock_enter(enum sandbox_role role)
 	ruleset = syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
 	if (ruleset == -1)
 		fatal("landlock_create_ruleset");
-	rx = LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE |
-	    LANDLOCK_ACCESS_FS_READ_DIR;
+	rx = LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE;
 	if (role == SANDBOX_VMM) {
-		if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) ==
-		    -1)
-			fatal("readlink /proc/self/exe");
-		self[n] = '\0';
-		landlock_allow(ruleset, self, rx);
-		landlock_allow(ruleset, "/lib", rx);
-		landlock_allow(ruleset, "/lib64", rx);
-		landlock_allow(ruleset, "/usr/lib", rx);
-		landlock_allow(ruleset, "/usr/lib64", rx);
+		if (sandbox_exe_fd == -1)
+			fatalx("vmm: no binary to execute");
+		landlock_allow_fd(ruleset, sandbox_exe_fd, rx, "vmd");
+		if ((interp = sandbox_interp()) != NULL)
+			landlock_allow(ruleset, interp, rx);
+		dl_iterate_phdr(sandbox_allow_lib, &ruleset);
 		landlock_allow(ruleset, "/etc/ld.so.cache",
 		    LANDLOCK_ACCESS_FS_READ_FILE);
 	}
@@ -278,6 +320,13 @@ landlock_enter(enum sandbox_role role)
 	if (syscall(SYS_landlock_restrict_self, ruleset, 0) == -1)
 		fatal("landlock_restrict_self");
 	close(ruleset);
+}
+
+/* vmm: the binary it starts vm processes from, by descriptor. */
+void
+sandbox_exe(int fd)
+{
+	sandbox_exe_fd = fd;
 }
 
 void

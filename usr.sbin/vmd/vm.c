@@ -55,6 +55,7 @@ static struct event	*vm_ev_write;	/* NULL until the loop exists */
 static uint32_t		 vm_log_dropped;
 
 static void	vm_start_vcpu(struct vmctx *);
+static int	vm_log_sink(int, const char *, size_t, void *);
 
 /* With vm_wlock held: write what the socket takes, the rest later. */
 static void
@@ -87,6 +88,20 @@ vm_send(uint32_t type, const void *data, size_t len)
 	pthread_mutex_unlock(&vm_wlock);
 	if (rv == -1)
 		log_warn("send to vmm");
+}
+
+/*
+ * The channel to vmm, set up first thing: from now on this process's
+ * log lines go to vmm, which relays them to the parent.
+ */
+void
+vm_log_init(int fd)
+{
+	if (imsgbuf_init(&vm_ibuf, fd) == -1 ||
+	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1)
+		fatal("channel to vmm");
+	imsgbuf_allow_fdpass(&vm_ibuf);
+	log_setsink(vm_log_sink, NULL);
 }
 
 /* log.c's sink: this process's lines go to vmm, which relays them. */
@@ -558,11 +573,8 @@ vm_main(int fd, const char *name)
 	ctx->kvmfd = ctx->kernelfd = ctx->tty_master = ctx->tty_slave = -1;
 	pthread_mutex_init(&ctx->vm_lock, NULL);
 	pthread_cond_init(&ctx->pause_cv, NULL);
-	if (imsgbuf_init(&vm_ibuf, fd) == -1 ||
-	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1)
-		fatal("channel to vmm");
-	imsgbuf_allow_fdpass(&vm_ibuf);
-	log_setsink(vm_log_sink, NULL);
+	if (vm_ibuf.rbuf == NULL)
+		vm_log_init(fd);
 	if (vm_receive(ctx, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 

@@ -431,7 +431,8 @@ vmd_spawn_children(struct vmd *vmd, int lsock)
 	fds[1] = lsock;
 	if ((vmd->control_pid = proc_spawn(&vmd->env, "control", NULL, fds,
 	    2)) == -1)
-		fatal("cannot start the control process");
+		fatalx("cannot start the control process: %s",
+		    proc_spawn_error());
 	close(cp[1]);
 	close(lsock);
 
@@ -439,7 +440,8 @@ vmd_spawn_children(struct vmd *vmd, int lsock)
 	fds[1] = vmd->env.exe_fd;
 	if ((vmd->vmm_pid = proc_spawn(&vmd->env, "vmm", NULL, fds, 2)) ==
 	    -1)
-		fatal("cannot start the vmm process");
+		fatalx("cannot start the vmm process: %s",
+		    proc_spawn_error());
 	close(vp[1]);
 	/* Only vmm starts processes from now on. */
 	close(vmd->env.exe_fd);

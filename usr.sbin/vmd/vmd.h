@@ -183,9 +183,11 @@ enum sandbox_role {
 	SANDBOX_VM
 };
 void		 sandbox_enter(enum sandbox_role);
+void		 sandbox_exe(int);
 
 /* vm.c: entry of a "vm NAME" process; fd is its socket to vmm */
 void		 vm_main(int, const char *) __attribute__((noreturn));
+void		 vm_log_init(int);
 
 /*
  * vmctl -> control -> parent: control forwards a client's request with

@@ -324,7 +324,8 @@ vmm_start_end(struct vmm *vmm, struct imsg *imsg)
 	if ((vm->pid = proc_spawn(vmm->env, "vm", vm->name, &sp[1], 1)) ==
 	    -1) {
 		(void)snprintf(reason, sizeof(reason),
-		    "cannot start vm process: %s", strerror(errno));
+		    "cannot start vm process: %s", proc_spawn_error());
+		log_warnx("vm %s: %s", vm->name, reason);
 		vmm_report_end(vmm, vm->id, -1, VM_END_ERROR, errno, reason);
 		close(sp[0]);
 		close(sp[1]);
