@@ -88,8 +88,6 @@ control_run(struct proc_env *env)
 	ctl.lsock = PROC_CONTROL_SOCK_FD;
 
 	/* The parent orchestrates shutdown; a terminal ^C is its signal. */
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 
 	if ((env->evbase = event_base_new()) == NULL)
@@ -111,6 +109,7 @@ control_run(struct proc_env *env)
 	evtimer_assign(&control_ev_limit, env->evbase, control_limit_flush,
 	    NULL);
 	log_limited_notify(control_limit_notify);
+	proc_signals_log(env->evbase, 0);
 	if (event_add(&ctl.ev_accept, NULL) == -1 ||
 	    event_add(&ctl.ev_sigterm, NULL) == -1)
 		fatalx("cannot watch the control socket");

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event.h>
@@ -50,6 +51,20 @@ static int	 imsgev_dispatch_all(struct imsgev *);
 static int	 proc_log_sink(int, const char *, size_t, void *);
 
 static uint32_t	 proc_log_dropped;	/* lines proc_log_sink dropped */
+
+/*
+ * Signals vmd does not use.  They are ignored in every process, as
+ * OpenBSD's vmd ignores SIGUSR1 and SIGPIPE, so that a stray kill ends
+ * nothing; where an event loop runs they are logged.  The realtime
+ * signals are ignored too, silently.  Synchronous fault signals, SIGQUIT
+ * and the job control signals keep their default actions.
+ */
+static const int proc_unused_signals[] = {
+	SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM, SIGVTALRM, SIGPROF, SIGIO,
+	SIGPWR, SIGSTKFLT, SIGXCPU, SIGXFSZ
+};
+#define PROC_NUNUSED	(sizeof(proc_unused_signals) / \
+			    sizeof(proc_unused_signals[0]))
 
 /*
  * Every process of vmd.  The parent is listed for its name and sandbox;
@@ -207,7 +222,7 @@ proc_spawn(struct proc_env *env, const char *title, const char *name,
 	struct proc_spawn_err	 e;
 	char			*argv[PROC_ARGV_MAX];
 	extern char		**environ;
-	sigset_t		 mask;
+	sigset_t		 mask, omask;
 	pid_t			 parent, pid;
 	ssize_t			 n;
 	int			 argc = 0, i, exe_fd, ep[2], errfd, status;
@@ -237,7 +252,15 @@ proc_spawn(struct proc_env *env, const char *title, const char *name,
 		return (-1);
 	}
 	parent = getpid();
+	/*
+	 * No signal may reach the child before it has dropped our handlers
+	 * (libevent's would tell our loop of a signal we never got), and
+	 * none that vmd does not use may end it before or after exec.
+	 */
+	sigfillset(&mask);
+	sigprocmask(SIG_BLOCK, &mask, &omask);
 	if ((pid = fork()) == -1) {
+		sigprocmask(SIG_SETMASK, &omask, NULL);
 		(void)snprintf(proc_spawn_why, sizeof(proc_spawn_why),
 		    "fork: %s", strerror(errno));
 		close(ep[0]);
@@ -249,6 +272,10 @@ proc_spawn(struct proc_env *env, const char *title, const char *name,
 		if ((errfd = fcntl(ep[1], F_DUPFD_CLOEXEC, PROC_FD_STAGE)) ==
 		    -1)
 			_exit(127);
+		for (i = 1; i < NSIG; i++)
+			if (i != SIGKILL && i != SIGSTOP)
+				signal(i, SIG_DFL);
+		proc_signals_ignore();
 		if (proc_pdeathsig(parent) == -1)
 			_exit(1);
 		/* A terminal's ^C is for the parent, which stops everything. */
@@ -260,6 +287,7 @@ proc_spawn(struct proc_env *env, const char *title, const char *name,
 		proc_spawn_fail(errfd, PROC_STEP_EXEC);
 	}
 
+	sigprocmask(SIG_SETMASK, &omask, NULL);
 	close(ep[1]);
 	while ((n = read(ep[0], &e, sizeof(e))) == -1 && errno == EINTR)
 		;
@@ -337,6 +365,8 @@ proc_run(struct proc_env *env, const char *title, const char *name)
 	if (fstat(PROC_PARENT_FD, &st) == -1 || !S_ISSOCK(st.st_mode))
 		fatalx("%s: descriptor %d is not a socket; this flag is "
 		    "internal to vmd", title, PROC_PARENT_FD);
+	/* HUP is the parent's (reload); TERM and INT are each role's own. */
+	signal(SIGHUP, SIG_IGN);
 	/* From here on a vm process's lines (its fatal too) reach vmm. */
 	if (role->id == PROC_VM)
 		vm_log_init(PROC_PARENT_FD);
@@ -661,4 +691,57 @@ void
 proc_log_to(struct imsgev *iev)
 {
 	log_setsink(proc_log_sink, iev);
+}
+
+/* Ignore every signal vmd does not use; first thing in every process. */
+void
+proc_signals_ignore(void)
+{
+	size_t	 i;
+	int	 sig;
+
+	for (i = 0; i < PROC_NUNUSED; i++)
+		signal(proc_unused_signals[i], SIG_IGN);
+	for (sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+		signal(sig, SIG_IGN);
+}
+
+/* "ignoring SIGUSR1", at most once a second for each signal. */
+static void
+proc_signal_ignored(int sig, short events, void *arg)
+{
+	static time_t	 last[PROC_NUNUSED];
+	struct timespec	 ts;
+	size_t		 i;
+
+	for (i = 0; i < PROC_NUNUSED; i++)
+		if (proc_unused_signals[i] == sig)
+			break;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (i < PROC_NUNUSED && last[i] == ts.tv_sec)
+		return;
+	if (i < PROC_NUNUSED)
+		last[i] = ts.tv_sec;
+	log_info("ignoring SIG%s", sigabbrev_np(sig));
+}
+
+/*
+ * Log the unused signals from evbase's loop, but for the one this
+ * process uses itself (except: the vm process's vCPU kick), or 0.
+ */
+void
+proc_signals_log(struct event_base *evbase, int except)
+{
+	struct event	*ev;
+	size_t		 i;
+
+	for (i = 0; i < PROC_NUNUSED; i++) {
+		if (proc_unused_signals[i] == except)
+			continue;
+		if ((ev = evsignal_new(evbase, proc_unused_signals[i],
+		    proc_signal_ignored, NULL)) == NULL ||
+		    event_add(ev, NULL) == -1)
+			log_warnx("cannot watch signal %d",
+			    proc_unused_signals[i]);
+	}
 }

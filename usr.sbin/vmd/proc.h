@@ -88,6 +88,8 @@ void		 proc_run(struct proc_env *, const char *, const char *)
 pid_t		 proc_spawn(struct proc_env *, const char *, const char *,
 		    const int *, int);
 const char	*proc_spawn_error(void);
+void		 proc_signals_ignore(void);
+void		 proc_signals_log(struct event_base *, int);
 int		 proc_pdeathsig(pid_t);
 int		 proc_lookup_user(struct proc_env *);
 int		 imsgev_init(struct imsgev *, struct event_base *, int,

@@ -568,7 +568,6 @@ vm_main(int fd, const char *name)
 
 	snprintf(title, sizeof(title), "vm %s", name);
 	log_procinit(title);
-	signal(SIGPIPE, SIG_IGN);
 	ctx->params = &params;
 	ctx->kvmfd = ctx->kernelfd = ctx->tty_master = ctx->tty_slave = -1;
 	pthread_mutex_init(&ctx->vm_lock, NULL);
@@ -600,6 +599,8 @@ vm_main(int fd, const char *name)
 		vm_start_failed(ctx, ENOMEM, "events");
 	event_add(ev_term, NULL);
 	event_add(ev_int, NULL);
+	/* SIGUSR1 is the vCPU's kick (vmm_kvm.c), not to be logged. */
+	proc_signals_log(ctx->evbase, SIGUSR1);
 
 	if (x86_mem_alloc(ctx, err, sizeof(err)) == -1)
 		vm_start_failed(ctx, ENOMEM, err);

@@ -202,6 +202,8 @@ main(int argc, char *argv[])
 	char			 cwd[PATH_MAX], reason[VM_REASON_MAX];
 	char			 hostwhy[128];
 
+	/* A stray signal must not end vmd or any of its processes. */
+	proc_signals_ignore();
 	while ((ch = getopt(argc, argv, "dD:f:nN:P:s:v")) != -1) {
 		switch (ch) {
 		case 'd':
@@ -307,7 +309,6 @@ main(int argc, char *argv[])
 	if (!debug && strcmp(sockpath, VMD_SOCKET) == 0)
 		vmd_write_pidfile(&vmd);
 	log_setverbose(verbose);
-	signal(SIGPIPE, SIG_IGN);
 
 	TAILQ_INIT(&vmd.vms);
 	vmd.nextid = 1;
@@ -335,6 +336,7 @@ main(int argc, char *argv[])
 	    event_add(&vmd.ev_sighup, NULL) == -1 ||
 	    event_add(&vmd.ev_sigchld, NULL) == -1)
 		fatalx("cannot watch signals");
+	proc_signals_log(vmd.env.evbase, 0);
 
 	sandbox_enter(SANDBOX_PARENT);
 	log_info("started");

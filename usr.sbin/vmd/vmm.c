@@ -98,8 +98,6 @@ vmm_run(struct proc_env *env)
 	    fcntl(env->exe_fd, F_SETFD, FD_CLOEXEC) == -1)
 		fatalx("descriptor %d is not vmd's binary", PROC_EXE_FD);
 
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 
 	if ((env->evbase = event_base_new()) == NULL)
@@ -108,6 +106,7 @@ vmm_run(struct proc_env *env)
 	    1, vmm_dispatch_parent, vmm_parent_closed, &vmm) == -1)
 		fatal("parent channel");
 	proc_log_to(&vmm.parent);
+	proc_signals_log(env->evbase, 0);
 	evsignal_assign(&vmm.ev_sigchld, env->evbase, SIGCHLD, vmm_sigchld,
 	    &vmm);
 	evsignal_assign(&vmm.ev_sigterm, env->evbase, SIGTERM, vmm_sigterm,
