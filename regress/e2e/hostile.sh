@@ -53,7 +53,7 @@ as() { setpriv --reuid=$MAL --regid=$SOCKGRP --init-groups "$@"; }
 # The raw client: imsg on the control socket (type u32, len u16 with
 # the 16-byte header, flags u16, peerid u32, pid u32).
 cat >"$T/cli.py" <<'PY'
-import array, os, socket, struct, sys, time
+import array, os, socket, struct, sys, threading, time
 
 HDR = struct.Struct("<IHHII")
 START, WAIT, INFO, FAIL, OK = 1, 5, 7, 10, 19
@@ -167,6 +167,39 @@ elif cmd == "waitflood":	# waitflood NAME N: N waits on one connection
         if r[0] == WAIT + 1 and result(r[1])[0] == 114:	# EALREADY
             n += 1
     print(n)
+elif cmd == "infoflood":	# infoflood SECONDS read|noread: pipelined status
+    end = time.time() + float(args[0])
+    batch = msg(INFO) * 4096
+    if args[1] == "read":	# one connection, answers read as they come
+        s = conn(path)
+        got = [0]
+        def reader():
+            try:
+                while s.recv(1 << 16):
+                    got[0] += 1
+            except OSError:
+                pass
+        t = threading.Thread(target=reader, daemon=True)
+        t.start()
+        try:
+            while time.time() < end:
+                s.sendall(batch)
+        except OSError:
+            pass
+        print("read", got[0] > 0)
+    else:			# never reads: dropped, comes back, again
+        n = 0
+        while time.time() < end:
+            s = conn(path)
+            s.settimeout(max(0.1, end - time.time()))
+            n += 1
+            try:
+                while time.time() < end:
+                    s.sendall(batch)
+            except OSError:
+                pass
+            s.close()
+        print("connections", n)
 elif cmd == "staleflood":	# staleflood NAME N: N waits, each left behind
     for i in range(int(args[1])):
         s = conn(path)
@@ -244,6 +277,46 @@ if [ "$r" = closed ] && grep -q "not reading its answers" "$T/vmd.log"; then
 else
 	fail noread "$r"
 fi
+
+# 4b. a client pipelining status requests, reading its answers or not,
+# costs vmd little memory and root's status stays fast meanwhile
+rss() {	# kB resident in every process of vmd
+	_t=0
+	for _p in $VMD_PID $(descendants "$VMD_PID"); do
+		_r=$(awk '/^VmRSS:/ { print $2 }' /proc/"$_p"/status 2>/dev/null)
+		_t=$((_t + ${_r:-0}))
+	done
+	echo $_t
+}
+for how in read noread; do
+	base=$(rss) peak=$base slow=0 worst=0
+	setpriv --reuid=$MAL --regid=$SOCKGRP --init-groups \
+	    "$PY" "$T/cli.py" "$SOCK" infoflood 4 $how >"$T/flood.out" 2>&1 &
+	FL=$!; EXTRA_PIDS="$EXTRA_PIDS $FL"
+	sleep 0.5
+	i=0
+	while kill -0 $FL 2>/dev/null && [ $i -lt 12 ]; do
+		t0=$(date +%s%N)
+		vmctl status >"$T/st.out" 2>&1 || slow=-1
+		t1=$(date +%s%N)
+		ms=$(( (t1 - t0) / 1000000 ))
+		[ $ms -gt $worst ] && worst=$ms
+		grep -q " mine$" "$T/st.out" || slow=-1
+		r=$(rss); [ "$r" -gt "$peak" ] && peak=$r
+		# far past the bound: stop before the host runs out of memory
+		[ $((peak - base)) -gt 262144 ] && kill $FL 2>/dev/null
+		sleep 0.2; i=$((i + 1))
+	done
+	wait $FL
+	grow=$(( (peak - base) / 1024 ))
+	echo "flood-$how: vmd grew by $grow MiB at most, root's status took" \
+	    "$worst ms at most ($(cat "$T/flood.out"))"
+	[ $((peak - base)) -lt 16384 ] && pass flood-$how-memory ||
+	    fail flood-$how-memory "vmd grew by $grow MiB"
+	[ $slow -eq 0 ] && [ $worst -lt 100 ] && pass flood-$how-status ||
+	    fail flood-$how-status "root's status took $worst ms (or failed)"
+done
+kill -0 "$VMD_PID" 2>/dev/null && pass flood-alive || fail flood-alive "vmd gone"
 
 # 5. waits are bounded: once per connection, and per user per VM
 r=$(cli waitflood mine 50)

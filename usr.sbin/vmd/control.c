@@ -3,7 +3,9 @@
  * (created by the parent, on descriptor 4) and one imsg channel per vmctl
  * connection, learns each client's uid from SO_PEERCRED, and relays
  * well-formed requests to the parent (peerid = connection id, pid = uid)
- * and the parent's answers back to the connection they belong to.  It
+ * and the parent's answers back to the connection they belong to.  A
+ * client with CONTROL_MAX_INFLIGHT requests not yet answered is not read
+ * until an answer comes, so no client can queue work without end.  It
  * refuses root-only requests (load, reload, reset, log) from other
  * users but decides nothing about VMs, and must never believe what a
  * client says about itself; a malformed request gets IMSG_CTL_FAIL,
@@ -34,6 +36,7 @@
 #define CONTROL_ROOT_CONNS	8	/* of those, kept for root */
 #define CONTROL_UID_CONNS	16	/* clients of one user at once */
 #define CONTROL_MAX_QUEUE	1024	/* unread answers before we hang up */
+#define CONTROL_MAX_INFLIGHT	4	/* requests of one client at the parent */
 
 struct control;
 
@@ -41,6 +44,7 @@ struct ctl_conn {
 	TAILQ_ENTRY(ctl_conn)	 entry;
 	uint32_t		 id;
 	uid_t			 uid;
+	unsigned int		 inflight;	/* requests not answered yet */
 	struct imsgev		 iev;
 	struct control		*ctl;
 	char			 name[32];
@@ -68,6 +72,7 @@ static void	 control_parent_closed(struct imsgev *);
 static int	 control_fail(struct ctl_conn *, int, const char *);
 static int	 control_conn_ok(struct control *, uid_t);
 static int	 control_queue_full(struct ctl_conn *);
+static int	 control_final(uint32_t);
 static struct ctl_conn *control_conn_find(struct control *, uint32_t);
 static void	 control_limit_notify(void);
 static void	 control_limit_flush(int, short, void *);
@@ -337,9 +342,20 @@ control_dispatch_client(struct imsgev *iev, struct imsg *imsg)
 		    (unsigned)c->uid);
 		return (control_fail(c, EPERM, "permission denied"));
 	}
-	imsgev_compose(&c->ctl->parent, type, c->id, (pid_t)c->uid, -1,
-	    len > 0 ? &req : NULL, len);
+	if (imsgev_compose(&c->ctl->parent, type, c->id, (pid_t)c->uid, -1,
+	    len > 0 ? &req : NULL, len) == -1)
+		return (control_fail(c, EBUSY, "vmd is busy, try again"));
+	/* Back-pressure: this client waits for answers before it may ask. */
+	if (++c->inflight >= CONTROL_MAX_INFLIGHT)
+		imsgev_pause(&c->iev);
 	return (0);
+}
+
+/* Does this answer end a request (GET_INFO's DATA does not)? */
+static int
+control_final(uint32_t type)
+{
+	return (type != IMSG_VMDOP_GET_INFO_VM_DATA);
 }
 
 /*
@@ -402,5 +418,8 @@ control_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 	}
 	imsgev_compose(&c->iev, type, 0, 0, -1, want > 0 ? &ans : NULL,
 	    want);
+	if (control_final(type) && c->inflight > 0 &&
+	    --c->inflight < CONTROL_MAX_INFLIGHT && c->iev.paused)
+		(void)imsgev_resume(&c->iev);	/* may close c */
 	return (0);
 }

@@ -422,6 +422,7 @@ imsgev_init(struct imsgev *iev, struct event_base *evbase, int fd,
 	iev->arg = arg;
 	iev->name = name;
 	iev->active = 1;
+	iev->maxqueue = IMSGEV_MAXQUEUE;
 	imsgev_add(iev);
 	return (0);
 }
@@ -429,7 +430,7 @@ imsgev_init(struct imsgev *iev, struct event_base *evbase, int fd,
 void
 imsgev_add(struct imsgev *iev)
 {
-	short	 events = EV_READ;
+	short	 events = iev->paused ? 0 : EV_READ;
 
 	if (!iev->active)
 		return;
@@ -447,6 +448,48 @@ imsgev_add(struct imsgev *iev)
 		return;
 	}
 	iev->events = events;
+}
+
+/*
+ * Back-pressure: stop reading the peer (what it sent stays in the socket
+ * and its buffer) until imsgev_resume.
+ */
+void
+imsgev_pause(struct imsgev *iev)
+{
+	iev->paused = 1;
+	imsgev_add(iev);
+}
+
+/*
+ * Read again, first dispatching what was read but not yet handled.
+ * Returns -1 when that closed the channel (the closed callback ran).
+ */
+int
+imsgev_resume(struct imsgev *iev)
+{
+	int	 rv;
+
+	if (!iev->active || !iev->paused)
+		return (iev->active ? 0 : -1);
+	iev->paused = 0;
+	if ((rv = imsgev_dispatch_all(iev)) == 1)
+		return (-1);
+	if (rv == -1) {
+		imsgev_clear(iev);
+		if (iev->closed != NULL)
+			iev->closed(iev);
+		return (-1);
+	}
+	imsgev_add(iev);
+	return (0);
+}
+
+/* May n more messages be queued? */
+int
+imsgev_room(struct imsgev *iev, uint32_t n)
+{
+	return (imsgbuf_queuelen(&iev->ibuf) + n <= iev->maxqueue);
 }
 
 /* Stop watching, drop queued output and close the socket. */
@@ -478,6 +521,14 @@ imsgev_compose(struct imsgev *iev, uint32_t type, uint32_t peerid,
 		errno = EPIPE;
 		return (-1);
 	}
+	if (!imsgev_room(iev, 1)) {
+		log_limited(LOG_ERR, "%s: %u messages queued, message %u "
+		    "dropped", iev->name, iev->maxqueue, type);
+		if (fd != -1)
+			close(fd);
+		errno = ENOBUFS;
+		return (-1);
+	}
 	if (imsg_compose(&iev->ibuf, type, peerid, pid, fd, data,
 	    len) == -1) {
 		log_warn("%s: cannot queue message %u", iev->name, type);
@@ -503,6 +554,8 @@ imsgev_dispatch_all(struct imsgev *iev)
 	for (;;) {
 		if (!iev->active)
 			return (1);
+		if (iev->paused)
+			return (0);
 		if ((n = imsg_get(&iev->ibuf, &imsg)) == -1) {
 			log_warn("%s: bad message", iev->name);
 			return (-1);

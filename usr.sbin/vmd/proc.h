@@ -18,6 +18,12 @@
 #include "imsg.h"
 #include "vmd.h"
 
+/*
+ * Every imsgev queues at most this many messages by default: past it a
+ * compose fails (ENOBUFS) instead of growing the process without end.
+ */
+#define IMSGEV_MAXQUEUE		4096
+
 /* Descriptors a re-exec'd role finds in place. */
 #define PROC_PARENT_FD		3	/* the channel to the parent */
 #define PROC_CONTROL_SOCK_FD	4	/* control: the listening socket */
@@ -74,6 +80,8 @@ struct imsgev {
 	struct event_base	*evbase;
 	short			 events;	/* currently registered */
 	int			 active;
+	int			 paused;	/* not reading: imsgev_pause */
+	uint32_t		 maxqueue;	/* queued messages at most */
 	imsgev_dispatch_fn	 dispatch;
 	imsgev_closed_fn	 closed;
 	void			*arg;
@@ -99,6 +107,9 @@ void		 imsgev_add(struct imsgev *);
 int		 imsgev_compose(struct imsgev *, uint32_t, uint32_t, pid_t,
 		    int, const void *, size_t);
 void		 imsgev_clear(struct imsgev *);
+void		 imsgev_pause(struct imsgev *);
+int		 imsgev_resume(struct imsgev *);
+int		 imsgev_room(struct imsgev *, uint32_t);
 int		 imsgev_drain(struct imsgev *);
 int		 imsg_size_ok(struct imsg *, size_t, const char *);
 void		 proc_log_to(struct imsgev *);

@@ -741,7 +741,10 @@ vmd_reply(struct vmd *vmd, uint32_t peerid, uint32_t type, int error,
 	    sizeof(vmr));
 }
 
-/* A vmctl connection closed: nobody is left to answer there. */
+/*
+ * A vmctl connection closed: nobody is left to answer there.  Its waits
+ * are forgotten; a start or pause it asked for goes on, unanswered.
+ */
 static void
 vmd_client_gone(struct vmd *vmd, uint32_t peerid)
 {
@@ -750,6 +753,10 @@ vmd_client_gone(struct vmd *vmd, uint32_t peerid)
 	int			 n = 0;
 
 	TAILQ_FOREACH(vm, &vmd->vms, entry) {
+		if (vm->start_pending && vm->start_peer == peerid)
+			vm->start_peer = VMD_PEERID_NONE;
+		if (vm->pause_pending && vm->pause_peer == peerid)
+			vm->pause_peer = VMD_PEERID_NONE;
 		for (w = TAILQ_FIRST(&vm->waiters); w != NULL; w = next) {
 			next = TAILQ_NEXT(w, entry);
 			if (w->peerid != peerid)
@@ -2032,8 +2039,16 @@ vmd_req_info(struct vmd *vmd, struct imsg *imsg)
 {
 	struct vmop_info_result	 vir;
 	struct vmd_vm		*vm;
-	uint32_t		 peer = imsg_get_id(imsg);
+	uint32_t		 peer = imsg_get_id(imsg), n = 1;
 
+	/* The whole list or nothing: a cut one would leave vmctl waiting. */
+	TAILQ_FOREACH(vm, &vmd->vms, entry)
+		n++;
+	if (!imsgev_room(&vmd->control, n)) {
+		vmd_reply(vmd, peer, IMSG_CTL_FAIL, EBUSY, NULL,
+		    "vmd is busy, try again");
+		return;
+	}
 	/* Anybody may look, as on OpenBSD; the registry is kept by id. */
 	TAILQ_FOREACH(vm, &vmd->vms, entry) {
 		const struct vmop_create_params *p = vmd_has_process(vm) ?
