@@ -2,17 +2,24 @@
  * sandbox_test.c: the sandbox policies of sandbox.c, tried for real in
  * child processes: what vmm may execute (vmd's binary by descriptor,
  * wherever it lies, and nothing else, not even through the dynamic
- * loader), and how proc_spawn reports a child that cannot start.  Every
- * case runs in a fork so that the harness itself is never confined.
+ * loader), whom a vm, control or vmm process may signal (a vm process
+ * only itself, with Landlock's scope and with the seccomp rule each
+ * alone; vmm its own children), and how proc_spawn reports a child that
+ * cannot start.  Every case runs in a fork so that the harness itself is
+ * never confined.  The victims run as the same user as the sandboxed
+ * process (root or not), so only the sandbox can say no.
  */
 
 #include <sys/types.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,6 +150,176 @@ test_vmm_exec(void)
 	close(v.null_fd);
 }
 
+/* A process of the same user that waits to be signalled. */
+static pid_t
+victim(void)
+{
+	pid_t	 pid;
+
+	if ((pid = fork()) == 0) {
+		for (;;)
+			pause();
+	}
+	return (pid);
+}
+
+static int
+victim_alive(pid_t pid)
+{
+	int	 status;
+
+	return (waitpid(pid, &status, WNOHANG) == 0 && kill(pid, 0) == 0);
+}
+
+static void
+victim_end(pid_t pid)
+{
+	int	 status;
+
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+}
+
+static volatile sig_atomic_t	 got_usr2;
+
+static void
+on_usr2(int sig)
+{
+	got_usr2 = 1;
+}
+
+enum layers { BOTH, LANDLOCK_ONLY, SECCOMP_ONLY };
+
+struct sig_case {
+	enum sandbox_role	 role;
+	enum layers		 layers;
+	pid_t			 victim;
+};
+
+/*
+ * In a vm or control sandbox: signalling the victim or our parent fails
+ * with EPERM, whichever way it is tried; signalling ourselves works.
+ * Exit 0, or the number of the check that failed.
+ */
+static int
+child_signal(void *arg)
+{
+	struct sig_case	*c = arg;
+	pid_t		 parent = getppid();
+
+	signal(SIGUSR2, on_usr2);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		return (1);
+	if (c->layers != SECCOMP_ONLY)
+		sandbox_landlock(c->role);
+	if (c->layers != LANDLOCK_ONLY)
+		sandbox_seccomp(c->role);
+	if (kill(c->victim, SIGKILL) != -1 || errno != EPERM)
+		return (2);
+	if (syscall(SYS_tgkill, c->victim, c->victim, SIGKILL) != -1 ||
+	    errno != EPERM)
+		return (3);
+	if (kill(parent, SIGUSR1) != -1 || errno != EPERM)
+		return (4);
+	/*
+	 * Everybody: signal 0 only asks, so a broken sandbox cannot end the
+	 * host.  The kernel answers 0 when it found processes, even if it
+	 * might signal none, so only seccomp's EPERM is to be seen.
+	 */
+	if (c->layers != LANDLOCK_ONLY &&
+	    (kill(-1, 0) != -1 || errno != EPERM))
+		return (5);
+	if (kill(getpid(), 0) != 0)
+		return (6);
+	if (raise(SIGUSR2) != 0 || !got_usr2)	/* tgkill, our own tgid */
+		return (7);
+	return (0);
+}
+
+static int
+landlock_has_scopes(void)
+{
+	return (syscall(SYS_landlock_create_ruleset, NULL, 0, 1) >= 6);
+}
+
+static void
+signal_case(enum sandbox_role role, enum layers layers)
+{
+	struct sig_case	 c = { role, layers, victim() };
+
+	CHECK(c.victim > 0);
+	CHECK(exit_code(in_child(child_signal, &c)) == 0);
+	CHECK(victim_alive(c.victim));
+	victim_end(c.victim);
+}
+
+static void
+test_vm_signals(void)
+{
+	signal_case(SANDBOX_VM, BOTH);
+}
+
+static void
+test_vm_signals_seccomp(void)
+{
+	signal_case(SANDBOX_VM, SECCOMP_ONLY);
+}
+
+static void
+test_vm_signals_landlock(void)
+{
+	signal_case(SANDBOX_VM, LANDLOCK_ONLY);
+}
+
+static void
+test_control_signals(void)
+{
+	signal_case(SANDBOX_CONTROL, BOTH);
+}
+
+/*
+ * vmm ends its vm processes (started after its sandbox, nested in its
+ * domain) but nothing outside, which Landlock's scope alone forbids.
+ */
+static int
+child_vmm_signal(void *arg)
+{
+	struct vmm_exec	*v = arg;
+	pid_t		 kid;
+	int		 status;
+
+	sandbox_exe(v->exe_fd);
+	sandbox_enter(SANDBOX_VMM);
+	if ((kid = fork()) == 0) {
+		for (;;)
+			pause();
+	}
+	if (kid == -1)
+		return (1);
+	if (kill(kid, SIGTERM) != 0)
+		return (2);
+	if (waitpid(kid, &status, 0) != kid || !WIFSIGNALED(status))
+		return (3);
+	if (kill((pid_t)v->null_fd, SIGKILL) != -1 || errno != EPERM)
+		return (4);
+	return (0);
+}
+
+static void
+test_vmm_signals(void)
+{
+	struct vmm_exec	 v;
+	pid_t		 pid = victim();
+
+	memset(&v, 0, sizeof(v));
+	CHECK((v.exe_fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)) != -1);
+	v.null_fd = pid;	/* the victim, here */
+	CHECK(exit_code(in_child(child_vmm_signal, &v)) == 0);
+	CHECK(victim_alive(pid));
+	victim_end(pid);
+	close(v.exe_fd);
+}
+
 /* A binary the child cannot execute: proc_spawn says so, in words. */
 static void
 test_spawn_error(void)
@@ -178,5 +355,15 @@ main(int argc, char *argv[])
 	log_init(1, LOG_DAEMON);
 	RUN(test_vmm_exec);
 	RUN(test_spawn_error);
+	RUN(test_vm_signals);
+	RUN(test_vm_signals_seccomp);
+	RUN(test_control_signals);
+	/* Landlock alone stops signals only from ABI 6 on */
+	if (landlock_has_scopes()) {
+		RUN(test_vm_signals_landlock);
+		RUN(test_vmm_signals);
+	} else
+		printf("SKIP test_vm_signals_landlock, test_vmm_signals: "
+		    "no Landlock scopes on this kernel\n");
 	TEST_EXIT();
 }

@@ -44,9 +44,23 @@
 static int	 sandbox_exe_fd = -1;	/* what vmm may execute */
 
 /*
- * Every sandboxed role: memory, the event loop over sockets and pipes,
- * time, signals and threads' housekeeping, logging to an open syslog
- * socket, and exiting.
+ * Landlock's ruleset attributes as of ABI 6, which added scopes; the
+ * headers of older systems lack the last two fields.  The kernel takes
+ * the larger struct as long as what it does not know is zero.
+ */
+struct sandbox_ruleset_attr {
+	uint64_t	 handled_access_fs;
+	uint64_t	 handled_access_net;	/* ABI 4 */
+	uint64_t	 scoped;		/* ABI 6 */
+};
+#define SANDBOX_SCOPE_ABSTRACT_UNIX	(1ULL << 0)
+#define SANDBOX_SCOPE_SIGNAL		(1ULL << 1)
+
+/*
+ * Every sandboxed role: memory, the event loop over sockets and pipes
+ * (log lines go to the parent over one), time, signal handlers and
+ * threads' housekeeping, and exiting.  Sending signals is not here: see
+ * sc_signal_self and the vmm list.
  */
 static const int sc_base[] = {
 	SC(read), SC(write), SC(readv), SC(writev), SC(pread64), SC(close),
@@ -54,7 +68,7 @@ static const int sc_base[] = {
 	SC(mmap), SC(munmap), SC(mprotect), SC(mremap), SC(madvise), SC(brk),
 	SC(futex), SC(set_robust_list), SC(rseq), SC(sched_yield),
 	SC(rt_sigaction), SC(rt_sigprocmask), SC(rt_sigreturn),
-	SC(sigaltstack), SC(restart_syscall), SC(tgkill),
+	SC(sigaltstack), SC(restart_syscall),
 	SC(getpid), SC(gettid), SC(getuid), SC(geteuid), SC(getgid),
 	SC(getegid), SC(exit), SC(exit_group),
 	SC(epoll_create1), SC(epoll_ctl), SC(epoll_wait), SC(epoll_pwait),
@@ -85,7 +99,7 @@ static const int sc_control[] = {
  */
 static const int sc_vmm[] = {
 	SC(clone), SC(execve), SC(execveat), SC(wait4), SC(waitid),
-	SC(kill), SC(socketpair), SC(dup), SC(dup2), SC(dup3), SC(prctl),
+	SC(kill), SC(tgkill), SC(socketpair), SC(dup), SC(dup2), SC(dup3), SC(prctl),
 	SC(setsid), SC(close_range),
 	SC(openat), SC(access), SC(faccessat), SC(faccessat2), SC(readlink),
 	SC(readlinkat), SC(arch_prctl), SC(set_tid_address), SC(prlimit64),
@@ -139,6 +153,29 @@ sc_allow(scmp_filter_ctx sc, const int *calls, size_t n, const char *group)
 #define ALLOW(sc, list)	sc_allow(sc, list, sizeof(list) / sizeof(list[0]), \
 			    #list)
 
+/*
+ * vm and control send signals only to themselves: glibc's raise and
+ * pthread_kill (the vCPU kick) use tgkill on our own tgid.  Anything else
+ * fails with EPERM, so that a guest that takes over its vm process cannot
+ * end other VMs, vmm or control.  Landlock's signal scope says the same
+ * where the kernel has it; this is the rule for kernels that do not.
+ */
+static void
+sc_signal_self(scmp_filter_ctx sc)
+{
+	scmp_datum_t	 me = (scmp_datum_t)getpid();
+
+	if (seccomp_rule_add(sc, SCMP_ACT_ALLOW, SC(tgkill), 1,
+	    SCMP_A0(SCMP_CMP_EQ, me)) != 0 ||
+	    seccomp_rule_add(sc, SCMP_ACT_ERRNO(EPERM), SC(tgkill), 1,
+	    SCMP_A0(SCMP_CMP_NE, me)) != 0 ||
+	    seccomp_rule_add(sc, SCMP_ACT_ALLOW, SC(kill), 1,
+	    SCMP_A0(SCMP_CMP_EQ, me)) != 0 ||
+	    seccomp_rule_add(sc, SCMP_ACT_ERRNO(EPERM), SC(kill), 1,
+	    SCMP_A0(SCMP_CMP_NE, me)) != 0)
+		fatalx("seccomp signal rules");
+}
+
 static void
 sc_threads_only(scmp_filter_ctx sc)
 {
@@ -188,8 +225,10 @@ seccomp_enter(enum sandbox_role role)
 #else
 		(void)sc_sanitizer;
 #endif
-		if (role != SANDBOX_VMM)
+		if (role != SANDBOX_VMM) {
 			sc_threads_only(sc);
+			sc_signal_self(sc);
+		}
 	}
 	if (seccomp_load(sc) != 0)
 		fatalx("seccomp_load");
@@ -283,11 +322,17 @@ sandbox_allow_lib(struct dl_phdr_info *info, size_t size, void *arg)
  * loader the kernel runs for it, and read the shared objects vmd uses
  * and the loader's cache: nothing else, not even other programs by way
  * of the loader.
+ *
+ * Where the kernel has Landlock scopes (ABI 6), each role may signal, and
+ * connect to abstract sockets of, only processes in its own domain and
+ * those nested in it: a vm process only itself, vmm its vm processes
+ * (which add their own layer under vmm's), control nobody.  A guest that
+ * takes over its vm process cannot end other VMs, vmm or control.
  */
 static void
 landlock_enter(enum sandbox_role role)
 {
-	struct landlock_ruleset_attr	 attr;
+	struct sandbox_ruleset_attr	 attr;
 	uint64_t			 rx;
 	const char			*interp;
 	int				 abi, ruleset;
@@ -299,6 +344,9 @@ landlock_enter(enum sandbox_role role)
 	}
 	memset(&attr, 0, sizeof(attr));
 	attr.handled_access_fs = landlock_fs_rights(abi);
+	if (abi >= 6)
+		attr.scoped = SANDBOX_SCOPE_SIGNAL |
+		    SANDBOX_SCOPE_ABSTRACT_UNIX;
 	ruleset = syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
 	if (ruleset == -1)
 		fatal("landlock_create_ruleset");
@@ -329,12 +377,29 @@ sandbox_exe(int fd)
 	sandbox_exe_fd = fd;
 }
 
+/*
+ * The two halves of a sandbox, apart for regress/unit/sandbox_test.c,
+ * which checks that each holds alone (Landlock may be missing, or too
+ * old for scopes).  Both need no_new_privs first.
+ */
+void
+sandbox_landlock(enum sandbox_role role)
+{
+	if (role != SANDBOX_PARENT)
+		landlock_enter(role);
+}
+
+void
+sandbox_seccomp(enum sandbox_role role)
+{
+	seccomp_enter(role);
+}
+
 void
 sandbox_enter(enum sandbox_role role)
 {
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		fatal("no_new_privs");
-	if (role != SANDBOX_PARENT)
-		landlock_enter(role);
-	seccomp_enter(role);
+	sandbox_landlock(role);
+	sandbox_seccomp(role);
 }

@@ -184,6 +184,8 @@ enum sandbox_role {
 };
 void		 sandbox_enter(enum sandbox_role);
 void		 sandbox_exe(int);
+void		 sandbox_landlock(enum sandbox_role);
+void		 sandbox_seccomp(enum sandbox_role);
 
 /* vm.c: entry of a "vm NAME" process; fd is its socket to vmm */
 void		 vm_main(int, const char *) __attribute__((noreturn));
