@@ -220,7 +220,7 @@ vlog_err(int pri, int err, const char *pfx, const char *fmt, va_list ap)
 	named.buf[0] = '\0';
 	line_name(&named, log_procname);
 	line_add(&named, "%s", l.buf);
-	/* Never to syslog from here once a sink was set: that needs a socket. */
+	/* Never syslog once a sink is set: syslog may need a new socket. */
 	if (sink != NULL)
 		emit_stderr(&named);
 	else

@@ -3,8 +3,9 @@
  * exact line formats with the process name, errno text, verbosity,
  * fatal/fatalx exit status, errno preservation, truncation, whole lines
  * from several threads at once, the sink that relays a sandboxed
- * process's lines, and log_emit, which writes relayed lines.  Each case runs in a child whose
- * stderr is a pipe, so the harness's own output is never touched.
+ * process's lines, log_emit, which writes relayed lines, and the rate
+ * limit of log_limited.  Each case runs in a child whose stderr is a
+ * pipe, so the harness's own output is never touched.
  */
 
 #include <sys/types.h>

@@ -68,7 +68,8 @@ loader_path(char *buf, size_t len)
 	if ((f = fopen("/proc/self/maps", "r")) == NULL)
 		return (-1);
 	while (!found && fgets(line, sizeof(line), f) != NULL) {
-		if ((p = strchr(line, '/')) == NULL || strstr(p, "/ld-") == NULL)
+		if ((p = strchr(line, '/')) == NULL ||
+		    strstr(p, "/ld-") == NULL)
 			continue;
 		p[strcspn(p, "\n")] = '\0';
 		found = snprintf(buf, len, "%s", p) < (int)len;

@@ -89,10 +89,11 @@ pm1_cnt_write(struct acpi_pm *sc, uint16_t v)
 	if (!(v & VM_PM1_SLP_EN))
 		return;
 	if (PM1_SLP_TYP(v) == VM_PM1_SLP_TYP_S5) {
-		log_debug("acpi: S5 requested");
+		log_limited(LOG_DEBUG, "acpi: S5 requested");
 		dev_request(sc->dev, DEV_REQ_POWEROFF);
 	} else
-		log_debug("acpi: sleep type %u not supported, ignored",
+		log_limited(LOG_DEBUG,
+		    "acpi: sleep type %u not supported, ignored",
 		    PM1_SLP_TYP(v));
 }
 

@@ -36,7 +36,7 @@
 #define CONTROL_ROOT_CONNS	8	/* of those, kept for root */
 #define CONTROL_UID_CONNS	16	/* clients of one user at once */
 #define CONTROL_MAX_QUEUE	1024	/* unread answers before we hang up */
-#define CONTROL_MAX_INFLIGHT	4	/* requests of one client at the parent */
+#define CONTROL_MAX_INFLIGHT	4	/* a client's requests at the parent */
 
 struct control;
 

@@ -135,8 +135,9 @@ dev_claim(struct device *dev, enum dev_space space, uint64_t start,
 
 	if (len == 0 || start + len - 1 < start ||
 	    (space == DEV_SPACE_IO && start + len > 0x10000)) {
-		log_debug("%s: bad range 0x%llx+0x%llx", dev->sw->name,
-		    (unsigned long long)start, (unsigned long long)len);
+		log_limited(LOG_DEBUG, "%s: bad range 0x%llx+0x%llx",
+		    dev->sw->name, (unsigned long long)start,
+		    (unsigned long long)len);
 		errno = EINVAL;
 		return (-1);
 	}
@@ -154,7 +155,8 @@ dev_claim(struct device *dev, enum dev_space space, uint64_t start,
 		}
 		other = *r;
 		pthread_rwlock_unlock(&set->map_lock);
-		log_debug("%s: range 0x%llx+0x%llx overlaps %s at 0x%llx",
+		log_limited(LOG_DEBUG,
+		    "%s: range 0x%llx+0x%llx overlaps %s at 0x%llx",
 		    dev->sw->name, (unsigned long long)start,
 		    (unsigned long long)len, other.dev->sw->name,
 		    (unsigned long long)other.start);
@@ -163,7 +165,7 @@ dev_claim(struct device *dev, enum dev_space space, uint64_t start,
 	}
 	if (set->nrange >= DEV_MAX_RANGES) {
 		pthread_rwlock_unlock(&set->map_lock);
-		log_debug("%s: too many ranges", dev->sw->name);
+		log_limited(LOG_DEBUG, "%s: too many ranges", dev->sw->name);
 		errno = ENOSPC;
 		return (-1);
 	}

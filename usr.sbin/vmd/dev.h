@@ -5,7 +5,9 @@
  * device claims port or MMIO ranges and is called through dev_io() for
  * accesses inside them; it reaches the rest of the VM only through the
  * struct dev_host callbacks, so a unit test can build one device alone.
- * Nothing here may trust a guest-supplied value without a bounds check.
+ * Nothing here may trust a guest-supplied value without a bounds check,
+ * and a line the guest can cause at will is logged with log_limited
+ * (log.h), so that a guest cannot flood the log.
  */
 
 #ifndef DEV_H

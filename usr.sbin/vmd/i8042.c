@@ -118,12 +118,13 @@ i8042_command(struct i8042 *sc, uint8_t cmd)
 	default:
 		if (cmd >= CMD_PULSE) {
 			if (!(cmd & OUT_RESET)) {
-				log_debug("i8042: reset pulse");
+				log_limited(LOG_DEBUG, "i8042: reset pulse");
 				dev_request(sc->dev, DEV_REQ_RESET);
 			}
 			break;
 		}
-		log_debug("i8042: command 0x%02x ignored", cmd);
+		log_limited(LOG_DEBUG, "i8042: command 0x%02x ignored",
+		    cmd);
 		break;
 	}
 }
@@ -141,7 +142,8 @@ i8042_data(struct i8042 *sc, uint8_t v)
 	case CMD_WRITE_OUT:
 		sc->outport = v | OUT_RESET;
 		if (!(v & OUT_RESET)) {
-			log_debug("i8042: reset through output port");
+			log_limited(LOG_DEBUG,
+			    "i8042: reset through output port");
 			dev_request(sc->dev, DEV_REQ_RESET);
 		}
 		break;

@@ -189,12 +189,13 @@ rtc_set_time(struct mc146818 *sc)
 		century = year < 70 ? 20 : 19;
 	tm.tm_year = century * 100 + year - 1900;
 	if ((t = timegm(&tm)) == (time_t)-1) {
-		log_debug("mc146818: guest set an invalid time, ignored");
+		log_limited(LOG_DEBUG,
+		    "mc146818: guest set an invalid time, ignored");
 		return;
 	}
 	rtc_now(&ts);
 	sc->offset = t - ts.tv_sec;
-	log_debug("mc146818: guest clock offset now %lld s",
+	log_limited(LOG_DEBUG, "mc146818: guest clock offset now %lld s",
 	    (long long)sc->offset);
 }
 

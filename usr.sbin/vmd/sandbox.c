@@ -99,7 +99,8 @@ static const int sc_control[] = {
  */
 static const int sc_vmm[] = {
 	SC(clone), SC(execve), SC(execveat), SC(wait4), SC(waitid),
-	SC(kill), SC(tgkill), SC(socketpair), SC(dup), SC(dup2), SC(dup3), SC(prctl),
+	SC(kill), SC(tgkill), SC(socketpair), SC(dup), SC(dup2), SC(dup3),
+	SC(prctl),
 	SC(setsid), SC(close_range),
 	SC(openat), SC(access), SC(faccessat), SC(faccessat2), SC(readlink),
 	SC(readlinkat), SC(arch_prctl), SC(set_tid_address), SC(prlimit64),

@@ -52,6 +52,7 @@ _Static_assert(VM_CMDLINE_LEN == VM_CMDLINE_MAX,
 static struct imsgbuf	 vm_ibuf;
 static pthread_mutex_t	 vm_wlock = PTHREAD_MUTEX_INITIALIZER;
 static struct event	*vm_ev_write;	/* NULL until the loop exists */
+static struct event	*vm_ev_limit;	/* reports what log_limited drops */
 static uint32_t		 vm_log_dropped;
 
 static void	vm_start_vcpu(struct vmctx *);
@@ -102,6 +103,24 @@ vm_log_init(int fd)
 		fatal("channel to vmm");
 	imsgbuf_allow_fdpass(&vm_ibuf);
 	log_setsink(vm_log_sink, NULL);
+}
+
+/*
+ * The guest made log_limited drop a line: say how many, a second later,
+ * from the event loop (any thread may get here).
+ */
+static void
+vm_limit_notify(void)
+{
+	struct timeval	 tv = { 1, 0 };
+
+	evtimer_add(vm_ev_limit, &tv);
+}
+
+static void
+vm_limit_flush(evutil_socket_t fd, short ev, void *arg)
+{
+	log_limited_flush();
 }
 
 /* log.c's sink: this process's lines go to vmm, which relays them. */
@@ -156,6 +175,7 @@ vm_end(struct vmctx *ctx, enum vm_end how, const char *reason)
 	struct vmop_result	 r;
 
 	vm_drain_console(ctx);
+	log_limited_flush();
 
 	memset(&r, 0, sizeof(r));
 	r.vmr_id = ctx->params->vmc_id;
@@ -594,9 +614,11 @@ vm_main(int fd, const char *name)
 	    vm_dispatch_vmm, ctx);
 	vm_ev_write = event_new(ctx->evbase, fd, EV_WRITE, vm_write_ready,
 	    NULL);
+	vm_ev_limit = evtimer_new(ctx->evbase, vm_limit_flush, NULL);
 	if (ctx->ev_vcpu_done == NULL || ev_term == NULL || ev_int == NULL ||
-	    ev_vmm == NULL || vm_ev_write == NULL)
+	    ev_vmm == NULL || vm_ev_write == NULL || vm_ev_limit == NULL)
 		vm_start_failed(ctx, ENOMEM, "events");
+	log_limited_notify(vm_limit_notify);
 	event_add(ev_term, NULL);
 	event_add(ev_int, NULL);
 	/* SIGUSR1 is the vCPU's kick (vmm_kvm.c), not to be logged. */

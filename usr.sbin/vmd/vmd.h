@@ -143,7 +143,7 @@ struct vmop_result {
 #define VMD_PROCNAME_MAX	(VM_NAME_MAX + 8)	/* "vm NAME" */
 
 struct vmop_log {
-	int32_t		vl_pri;		/* syslog priority, LOG_EMERG..LOG_DEBUG */
+	int32_t		vl_pri;		/* syslog priority */
 	uint32_t	vl_dropped;	/* lines dropped just before this one */
 	char		vl_proc[VMD_PROCNAME_MAX];	/* set by vmm for vm */
 };
