@@ -95,10 +95,10 @@ def result(data):
     reason = data[48:304].split(b"\0")[0].decode()
     return err, reason
 
-def create(name, kernel=b"", instance=b""):
+def create(name, kernel=b"", instance=b"", ncpus=0):
     flags = 0x01 if kernel else 0
-    return struct.pack("<IIQIII64s64s4096s2048s32s4x", 0, flags, 0, 0, 0,
-        0, instance, name, kernel, b"", b"")
+    return struct.pack("<IIQIII64s64s4096s2048s32s4x", 0, flags, 0, ncpus,
+        0, 0, instance, name, kernel, b"", b"")
 
 def vmid(name):
     return struct.pack("<II64s", 0, 0, name)
@@ -113,10 +113,11 @@ def closed(s):
         return True
 
 path, cmd, args = sys.argv[1], sys.argv[2], sys.argv[3:]
-if cmd == "start":		# start NAME KERNEL [TEMPLATE]
+if cmd == "start":		# start NAME KERNEL [TEMPLATE [NCPUS]]
     s = conn(path)
     s.sendall(msg(START, create(args[0].encode(), args[1].encode(),
-        args[2].encode() if len(args) > 2 else b"")))
+        args[2].encode() if len(args) > 2 else b"",
+        int(args[3]) if len(args) > 3 else 0)))
     t, d = recv_msg(s, 30)
     print(t, *result(d))
 elif cmd == "type":		# type N: send a message of type N, size LEN
@@ -236,6 +237,19 @@ fi
 id=$(vmctl status | awk '$NF == "i3" { print $1 }')
 [ "$id" = 3 ] && pass ids || fail ids "i3 has id $id"
 vmctl stop -f -w i3 >/dev/null 2>&1
+
+# 1b. two vCPUs are refused alike for a plain start and an instance
+vmctl stop -f -w mine >/dev/null 2>&1
+r1=$(cli start mine "" "" 2)
+r2=$(cli start i4 "" tpl 2)
+if [ "$r1" = "2 22 only 1 vcpu supported" ] && [ "$r2" = "$r1" ] && gone i4
+then
+	pass two-vcpus
+else
+	fail two-vcpus "start: $r1; instance: $r2; i4 $(vm_state i4)"
+fi
+vmctl start mine >/dev/null 2>&1
+wait_state mine running 10 || fail two-vcpus-after "mine: $(vm_state mine)"
 
 # 2. messages only vmd's own processes send are refused by control
 r=$(cli type 22 304)

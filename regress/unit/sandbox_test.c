@@ -4,14 +4,21 @@
  * wherever it lies, and nothing else, not even through the dynamic
  * loader), whom a vm, control or vmm process may signal (a vm process
  * only itself, with Landlock's scope and with the seccomp rule each
- * alone; vmm its own children), and how proc_spawn reports a child that
- * cannot start.  Every case runs in a fork so that the harness itself is
+ * alone; vmm its own children), what the parent may no longer do (reach
+ * into other processes, mount, exec, fork, make non-local sockets) and
+ * still does (open files, hand them to users, act as a user, end its
+ * children), and how proc_spawn reports a child that cannot start.  Every case runs in a fork so that the harness itself is
  * never confined.  The victims run as the same user as the sandboxed
  * process (root or not), so only the sandbox can say no.
  */
 
 #include <sys/types.h>
+#include <sys/fsuid.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
@@ -321,6 +328,110 @@ test_vmm_signals(void)
 	close(v.exe_fd);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_SANITIZER	1	/* the sanitizers' runtime may fork */
+#endif
+
+struct parent_case {
+	pid_t	 v_root;	/* a root process with every capability */
+	pid_t	 v_user;	/* one of another user, as _vmd's are */
+	int	 fd;		/* a file of ours */
+};
+
+static int
+mem_denied(pid_t pid)
+{
+	char	 path[64];
+	int	 fd;
+
+	(void)snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	if ((fd = open(path, O_RDONLY)) != -1) {
+		close(fd);
+		return (0);
+	}
+	return (errno == EACCES || errno == EPERM);
+}
+
+/* In the parent's sandbox: exit 0, or the number of the failed check. */
+static int
+child_parent(void *arg)
+{
+	struct parent_case	*c = arg;
+	char			*argv_true[] = { "true", NULL }, buf[8];
+	char			 path[64];
+	struct iovec		 local = { buf, sizeof(buf) };
+	struct iovec		 remote = { (void *)0x1000, sizeof(buf) };
+	int			 fd, n;
+
+	sandbox_enter(SANDBOX_PARENT);
+	if (!mem_denied(c->v_user))
+		return (1);
+	if (!mem_denied(c->v_root))
+		return (2);
+	if (ptrace(PTRACE_ATTACH, c->v_user, NULL, NULL) != -1 ||
+	    errno != EPERM)
+		return (3);
+	if (process_vm_readv(c->v_root, &local, 1, &remote, 1, 0) != -1 ||
+	    errno != EPERM)
+		return (4);
+	if (syscall(SYS_fsopen, "tmpfs", 0) != -1 || errno != EPERM)
+		return (5);
+	if (mount("none", "/mnt", "tmpfs", 0, NULL) != -1 ||
+	    errno != EPERM)
+		return (6);
+	if (socket(AF_INET, SOCK_STREAM, 0) != -1 || errno != EPERM)
+		return (7);
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM, 0)) == -1)
+		return (8);
+	close(fd);
+	execve("/bin/true", argv_true, environ);
+	if (errno != EPERM)
+		return (9);
+#ifndef TEST_SANITIZER
+	if (fork() != -1 || errno != EPERM)
+		return (10);
+#endif
+	if (fchown(c->fd, 65534, 65534) != 0 || fchmod(c->fd, 0600) != 0)
+		return (11);
+	(void)setfsuid(65534);
+	if ((uid_t)setfsuid((uid_t)-1) != 65534)
+		return (12);
+	(void)setfsuid(0);
+	if (kill(c->v_user, 0) != 0)
+		return (13);
+	if (ioctl(c->fd, FIONREAD, &n) != -1 || errno != EPERM)
+		return (14);
+	(void)snprintf(path, sizeof(path), "/proc/%d/statm", (int)c->v_user);
+	if ((fd = open(path, O_RDONLY)) == -1)
+		return (15);
+	close(fd);
+	return (0);
+}
+
+static void
+test_parent(void)
+{
+	struct parent_case	 c;
+	char			 path[] = "/tmp/sandbox_test.XXXXXX";
+	pid_t			 pid;
+
+	if ((pid = fork()) == 0) {
+		if (setgid(65534) == -1 || setuid(65534) == -1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	c.v_user = pid;
+	c.v_root = victim();
+	CHECK((c.fd = mkstemp(path)) != -1);
+	unlink(path);
+	CHECK(exit_code(in_child(child_parent, &c)) == 0);
+	CHECK(victim_alive(c.v_root) && victim_alive(c.v_user));
+	victim_end(c.v_root);
+	victim_end(c.v_user);
+	close(c.fd);
+}
+
 /* A binary the child cannot execute: proc_spawn says so, in words. */
 static void
 test_spawn_error(void)
@@ -359,6 +470,11 @@ main(int argc, char *argv[])
 	RUN(test_vm_signals);
 	RUN(test_vm_signals_seccomp);
 	RUN(test_control_signals);
+	/* the parent's sandbox is for root */
+	if (geteuid() == 0)
+		RUN(test_parent);
+	else
+		printf("SKIP test_parent: needs root\n");
 	/* Landlock alone stops signals only from ABI 6 on */
 	if (landlock_has_scopes()) {
 		RUN(test_vm_signals_landlock);

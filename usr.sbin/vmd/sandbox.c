@@ -1,7 +1,9 @@
 /*
  * sandbox.c: the pledge/unveil of vmd on Linux.  One policy per process
  * role, each a seccomp-bpf allow-list (libseccomp) plus a Landlock
- * ruleset for the filesystem, both under no_new_privs.  Every group of
+ * ruleset for the filesystem and signals (the parent, which must open
+ * anything a configuration names, instead keeps only the capabilities it
+ * needs), all under no_new_privs.  Every group of
  * system calls sits under the reason it is needed.  Filters and Landlock
  * domains are inherited across fork and exec, so a role that spawns
  * others (vmm) must allow what its children need to start; the child then
@@ -9,10 +11,13 @@
  * a process must never run unconfined by accident.
  */
 
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
+#include <linux/capability.h>
 #include <linux/landlock.h>
 
 #include <sys/auxv.h>
@@ -125,17 +130,54 @@ static const int sc_sanitizer[] = {
 };
 
 /*
- * The parent is root and opens what the VMs need; it gets a deny-list of
- * what vmd never does, so a compromise cannot load code into the kernel
- * or take over other processes.
+ * The parent is root and opens what the VMs need.  It gets an allow-list
+ * of what it does once its children run, besides sc_base; anything else
+ * (mounts and the new mount API, ptrace, process_vm_*, modules, kexec,
+ * bpf, exec, fork...) fails with EPERM rather than ending every VM.
+ *
+ * vm.conf and its includes, kernels, /dev/kvm, the ptys and
+ * /proc/PID/statm for vmctl status: opened, looked at, read; include and
+ * boot paths are resolved.
  */
-static const int sc_parent_deny[] = {
-	SC(init_module), SC(finit_module), SC(delete_module),
-	SC(kexec_load), SC(kexec_file_load), SC(reboot), SC(swapon),
-	SC(swapoff), SC(mount), SC(umount2), SC(pivot_root), SC(ptrace),
-	SC(process_vm_readv), SC(process_vm_writev), SC(bpf),
-	SC(perf_event_open), SC(acct), SC(settimeofday), SC(clock_settime),
-	SC(adjtimex), SC(iopl), SC(ioperm),
+static const int sc_parent_files[] = {
+	SC(open), SC(openat), SC(newfstatat), SC(statx), SC(readlink),
+	SC(readlinkat), SC(access), SC(faccessat), SC(faccessat2),
+	SC(getdents64),
+};
+
+/* The console goes to the VM's owner; the control socket to its owner. */
+static const int sc_parent_owner[] = {
+	SC(fchown), SC(fchmod), SC(chown), SC(chmod), SC(fchownat),
+	SC(fchmodat),
+};
+
+/* A kernel a user names is opened with that user's file rights. */
+static const int sc_parent_creds[] = {
+	SC(setfsuid), SC(setfsgid), SC(setgroups), SC(getgroups),
+	SC(getppid),
+};
+
+/* control and vmm: ended and reaped at shutdown. */
+static const int sc_parent_procs[] = {
+	SC(kill), SC(wait4), SC(waitid),
+};
+
+/* syslog, and NSS asking nscd; AF_UNIX only (sc_parent_unix). */
+static const int sc_parent_sockets[] = {
+	SC(connect), SC(getsockname), SC(getsockopt),
+};
+
+/* The control socket and the pid file go at exit. */
+static const int sc_parent_unlink[] = {
+	SC(unlink), SC(unlinkat),
+};
+
+/*
+ * The pty: ptsname (TIOCGPTN), unlockpt (TIOCSPTLCK), raw mode (TCGETS,
+ * TCSETS*).  No other ioctl: the parent never drives /dev/kvm.
+ */
+static const unsigned long sc_parent_ioctls[] = {
+	TCGETS, TCSETS, TCSETSW, TCSETSF, TIOCGPTN, TIOCSPTLCK,
 };
 
 static void
@@ -193,13 +235,31 @@ seccomp_enter(enum sandbox_role role)
 	size_t		 i;
 
 	if (role == SANDBOX_PARENT) {
-		if ((sc = seccomp_init(SCMP_ACT_ALLOW)) == NULL)
+		if ((sc = seccomp_init(SCMP_ACT_ERRNO(EPERM))) == NULL)
 			fatalx("seccomp_init");
-		for (i = 0; i < sizeof(sc_parent_deny) /
-		    sizeof(sc_parent_deny[0]); i++)
-			if (seccomp_rule_add(sc, SCMP_ACT_ERRNO(EPERM),
-			    sc_parent_deny[i], 0) != 0)
-				fatalx("seccomp parent rule");
+		ALLOW(sc, sc_base);
+		ALLOW(sc, sc_parent_files);
+		ALLOW(sc, sc_parent_owner);
+		ALLOW(sc, sc_parent_creds);
+		ALLOW(sc, sc_parent_procs);
+		ALLOW(sc, sc_parent_sockets);
+		ALLOW(sc, sc_parent_unlink);
+		/* sc_parent_sockets: a new socket is an AF_UNIX one */
+		if (seccomp_rule_add(sc, SCMP_ACT_ALLOW, SC(socket), 1,
+		    SCMP_A0(SCMP_CMP_EQ, AF_UNIX)) != 0)
+			fatalx("seccomp parent socket rule");
+		for (i = 0; i < sizeof(sc_parent_ioctls) /
+		    sizeof(sc_parent_ioctls[0]); i++)
+			if (seccomp_rule_add(sc, SCMP_ACT_ALLOW, SC(ioctl), 1,
+			    SCMP_A1(SCMP_CMP_EQ, sc_parent_ioctls[i])) != 0)
+				fatalx("seccomp parent ioctl rule");
+		/* a signal for ourselves, as raise() sends it */
+		if (seccomp_rule_add(sc, SCMP_ACT_ALLOW, SC(tgkill), 1,
+		    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid())) != 0)
+			fatalx("seccomp parent tgkill rule");
+#ifdef SANDBOX_SANITIZER
+		ALLOW(sc, sc_sanitizer);
+#endif
 	} else {
 		if ((sc = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL)
 			fatalx("seccomp_init");
@@ -379,6 +439,53 @@ sandbox_exe(int fd)
 }
 
 /*
+ * The parent keeps only the capabilities it uses: reading any file for
+ * vm.conf and kernels (DAC_OVERRIDE, DAC_READ_SEARCH), handing ptys and
+ * the socket to owners (CHOWN, FOWNER), a user's file rights (SETUID,
+ * SETGID for setfsuid and setgroups) and ending its children (KILL).
+ * Without CAP_SYS_PTRACE it cannot reach into another process (ptrace,
+ * process_vm_*, /proc/PID/mem of _vmd's processes or any other); without
+ * CAP_SYS_ADMIN it cannot mount.  The bounding set loses the rest too, so
+ * nothing it could execute would get them back.
+ */
+static void
+caps_parent(void)
+{
+	static const int keep[] = {
+		CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER,
+		CAP_KILL, CAP_SETGID, CAP_SETUID
+	};
+	struct __user_cap_header_struct	 hdr;
+	struct __user_cap_data_struct	 data[2];
+	uint64_t			 set = 0, have;
+	size_t				 i;
+	int				 cap;
+
+	for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+		set |= 1ULL << keep[i];
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.version = _LINUX_CAPABILITY_VERSION_3;
+	if (syscall(SYS_capget, &hdr, data) == -1)
+		fatal("capget");
+	have = data[0].permitted | (uint64_t)data[1].permitted << 32;
+	set &= have;
+	for (cap = 0; cap < 64 && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0;
+	    cap++)
+		if (!(set & (1ULL << cap)) &&
+		    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == -1 &&
+		    errno != EPERM)
+			fatal("dropping capability %d", cap);
+	(void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	memset(data, 0, sizeof(data));
+	data[0].effective = data[0].permitted = (uint32_t)set;
+	data[1].effective = data[1].permitted = (uint32_t)(set >> 32);
+	hdr.version = _LINUX_CAPABILITY_VERSION_3;
+	hdr.pid = 0;
+	if (syscall(SYS_capset, &hdr, data) == -1)
+		fatal("capset");
+}
+
+/*
  * The two halves of a sandbox, apart for regress/unit/sandbox_test.c,
  * which checks that each holds alone (Landlock may be missing, or too
  * old for scopes).  Both need no_new_privs first.
@@ -401,6 +508,8 @@ sandbox_enter(enum sandbox_role role)
 {
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		fatal("no_new_privs");
+	if (role == SANDBOX_PARENT)
+		caps_parent();
 	sandbox_landlock(role);
 	sandbox_seccomp(role);
 }

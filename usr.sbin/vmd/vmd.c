@@ -1105,6 +1105,15 @@ vmd_req_start(struct vmd *vmd, struct imsg *imsg, uid_t uid)
 		return;
 	}
 	vm = vmd_vm_byname(vmd, req.vmc_name);
+	/* Before anything else, so that an instance is refused as a start. */
+	if (req.vmc_ncpus > VM_MAX_VCPUS) {
+		(void)snprintf(reason, sizeof(reason), "only %d vcpu supported",
+		    VM_MAX_VCPUS);
+		log_warnx("vm %s: %s", req.vmc_name, reason);
+		vmd_reply(vmd, peer, IMSG_VMDOP_START_VM_RESPONSE, EINVAL, vm,
+		    reason);
+		return;
+	}
 	if (req.vmc_instance[0] != '\0') {
 		if ((error = vmd_instance(vmd, &req, uid, &def, reason,
 		    sizeof(reason))) != 0) {
