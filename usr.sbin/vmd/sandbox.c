@@ -253,6 +253,13 @@ seccomp_enter(enum sandbox_role role)
 			if (seccomp_rule_add(sc, SCMP_ACT_ALLOW, SC(ioctl), 1,
 			    SCMP_A1(SCMP_CMP_EQ, sc_parent_ioctls[i])) != 0)
 				fatalx("seccomp parent ioctl rule");
+		/*
+		 * NSS modules loaded on a user's first lookup may pull in
+		 * libcap, which reads the bounding set when it loads.
+		 */
+		if (seccomp_rule_add(sc, SCMP_ACT_ALLOW, SC(prctl), 1,
+		    SCMP_A0(SCMP_CMP_EQ, PR_CAPBSET_READ)) != 0)
+			fatalx("seccomp parent prctl rule");
 		/* a signal for ourselves, as raise() sends it */
 		if (seccomp_rule_add(sc, SCMP_ACT_ALLOW, SC(tgkill), 1,
 		    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid())) != 0)
