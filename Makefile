@@ -39,7 +39,8 @@ DISK_SRCS = usr.sbin/vmd/disk.c usr.sbin/vmd/vioraw.c usr.sbin/vmd/vioqcow2.c
 # the unit tests link too, with the fake backend.
 VMD_LIB_SRCS = usr.sbin/vmd/proc.c usr.sbin/vmd/control.c usr.sbin/vmd/control_msg.c \
 	usr.sbin/vmd/config.c usr.sbin/vmd/vmm.c usr.sbin/vmd/vm.c \
-	usr.sbin/vmd/x86_vm.c usr.sbin/vmd/vm_mem.c usr.sbin/vmd/loadfile_elf.c \
+	usr.sbin/vmd/x86_vm.c usr.sbin/vmd/vm_mem.c usr.sbin/vmd/loadfile.c \
+	usr.sbin/vmd/loadfile_elf.c usr.sbin/vmd/loadfile_linux.c \
 	usr.sbin/vmd/sandbox.c usr.sbin/vmd/dev.c \
 	usr.sbin/vmd/ns8250.c usr.sbin/vmd/mc146818.c usr.sbin/vmd/pci.c \
 	usr.sbin/vmd/i8042.c usr.sbin/vmd/acpi.c usr.sbin/vmd/acpi_tables.c \
@@ -96,6 +97,9 @@ $(DISKTOOL): regress/disk/disktool.o $(VMD_LIB) $(LIBUTIL)
 
 -include regress/guest/guest.mk
 
+# the guest's boot-protocol variants, defined in guest.mk
+all: $(GUEST_VARIANTS)
+
 # libFuzzer targets, built with clang apart from the gcc objects.
 FUZZ_CC	 = clang
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
@@ -103,14 +107,21 @@ FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
 FUZZERS	 = regress/fuzz/imsg_fuzzer regress/fuzz/elf_fuzzer \
 	regress/fuzz/control_fuzzer regress/fuzz/conf_fuzzer \
 	regress/fuzz/host_fuzzer regress/fuzz/virtq_fuzzer \
-	regress/fuzz/qcow2_fuzzer
+	regress/fuzz/qcow2_fuzzer regress/fuzz/bzimage_fuzzer
 
 regress/fuzz/imsg_fuzzer: regress/fuzz/imsg_fuzz.c lib/libutil/imsg.c \
     lib/libutil/imsg-buffer.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
 
 regress/fuzz/elf_fuzzer: regress/fuzz/elf_fuzz.c usr.sbin/vmd/loadfile_elf.c \
+    usr.sbin/vmd/loadfile.c usr.sbin/vmd/loadfile_linux.c \
     usr.sbin/vmd/vm_mem.c lib/libutil/log.c lib/libutil/strl.c
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
+
+regress/fuzz/bzimage_fuzzer: regress/fuzz/bzimage_fuzz.c \
+    usr.sbin/vmd/loadfile.c usr.sbin/vmd/loadfile_elf.c \
+    usr.sbin/vmd/loadfile_linux.c usr.sbin/vmd/vm_mem.c lib/libutil/log.c \
+    lib/libutil/strl.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
 
 regress/fuzz/control_fuzzer: regress/fuzz/control_fuzz.c \

@@ -22,7 +22,7 @@ vmctl start gone 2>"$T/err0"; rc=$?
     "$T/err0" && pass vanished || fail vanished "rc $rc: $(cat "$T/err0")"
 head -c 70000 /dev/urandom >"$T/junk"
 vmctl start -b "$T/junk" -m 32M b2 2>"$T/err2"; rc=$?
-[ $rc -ne 0 ] && grep -q "^vmctl: start vm command failed: .*not an ELF" \
+[ $rc -ne 0 ] && grep -q "^vmctl: start vm command failed: .*neither an ELF kernel" \
     "$T/err2" && pass notelf || fail notelf "rc $rc: $(cat "$T/err2")"
 vmctl start -b "$T" -m 32M b3 2>"$T/err3"; rc=$?
 [ $rc -ne 0 ] && grep -q "^vmctl: start vm command failed: " "$T/err3" &&

@@ -1,5 +1,5 @@
 /*
- * elf_fuzz.c: libFuzzer target for the PVH ELF loader.  Each input is
+ * elf_fuzz.c: libFuzzer target for the ELF loader (PVH and OpenBSD).  Each input is
  * written to a memfd as a kernel file and loaded into a 16 MiB fake guest
  * RAM; the loader must return 0 or -1 with a reason, and must never read
  * or write outside what it was given (ASan watches the RAM mapping, which
@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "dev/vmm/vmm.h"
+#include "loadfile.h"
 #include "vm.h"
 #include "vmd.h"
 
@@ -58,8 +59,10 @@ fuzz_setup(void)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	struct loadfile_args	 a;
 	struct vmm_regs		 regs;
 	struct vmm_sregs	 sregs;
+	enum loadfile_kind	 kind = LOADFILE_LINUX;
 	char			 err[VM_REASON_MAX];
 	int			 rv;
 
@@ -71,13 +74,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	}
 	err[0] = '\0';
-	rv = loadfile_elf(memfd, &mem, "console=ttyS0", &regs, &sregs, err,
-	    sizeof(err));
+	memset(&a, 0, sizeof(a));
+	a.kernelfd = memfd;
+	a.initrdfd = -1;
+	a.cmdline = "console=ttyS0";
+	a.rsdp = 0xe0000;
+	rv = loadfile_elf(&a, &mem, &regs, &sregs, &kind, err, sizeof(err));
 	/* The contract the caller relies on. */
 	if (rv == -1 && (err[0] == '\0' || errno == 0))
 		abort();
 	if (rv == 0 && (regs.rip > UINT32_MAX ||
-	    vm_gpa_ptr(&mem, regs.rip, 1) == NULL || regs.rbx != 0x6000))
+	    vm_gpa_ptr(&mem, regs.rip, 1) == NULL))
+		abort();
+	if (rv == 0 && !((kind == LOADFILE_PVH && regs.rbx == 0x6000) ||
+	    (kind == LOADFILE_OPENBSD && regs.rsp == 0xffdc)))
 		abort();
 	if (rv != 0 && rv != -1)
 		abort();

@@ -34,7 +34,35 @@ $(GUEST_DIR)/%.o: $(GUEST_DIR)/%.S $(GUEST_DIR)/guest.mk
 $(GUEST_DIR)/guest.elf: $(GUEST_OBJS) $(GUEST_DIR)/guest.ld
 	$(GUEST_CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $(GUEST_OBJS)
 
+# Boot-protocol variants (see variant.h): the same guest entered as a
+# Linux bzImage and as an OpenBSD kernel, each with its own entry stub,
+# gmain() and linker script, and without the PVH note.
+VARIANT_COMMON	 = $(filter-out $(GUEST_DIR)/main.o,$(GUEST_OBJS)) \
+		   $(GUEST_DIR)/acpicheck.o $(GUEST_DIR)/variant.o
+BZ_OBJS		 = $(GUEST_DIR)/bzstart.o $(GUEST_DIR)/bzmain.o
+OBSD_OBJS	 = $(GUEST_DIR)/obsdstart.o $(GUEST_DIR)/obsdmain.o
+GUEST_VARIANTS	 = $(GUEST_DIR)/bzguest.bin $(GUEST_DIR)/obsdguest.elf
+
+$(BZ_OBJS) $(OBSD_OBJS) $(GUEST_DIR)/acpicheck.o: $(GUEST_DIR)/variant.h
+
+$(GUEST_DIR)/bzguest.elf: $(BZ_OBJS) $(VARIANT_COMMON) $(GUEST_DIR)/bz.ld
+	$(GUEST_CC) $(GUEST_CFLAGS) -nostdlib -static -no-pie \
+	    -Wl,-T,$(GUEST_DIR)/bz.ld -Wl,--build-id=none \
+	    -Wl,-z,noexecstack -Wl,-z,max-page-size=4096 -o $@ \
+	    $(BZ_OBJS) $(VARIANT_COMMON)
+
+$(GUEST_DIR)/bzguest.bin: $(GUEST_DIR)/bzguest.elf
+	objcopy -O binary $< $@
+
+$(GUEST_DIR)/obsdguest.elf: $(OBSD_OBJS) $(VARIANT_COMMON) $(GUEST_DIR)/obsd.ld
+	$(GUEST_CC) $(GUEST_CFLAGS) -nostdlib -static -no-pie \
+	    -Wl,-T,$(GUEST_DIR)/obsd.ld -Wl,--build-id=none \
+	    -Wl,-z,noexecstack -Wl,-z,max-page-size=4096 -o $@ \
+	    $(OBSD_OBJS) $(VARIANT_COMMON)
+
 guest-clean:
-	rm -f $(GUEST_DIR)/guest.elf $(GUEST_OBJS)
+	rm -f $(GUEST_DIR)/guest.elf $(GUEST_OBJS) $(GUEST_VARIANTS) \
+	    $(GUEST_DIR)/bzguest.elf $(BZ_OBJS) $(OBSD_OBJS) \
+	    $(GUEST_DIR)/acpicheck.o $(GUEST_DIR)/variant.o
 
 .PHONY: guest-clean

@@ -1,5 +1,8 @@
 /*
- * loadfile_elf_test.c: unit tests of the PVH ELF loader.  ELF images are
+ * loadfile_elf_test.c: unit tests of the ELF loader: PVH kernels (with
+ * an initrd module and the RSDP) and OpenBSD kernels (vmd's boot
+ * arguments, stack, GDT, page tables, the symbol table copy, the random
+ * data segment).  ELF images are
  * built in memory, written to a memfd and loaded into a 16 MiB fake guest
  * (an anonymous mapping in a struct vm_mem): one good image checked byte
  * by byte, one hostile image per check the loader must make, each refused
@@ -13,6 +16,7 @@
 
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +24,7 @@
 #include <unistd.h>
 
 #include "dev/vmm/vmm.h"
+#include "loadfile.h"
 #include "vm.h"
 #include "vmd.h"
 #include "regress/test.h"
@@ -62,6 +67,28 @@ static struct vmm_regs	 regs;
 static struct vmm_sregs	 sregs;
 static char		 errbuf[VM_REASON_MAX];
 static int		 lerrno;
+static int		 initrdfd = -1;	/* used by load() when set */
+static const uint8_t	*bootmac;	/* used by load() when set */
+static enum loadfile_kind lkind;
+
+#define RSDP_GPA	0xe0000
+
+/* loadfile_elf() on fd with the test's initrd, boot MAC and RSDP */
+static int
+lf(int fd, const char *cmdline)
+{
+	struct loadfile_args	 a;
+
+	memset(&a, 0, sizeof(a));
+	a.kernelfd = fd;
+	a.initrdfd = initrdfd;
+	a.cmdline = cmdline;
+	a.rsdp = RSDP_GPA;
+	a.bootmac = bootmac;
+	lkind = (enum loadfile_kind)-1;
+	return (loadfile_elf(&a, &mem, &regs, &sregs, &lkind, errbuf,
+	    sizeof(errbuf)));
+}
 
 static Elf64_Ehdr *
 eh(struct image *im)
@@ -195,8 +222,7 @@ load(const uint8_t *b, size_t len, const char *cmdline)
 	}
 	errbuf[0] = '\0';
 	errno = 0;
-	rv = loadfile_elf(memfd, &mem, cmdline, &regs, &sregs, errbuf,
-	    sizeof(errbuf));
+	rv = lf(memfd, cmdline);
 	lerrno = errno;
 	return (rv);
 }
@@ -275,7 +301,7 @@ check_boot_data(const char *cmdline)
 	memcpy(&u64, si + 24, 8);
 	CHECK(u64 == CMDLINE_GPA);
 	memcpy(&u64, si + 32, 8);
-	CHECK(u64 == 0);			/* rsdp */
+	CHECK(u64 == RSDP_GPA);			/* rsdp */
 	memcpy(&mmap_pa, si + 40, 8);
 	CHECK(mmap_pa == START_INFO_GPA + 56);
 	memcpy(&u32, si + 48, 4);
@@ -305,6 +331,7 @@ good_image(void)
 	build_good(&img);
 	CHECK(load(img.b, img.len, "console=ttyS0 root=/dev/vda1") == 0);
 	CHECK(errbuf[0] == '\0');
+	CHECK(lkind == LOADFILE_PVH);
 	for (i = 0; i < TEXT_LEN; i++)
 		ok &= *gpa(TEXT_PA + i) == (uint8_t)(i * 7 + 1);
 	for (i = 0; i < DATA_FLEN; i++)
@@ -329,8 +356,7 @@ reload_same_fd(void)
 	CHECK(load(img.b, img.len, "a") == 0);
 	memset(mem.ram, 0x55, GUEST_RAM);
 	pos = lseek(memfd, 0x777, SEEK_SET);
-	CHECK(loadfile_elf(memfd, &mem, "b", &regs, &sregs, errbuf,
-	    sizeof(errbuf)) == 0);
+	CHECK(lf(memfd, "b") == 0);
 	CHECK(lseek(memfd, 0, SEEK_CUR) == pos);
 	CHECK(*gpa(TEXT_PA) == 1 && *gpa(DATA_PA + DATA_FLEN) == 0);
 	check_regs(ENTRY);
@@ -425,7 +451,13 @@ empty_and_truncated(void)
 	img.len = PH_OFF + 100;		/* cuts the program headers */
 	expect_fail(&img, ENOEXEC, "program headers past end of file");
 	build_good(&img);
-	img.len = TEXT_OFF + 10;	/* cuts segment 0 */
+	img.len = TEXT_OFF + 10;	/* cuts segment 0 and the notes */
+	expect_fail(&img, ENOEXEC, "truncated file: note segment 2 data "
+	    "past end of file");
+	build_good(&img);
+	ph(&img, 2)->p_offset = TEXT_OFF - NOTE_LEN;	/* notes first */
+	memcpy(img.b + TEXT_OFF - NOTE_LEN, img.b + NOTE_OFF, NOTE_LEN);
+	img.len = TEXT_OFF + 10;
 	expect_fail(&img, ENOEXEC, "truncated file: segment 0 data past "
 	    "end of file");
 }
@@ -602,8 +634,8 @@ no_pvh_note(void)
 {
 	build_good(&img);
 	note(&img, NOTE_PVH)->n_type = 19;
-	expect_fail(&img, ENOEXEC, "no PVH entry note (only PVH ELF kernels "
-	    "can be loaded directly");
+	expect_fail(&img, ENOEXEC, "no PVH entry note, and not an OpenBSD "
+	    "kernel");
 	build_good(&img);
 	memcpy(note(&img, NOTE_PVH) + 1, "Xem", 4);
 	expect_fail(&img, ENOEXEC, "no PVH entry note");
@@ -652,15 +684,405 @@ not_a_regular_file(void)
 
 	CHECK(pipe(p) == 0);
 	errno = 0;
-	CHECK(loadfile_elf(p[0], &mem, "", &regs, &sregs, errbuf,
-	    sizeof(errbuf)) == -1);
+	CHECK(lf(p[0], "") == -1);
 	CHECK(errno == EINVAL && errbuf[0] != '\0');
 	close(p[0]);
 	close(p[1]);
 	errno = 0;
-	CHECK(loadfile_elf(p[0], &mem, "", &regs, &sregs, errbuf,
-	    sizeof(errbuf)) == -1);
+	CHECK(lf(p[0], "") == -1);
 	CHECK(errno == EBADF && errbuf[0] != '\0');
+}
+
+static int
+make_initrd(size_t len, uint8_t seed)
+{
+	uint8_t	*b;
+	size_t	 i;
+	int	 fd;
+
+	if ((fd = memfd_create("initrd", MFD_CLOEXEC)) == -1)
+		return (-1);
+	if ((b = malloc(len ? len : 1)) == NULL) {
+		close(fd);
+		return (-1);
+	}
+	for (i = 0; i < len; i++)
+		b[i] = (uint8_t)(i * 31 + seed);
+	if (len > 0 && pwrite(fd, b, len, 0) != (ssize_t)len) {
+		close(fd);
+		fd = -1;
+	}
+	free(b);
+	return (fd);
+}
+
+/* The initrd is the first PVH module: at the top of RAM, page aligned. */
+static void
+pvh_initrd(void)
+{
+	uint8_t	*si = gpa(START_INFO_GPA), *m;
+	uint64_t mod, pa, size, cl;
+	uint32_t u32;
+	size_t	 i;
+	int	 ok = 1;
+
+	memset(mem.ram, 0, GUEST_RAM);
+	build_good(&img);
+	initrdfd = make_initrd(10000, 3);
+	CHECK(initrdfd != -1);
+	CHECK(load(img.b, img.len, "initrd") == 0);
+	memcpy(&u32, si + 12, 4);
+	CHECK(u32 == 1);			/* nr_modules */
+	memcpy(&mod, si + 16, 8);
+	CHECK(mod > START_INFO_GPA && mod + 32 <= CMDLINE_GPA);
+	m = gpa(mod);
+	memcpy(&pa, m, 8);
+	memcpy(&size, m + 8, 8);
+	memcpy(&cl, m + 16, 8);
+	CHECK(size == 10000 && cl == 0);
+	CHECK(pa % 4096 == 0 && pa + size <= GUEST_RAM &&
+	    pa + size > GUEST_RAM - 4096);
+	for (i = 0; i < size && pa + size <= GUEST_RAM; i++)
+		ok &= *gpa(pa + i) == (uint8_t)(i * 31 + 3);
+	CHECK(ok);
+	/* the memory map still comes first */
+	memcpy(&u32, si + 48, 4);
+	CHECK(u32 >= 2);
+
+	/* too big for the RAM above the kernel */
+	close(initrdfd);
+	initrdfd = make_initrd(GUEST_RAM - 0x100000, 1);
+	expect_fail(&img, ERANGE, "initrd of");
+	CHECK(strstr(errbuf, "give the VM more memory") != NULL);
+	/* empty */
+	close(initrdfd);
+	initrdfd = make_initrd(0, 0);
+	expect_fail(&img, EINVAL, "initrd is empty");
+	/* not a file */
+	close(initrdfd);
+	initrdfd = open("/dev/null", O_RDONLY);
+	expect_fail(&img, EINVAL, "initrd is not a regular file");
+	close(initrdfd);
+	initrdfd = -1;
+}
+
+/*
+ * An OpenBSD-like kernel: the good image with an OpenBSD ident note in
+ * place of the PVH note, a 64-bit e_entry (masked to 28 bits), a random
+ * data segment inside the bss, and section headers with a symbol table,
+ * a string table, .debug_line, the name table and a .text section.
+ */
+#define OB_ENTRY	(0xffffffff80000000ULL | ENTRY)
+#define OB_RAND_PA	(DATA_PA + 0x1000)
+#define OB_RAND_LEN	0x20
+#define OB_SYM_OFF	0x1600
+#define OB_STR_OFF	0x1640
+#define OB_SHSTR_OFF	0x1660
+#define OB_DBG_OFF	0x16a0
+#define OB_LEN		0x16c0
+#define OB_SHNUM	6
+
+static const char ob_names[] = "\0.symtab\0.strtab\0.shstrtab\0.debug_line"
+    "\0.text";
+
+static void
+build_obsd(struct image *im)
+{
+	Elf64_Nhdr	*n;
+	Elf64_Shdr	*sh;
+	uint32_t	 zero = 0;
+	size_t		 i;
+
+	build_good(im);
+	eh(im)->e_entry = OB_ENTRY;
+	n = note(im, NOTE_PVH);
+	n->n_namesz = 8;
+	n->n_descsz = 4;
+	n->n_type = 1;
+	memcpy(n + 1, "OpenBSD", 8);
+	memcpy((uint8_t *)(n + 1) + 8, &zero, 4);
+	eh(im)->e_phnum = 4;
+	set_phdr(im, 3, 0x65a3dbe6, DATA_OFF, OB_RAND_PA, OB_RAND_LEN,
+	    OB_RAND_LEN);
+
+	sh = (Elf64_Shdr *)(im->b + SH_OFF);
+	memset(sh, 0, OB_SHNUM * sizeof(*sh));
+	sh[1].sh_name = 1;
+	sh[1].sh_type = SHT_SYMTAB;
+	sh[1].sh_offset = OB_SYM_OFF;
+	sh[1].sh_size = 0x30;
+	sh[2].sh_name = 9;
+	sh[2].sh_type = SHT_STRTAB;
+	sh[2].sh_offset = OB_STR_OFF;
+	sh[2].sh_size = 0x13;			/* not a multiple of 8 */
+	sh[3].sh_name = 17;
+	sh[3].sh_type = SHT_STRTAB;
+	sh[3].sh_offset = OB_SHSTR_OFF;
+	sh[3].sh_size = sizeof(ob_names);
+	sh[4].sh_name = 27;
+	sh[4].sh_type = SHT_PROGBITS;
+	sh[4].sh_offset = OB_DBG_OFF;
+	sh[4].sh_size = 0x18;
+	sh[5].sh_name = 39;
+	sh[5].sh_type = SHT_PROGBITS;
+	sh[5].sh_offset = TEXT_OFF;
+	sh[5].sh_size = TEXT_LEN;
+	for (i = 0; i < 0x30; i++)
+		im->b[OB_SYM_OFF + i] = (uint8_t)(0x40 + i);
+	memcpy(im->b + OB_STR_OFF, "\0start\0end\0esym\0xx", 0x13);
+	memcpy(im->b + OB_SHSTR_OFF, ob_names, sizeof(ob_names));
+	for (i = 0; i < 0x18; i++)
+		im->b[OB_DBG_OFF + i] = (uint8_t)(0x90 + i);
+	eh(im)->e_shoff = SH_OFF;
+	eh(im)->e_shnum = OB_SHNUM;
+	eh(im)->e_shstrndx = 3;
+	im->len = OB_LEN;
+}
+
+static uint32_t
+rd32(uint64_t pa)
+{
+	uint32_t v;
+
+	memcpy(&v, gpa(pa), 4);
+	return (v);
+}
+
+static uint64_t
+rd64(uint64_t pa)
+{
+	uint64_t v;
+
+	memcpy(&v, gpa(pa), 8);
+	return (v);
+}
+
+#define R8(x)	(((x) + 7) & ~7ULL)
+
+/* Where the copy of the symbols starts and ends, computed by hand. */
+#define OB_SYM_START	(DATA_PA + DATA_MLEN)
+#define OB_SECT_START	(OB_SYM_START + 64 + R8(OB_SHNUM * 64))
+#define OB_SYM_END	(OB_SECT_START + R8(0x30) + R8(0x13) + \
+			R8(sizeof(ob_names)) + R8(0x18))
+
+static void
+check_obsd_state(void)
+{
+	/* compatibility mode: long mode on, 32-bit code segment */
+	CHECK(regs.rip == ENTRY);
+	CHECK(regs.rsp == 0xffdc && regs.rflags == 0x2);
+	CHECK(regs.rbx == 0 && regs.rsi == 0);
+	CHECK(sregs.cr0 == 0x80000011 && sregs.cr3 == 0x11000);
+	CHECK(sregs.cr4 == 0x30 && sregs.efer == 0x500);
+	CHECK(sregs.cs.selector == 0x08 && sregs.cs.type == 0xf &&
+	    sregs.cs.l == 0 && sregs.cs.db == 1 && sregs.cs.limit ==
+	    0xffffffff && sregs.cs.base == 0);
+	CHECK(sregs.ds.selector == 0x10 && sregs.ds.type == 0x3);
+	CHECK(sregs.ss.selector == 0x10 && sregs.es.selector == 0x10);
+	CHECK(sregs.gdt.base == 0x10000 && sregs.gdt.limit == 0xffff);
+	CHECK(sregs.idt.base == 0 && sregs.idt.limit == 0xffff);
+	/* the GDT and page tables */
+	CHECK(rd64(0x10000) == 0);
+	CHECK(rd64(0x10008) == 0x00cf9b000000ffffULL);
+	CHECK(rd64(0x10010) == 0x00cf93000000ffffULL);
+	CHECK(rd64(0x11000) == 0x12001 && rd64(0x11008) == 0);
+	CHECK(rd64(0x12000) == 0x13007 && rd64(0x12008) == 0);
+	CHECK(rd64(0x13000) == 0x87 && rd64(0x13008) == 0x200087);
+	CHECK(rd64(0x13000 + 8 * 511) == ((511ULL << 21) | 0x87));
+}
+
+/* The boot arguments chain and the stack; bootmac as given. */
+static void
+check_obsd_args(const uint8_t *mac)
+{
+	struct vm_memrange	mr[VM_MAX_MEMRANGES];
+	uint64_t		at = 0x2000;
+	uint32_t		size;
+	size_t			n, i;
+
+	n = vm_memmap(mem.memsize, mr, VM_MAX_MEMRANGES);
+	CHECK(rd32(at) == 0 && rd32(at + 4) == 12 + 20 * (n + 1) &&
+	    rd32(at + 8) == rd32(at + 4));
+	for (i = 0; i < n; i++) {
+		CHECK(rd64(at + 12 + 20 * i) == mr[i].addr);
+		CHECK(rd64(at + 20 + 20 * i) == mr[i].size);
+		CHECK(rd32(at + 28 + 20 * i) == mr[i].type);
+	}
+	CHECK(rd64(at + 12 + 20 * n) == 0 && rd64(at + 20 + 20 * n) == 0 &&
+	    rd32(at + 28 + 20 * n) == 0);
+	at += rd32(at + 4);
+	CHECK(rd32(at) == 5 && rd32(at + 4) == 28 && rd32(at + 8) == 28);
+	CHECK(rd32(at + 12) == 0x800 && rd32(at + 16) == 115200 &&
+	    rd32(at + 20) == 0x3f8 && rd32(at + 24) == 0);
+	at += 28;
+	if (mac != NULL) {
+		CHECK(rd32(at) == 7 && rd32(at + 4) == 20 &&
+		    rd32(at + 8) == 20);
+		CHECK(memcmp(gpa(at + 12), mac, 6) == 0);
+		at += 20;
+	}
+	CHECK(rd32(at) == 0xffffffff);
+	size = (uint32_t)(at + 4 - 0x2000);
+
+	CHECK(rd32(0xfffc) == 0x2000);
+	CHECK(rd32(0xfff8) == size);
+	CHECK(rd32(0xfff4) == 0 && rd32(0xfff0) == 0);
+	CHECK(rd32(0xffec) == (uint32_t)(OB_SYM_END & 0xfffffff));
+	CHECK(rd32(0xffe8) == 0x0e);
+	CHECK(rd32(0xffe4) == 0xa0000004);
+	CHECK(rd32(0xffe0) == 0);		/* howto */
+	CHECK(rd32(0xffdc) == 0);		/* return address */
+}
+
+static void
+obsd_kernel(void)
+{
+	const Elf64_Ehdr *e;
+	const Elf64_Shdr *sh;
+	uint64_t	 s;
+	size_t		 i;
+	int		 ok = 1, nonzero = 0;
+
+	memset(mem.ram, 0, GUEST_RAM);
+	build_obsd(&img);
+	CHECK(load(img.b, img.len, "ignored") == 0);
+	CHECK(lkind == LOADFILE_OPENBSD);
+	check_obsd_state();
+	check_obsd_args(NULL);
+	/* segments loaded, bss zero but for the random data */
+	for (i = 0; i < TEXT_LEN; i++)
+		ok &= *gpa(TEXT_PA + i) == (uint8_t)(i * 7 + 1);
+	CHECK(ok);
+	for (i = 0; i < OB_RAND_LEN; i++)
+		nonzero += *gpa(OB_RAND_PA + i) != 0;
+	CHECK(nonzero > OB_RAND_LEN / 2);
+	CHECK(*gpa(OB_RAND_PA + OB_RAND_LEN) == 0);
+	/* the ELF header copy */
+	e = (const Elf64_Ehdr *)gpa(OB_SYM_START);
+	CHECK(memcmp(e->e_ident, ELFMAG, SELFMAG) == 0);
+	CHECK(e->e_phoff == 0 && e->e_phnum == 0 && e->e_phentsize == 0);
+	CHECK(e->e_shoff == 64 && e->e_shnum == OB_SHNUM &&
+	    e->e_shstrndx == 3 && e->e_entry == OB_ENTRY);
+	/* section headers: wanted ones relocated and allocated */
+	sh = (const Elf64_Shdr *)gpa(OB_SYM_START + 64);
+	s = OB_SECT_START - OB_SYM_START;
+	CHECK(sh[1].sh_offset == s && (sh[1].sh_flags & SHF_ALLOC));
+	CHECK(sh[2].sh_offset == s + 0x30);
+	CHECK(sh[3].sh_offset == s + 0x30 + R8(0x13));
+	CHECK(sh[4].sh_offset == s + 0x30 + R8(0x13) + R8(sizeof(ob_names)));
+	CHECK(sh[5].sh_offset == TEXT_OFF && !(sh[5].sh_flags & SHF_ALLOC));
+	/* and the data where they say */
+	CHECK(memcmp(gpa(OB_SYM_START + sh[1].sh_offset),
+	    img.b + OB_SYM_OFF, 0x30) == 0);
+	CHECK(memcmp(gpa(OB_SYM_START + sh[2].sh_offset),
+	    img.b + OB_STR_OFF, 0x13) == 0);
+	CHECK(memcmp(gpa(OB_SYM_START + sh[4].sh_offset),
+	    img.b + OB_DBG_OFF, 0x18) == 0);
+	/* no PVH data was written */
+	CHECK(rd32(START_INFO_GPA) == 0);
+
+	/* boot device net: the MAC */
+	bootmac = (const uint8_t *)"\xfe\xe1\xba\xd0\x00\x01";
+	memset(mem.ram, 0, GUEST_RAM);
+	CHECK(load(img.b, img.len, "") == 0);
+	check_obsd_args(bootmac);
+	bootmac = NULL;
+
+	/* other ways to say OpenBSD: the randomize segment, the OS ABI */
+	build_obsd(&img);
+	note(&img, NOTE_PVH)->n_type = 2;
+	CHECK(load(img.b, img.len, "") == 0 && lkind == LOADFILE_OPENBSD);
+	ph(&img, 3)->p_type = PT_NULL;
+	expect_fail(&img, ENOEXEC, "not an OpenBSD kernel");
+	img.b[EI_OSABI] = 12;
+	CHECK(load(img.b, img.len, "") == 0 && lkind == LOADFILE_OPENBSD);
+
+	/* a PVH note wins over OpenBSD marks */
+	build_good(&img);
+	img.b[EI_OSABI] = 12;
+	CHECK(load(img.b, img.len, "") == 0 && lkind == LOADFILE_PVH);
+}
+
+/* No symbols: no tables copied, the room is still counted, as vmd does. */
+static void
+obsd_stripped(void)
+{
+	const Elf64_Shdr *sh;
+
+	memset(mem.ram, 0, GUEST_RAM);
+	build_obsd(&img);
+	((Elf64_Shdr *)(img.b + SH_OFF))[1].sh_type = SHT_PROGBITS;
+	CHECK(load(img.b, img.len, "") == 0);
+	sh = (const Elf64_Shdr *)gpa(OB_SYM_START + 64);
+	CHECK(sh[2].sh_offset == OB_SECT_START - OB_SYM_START);
+	CHECK(*gpa(OB_SECT_START) == 0);	/* not copied */
+	CHECK(rd32(0xffec) == (uint32_t)(OB_SECT_START + R8(0x13) +
+	    R8(sizeof(ob_names)) + R8(0x18)));
+	/* no sections at all */
+	build_obsd(&img);
+	eh(&img)->e_shnum = 0;
+	eh(&img)->e_shstrndx = 0;
+	CHECK(load(img.b, img.len, "") == 0);
+	CHECK(rd32(0xffec) == OB_SYM_START + 64);
+}
+
+static void
+obsd_hostile(void)
+{
+	build_obsd(&img);
+	ph(&img, 1)->p_paddr = 0x2800;		/* on the boot arguments */
+	ph(&img, 1)->p_memsz = 0x100;
+	ph(&img, 1)->p_filesz = 0x100;
+	ph(&img, 3)->p_paddr = 0x2800;
+	expect_fail(&img, ERANGE, "OpenBSD boot data");
+	build_obsd(&img);
+	ph(&img, 1)->p_paddr = 0x13f00;		/* on the page tables */
+	ph(&img, 1)->p_memsz = 0x100;
+	ph(&img, 1)->p_filesz = 0x100;
+	ph(&img, 3)->p_paddr = 0x13f00;
+	expect_fail(&img, ERANGE, "OpenBSD boot data");
+	build_obsd(&img);
+	ph(&img, 1)->p_paddr = 0x6000;		/* PVH's area is fine */
+	ph(&img, 3)->p_paddr = 0x6000;
+	CHECK(load(img.b, img.len, "") == 0);
+	build_obsd(&img);
+	eh(&img)->e_entry = 0xffffffff80300000ULL;
+	expect_fail(&img, ENOEXEC, "OpenBSD entry 0x300000 outside");
+	build_obsd(&img);
+	ph(&img, 3)->p_paddr = GUEST_RAM - 0x10;
+	expect_fail(&img, ERANGE, "random data segment 3");
+	build_obsd(&img);
+	eh(&img)->e_shstrndx = OB_SHNUM;
+	expect_fail(&img, ENOEXEC, "section name table index");
+	build_obsd(&img);
+	((Elf64_Shdr *)(img.b + SH_OFF))[3].sh_size = 0x100000;
+	expect_fail(&img, EFBIG, "section name table too large");
+	build_obsd(&img);
+	((Elf64_Shdr *)(img.b + SH_OFF))[3].sh_offset = UINT64_MAX - 4;
+	expect_fail(&img, ENOEXEC, "section name table past end");
+	build_obsd(&img);
+	((Elf64_Shdr *)(img.b + SH_OFF))[1].sh_size = UINT64_MAX;
+	expect_fail(&img, ENOEXEC, "section 1 past end of file");
+	build_obsd(&img);
+	((Elf64_Shdr *)(img.b + SH_OFF))[3].sh_name = 0xfffffff0;
+	CHECK(load(img.b, img.len, "") == 0);	/* a name out of range */
+	build_obsd(&img);
+	eh(&img)->e_shnum = 600;
+	expect_fail(&img, EFBIG, "too many section headers");
+	build_obsd(&img);
+	eh(&img)->e_shentsize = 32;
+	expect_fail(&img, ENOEXEC, "bad section header size");
+	/* the symbols do not fit above the kernel */
+	build_obsd(&img);
+	ph(&img, 1)->p_paddr = GUEST_RAM - DATA_MLEN;
+	ph(&img, 3)->p_paddr = GUEST_RAM - DATA_MLEN;
+	expect_fail(&img, ERANGE, "no room in guest RAM for the symbol table");
+	/* an initrd makes no sense to OpenBSD */
+	build_obsd(&img);
+	initrdfd = make_initrd(100, 0);
+	expect_fail(&img, EINVAL, "OpenBSD kernels take no initrd");
+	close(initrdfd);
+	initrdfd = -1;
 }
 
 /* A fixed-seed xorshift: the same corrupted images on every run. */
@@ -721,7 +1143,10 @@ random_corruption(void)
 		rv = load(img.b, img.len, "console=ttyS0");
 		if (rv == 0) {
 			nok++;
-			bad |= regs.rbx != START_INFO_GPA;
+			if (lkind == LOADFILE_OPENBSD)
+				bad |= regs.rsp != 0xffdc;
+			else
+				bad |= regs.rbx != START_INFO_GPA;
 			bad |= regs.rip > UINT32_MAX;
 			bad |= vm_gpa_ptr(&mem, regs.rip, 1) == NULL;
 		} else if (rv == -1) {
@@ -783,6 +1208,8 @@ write_corpus(const char *dir)
 	build_good(&img);
 	img.len = sizeof(Elf64_Ehdr);
 	rv |= write_file(dir, "header.elf", &img);
+	build_obsd(&img);
+	rv |= write_file(dir, "openbsd.elf", &img);
 	if (rv != 0)
 		perror(dir);
 	return (rv != 0);
@@ -825,6 +1252,10 @@ main(int argc, char *argv[])
 	RUN(entry_outside);
 	RUN(failure_leaves_ram);
 	RUN(not_a_regular_file);
+	RUN(pvh_initrd);
+	RUN(obsd_kernel);
+	RUN(obsd_stripped);
+	RUN(obsd_hostile);
 	RUN(random_corruption);
 	TEST_EXIT();
 }

@@ -51,7 +51,6 @@
 #define FADT_RESET_REG		116
 #define FADT_RESET_VALUE	128
 #define FADT_MINOR_VERSION	131
-#define FADT_X_FIRMWARE_CTRL	132
 #define FADT_X_DSDT		140
 #define FADT_X_PM1A_EVT		148
 #define FADT_X_PM1A_CNT		172
@@ -644,8 +643,10 @@ build_fadt(struct builder *b)
 	    ACPI_FILE_TABLES, ab->facs_off);
 	add_ptr(b, ACPI_FILE_TABLES, off + FADT_DSDT, 4, ACPI_FILE_TABLES,
 	    ab->dsdt_off);
-	add_ptr(b, ACPI_FILE_TABLES, off + FADT_X_FIRMWARE_CTRL, 8,
-	    ACPI_FILE_TABLES, ab->facs_off);
+	/*
+	 * The FACS only through the 32-bit field: ACPICA installs it once
+	 * per field it finds set.
+	 */
 	add_ptr(b, ACPI_FILE_TABLES, off + FADT_X_DSDT, 8, ACPI_FILE_TABLES,
 	    ab->dsdt_off);
 }

@@ -80,12 +80,6 @@ size_t		 vm_memmap(uint64_t, struct vm_memrange *, size_t);
 void		*vm_gpa_ptr(const struct vm_mem *, uint64_t, uint64_t);
 void		*vm_hole_ptr(const struct vm_mem *, uint64_t, uint64_t);
 
-/* loadfile_elf.c */
-struct vmm_regs;
-struct vmm_sregs;
-int		 loadfile_elf(int, const struct vm_mem *, const char *,
-		    struct vmm_regs *, struct vmm_sregs *, char *, size_t);
-
 /* vm.h: the vm process */
 #define VM_REASON_LEN		256	/* as VM_REASON_MAX in vmd.h */
 

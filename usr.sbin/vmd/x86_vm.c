@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "acpi.h"
+#include "loadfile.h"
 #include "vm.h"
 #include "vmd.h"
 
@@ -162,9 +163,12 @@ x86_map_ram(struct vmctx *ctx)
 int
 x86_boot(struct vmctx *ctx, char *err, size_t errlen)
 {
+	struct loadfile_args	 la;
 	struct vmm_regs		 regs;
 	struct vmm_sregs	 sregs;
 	struct vmm_vm		*vm;
+	enum loadfile_kind	 kind;
+	uint64_t		 rsdp;
 
 	if (ctx->params->vmc_flags & VMOP_CREATE_HOSTQUIRKS)
 		vmm_host_enable();
@@ -189,8 +193,19 @@ x86_boot(struct vmctx *ctx, char *err, size_t errlen)
 	}
 	memset(&regs, 0, sizeof(regs));
 	memset(&sregs, 0, sizeof(sregs));
-	if (loadfile_elf(ctx->kernelfd, &ctx->mem, ctx->params->vmc_cmdline,
-	    &regs, &sregs, err, errlen) == -1)
+	memset(&la, 0, sizeof(la));
+	la.kernelfd = ctx->kernelfd;
+	la.initrdfd = -1;		/* comes with the start protocol rework */
+	la.cmdline = ctx->params->vmc_cmdline;
+	la.rsdp = ACPI_RSDP_GPA;
+	if (loadfile(&la, &ctx->mem, &regs, &sregs, &kind, err, errlen) == -1)
+		return (-1);
+	/*
+	 * Linux gets ACPI tables; an OpenBSD kernel gets the platform it
+	 * has on OpenBSD's vmd, which has none.
+	 */
+	if (kind != LOADFILE_OPENBSD && acpi_tables_install(&ctx->mem, 1,
+	    &rsdp, err, errlen) == -1)
 		return (-1);
 	if (vmm_set_sregs(ctx->vcpu, &sregs) == -1 ||
 	    vmm_set_regs(ctx->vcpu, &regs) == -1) {
