@@ -388,6 +388,7 @@ void		 check_cdrom(struct guest *);
 
 /* vrng.c */
 void		 check_rng(struct guest *);
+void		 check_rngreset(struct guest *);
 
 /* vmmci.c */
 int		 vmmci_attach(const char **);
@@ -398,9 +399,8 @@ void		 check_vmmci(struct guest *);
 struct vnet	*vnet_open(int, const char **);
 void		 vnet_reset_queues(struct vnet *);
 int		 vnet_link(struct vnet *);
-int		 vnet_rx(struct vnet *, uint8_t **, uint32_t *, uint16_t *);
-void		 vnet_rx_done(struct vnet *, uint16_t);
-void		 vnet_rx_kick(struct vnet *);
+int		 vnet_rx_burst(struct vnet *, int,
+		    void (*)(void *, const uint8_t *, uint32_t), void *);
 void		 vnet_tx_reclaim(struct vnet *);
 uint8_t		*vnet_tx_buf(struct vnet *, uint16_t *);
 void		 vnet_tx_send(struct vnet *, uint16_t, uint32_t);

@@ -24,6 +24,7 @@ static const struct check {
 	{ "pci",	check_pci,	1 },
 	{ "smp",	check_smp,	0 },
 	{ "rng",	check_rng,	0 },
+	{ "rngreset",	check_rngreset,	0 },
 	{ "blk",	check_blk,	0 },
 	{ "cdrom",	check_cdrom,	0 },
 	{ "dhcp",	check_dhcp,	0 },

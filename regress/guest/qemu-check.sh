@@ -2,7 +2,7 @@
 # qemu-check.sh: drives the test guest's virtio checks and modes under
 # QEMU (-M pc, KVM), the referee our vmd's devices will be held to: blk on
 # raw and qcow2 images (MSI-X and INTx), cdrom on an ISO made by xorriso,
-# rng, smp with 2 and 4 vCPUs, blkcopy, blkbench, and, as root, dhcp
+# rng and the DEVICE_NEEDS_RESET path (rngreset), smp with 2 and 4 vCPUs, blkcopy, blkbench, and, as root, dhcp
 # against busybox udhcpd, ping of an interactive guest and netbench with
 # bench/netpeer.c, on a tap inside a network namespace made here and
 # removed on exit.  It prints PASS/FAIL/SKIP lines and a closing
@@ -162,8 +162,10 @@ if want cdrom; then
 fi
 
 if want rng; then
-	qemu rng "rng" -device virtio-rng-pci
+	qemu rng "rng rngreset" -device virtio-rng-pci
 	expect rng "^PASS rng: "
+	grep -q "^PASS rngreset: " "$T/rng.out" && ok rngreset ||
+	    bad rngreset "$(grep "rngreset" "$T/rng.out")"
 fi
 
 if want smp; then

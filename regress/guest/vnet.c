@@ -99,46 +99,47 @@ vnet_link(struct vnet *v)
 }
 
 /*
- * Takes one received frame: 1 with the frame (after the virtio header),
- * its length and the slot to give back with vnet_rx_done(); 0 if none.
- * Frames the device claims longer than a buffer are dropped.
+ * Hands up to max received frames to fn (frame after the virtio header,
+ * its length) and gives their buffers straight back, one barrier and
+ * one notification per burst: the receive path costs a few dozen
+ * instructions a frame.  Returns how many used elements it took.
  */
 int
-vnet_rx(struct vnet *v, uint8_t **frame, uint32_t *len, uint16_t *slot)
+vnet_rx_burst(struct vnet *v, int max,
+    void (*fn)(void *, const uint8_t *, uint32_t), void *arg)
 {
-	uint16_t id;
-	uint32_t l;
+	struct virtq *vq = v->rxq;
+	volatile struct vring_used_elem *e;
+	uint16_t u, id, mask = vq->size - 1;
+	uint32_t len;
+	int n = 0;
 
 	if (v->resets != v->vd->resets)
 		vnet_reset_queues(v);
-	while (vq_pop(v->rxq, &id, &l)) {
-		if (id >= v->rxq->size)
+	u = vq->used->idx;
+	if (u == vq->last_used)
+		return 0;
+	mb();
+	while (vq->last_used != u && n < max) {
+		e = &vq->used->ring[vq->last_used & mask];
+		id = e->id;
+		len = e->len;
+		vq->last_used++;
+		n++;
+		if (id >= vq->size)
 			continue;	/* lost for good: an id never given */
-		if (l <= NET_HDR || l > BUF_SIZE) {
+		if (len > NET_HDR && len <= BUF_SIZE) {
+			v->rx_packets++;
+			fn(arg, v->rxbuf + (uint64_t)id * BUF_SIZE + NET_HDR,
+			    len - NET_HDR);
+		} else
 			v->rx_drops++;
-			vnet_rx_done(v, id);
-			continue;
-		}
-		*frame = v->rxbuf + (uint64_t)id * BUF_SIZE + NET_HDR;
-		*len = l - NET_HDR;
-		*slot = id;
-		v->rx_packets++;
-		return 1;
+		vq->avail->ring[vq->avail_idx & mask] = id;
+		vq->avail_idx++;
 	}
-	return 0;
-}
-
-/* Gives a receive buffer back; vnet_rx_kick() publishes a batch. */
-void
-vnet_rx_done(struct vnet *v, uint16_t slot)
-{
-	vq_push(v->rxq, slot);
-}
-
-void
-vnet_rx_kick(struct vnet *v)
-{
-	vq_kick(v->rxq);
+	vq->seen_used = vq->last_used;
+	vq_kick(vq);
+	return n;
 }
 
 /* Frees the transmit slots the device finished with. */

@@ -54,6 +54,62 @@ constant(const uint8_t *b, int n)
 	return 1;
 }
 
+static int
+rng_attach(const char **why)
+{
+	if (rng_vd != NULL)
+		return 0;
+	if ((rng_vd = virtio_find(VIRTIO_ID_RNG, 0, why)) == NULL ||
+	    virtio_start(rng_vd, 0, 1, 8, why) == -1) {
+		rng_vd = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+void
+check_rngreset(struct guest *g)
+{
+	static uint8_t a[RNG_BYTES] __attribute__((aligned(64)));
+	struct virtq *vq;
+	const char *why;
+	uint32_t resets, cfg0;
+	int r, n;
+
+	if (rng_attach(&why) == -1) {
+		kprintf("FAIL rngreset: %s\n", why);
+		return;
+	}
+	vq = &rng_vd->vq[0];
+	resets = rng_vd->resets;
+	cfg0 = rng_vd->cfg_irqs;
+	vq->desc[0].addr = (uintptr_t)a;
+	vq->desc[0].len = sizeof(a);
+	vq->desc[0].flags = VRING_DESC_F_WRITE | VRING_DESC_F_NEXT;
+	vq->desc[0].next = 0xffff;
+	vq_push(vq, 0);
+	vq_kick(vq);
+	r = vq_wait(rng_vd, &vq, 1, RNG_TIMEOUT_MS);
+	if (r == 1) {
+		kprintf("FAIL rngreset: device used a chain that leaves the "
+		    "queue\n");
+		return;
+	}
+	if (rng_vd->resets == resets) {
+		kprintf("FAIL rngreset: no DEVICE_NEEDS_RESET within %d s\n",
+		    RNG_TIMEOUT_MS / 1000);
+		return;
+	}
+	if ((n = rng_read(a, sizeof(a), &why)) < 8) {
+		kprintf("FAIL rngreset: after the reset: %s\n",
+		    n < 0 ? why : "too few bytes");
+		return;
+	}
+	kprintf("PASS rngreset: bad chain refused with DEVICE_NEEDS_RESET "
+	    "(%s), reset, then %d bytes\n", rng_vd->cfg_irqs != cfg0 ?
+	    "configuration interrupt" : "seen on timeout", n);
+}
+
 void
 check_rng(struct guest *g)
 {
@@ -63,13 +119,9 @@ check_rng(struct guest *g)
 	uint32_t irq0;
 	int na, nb;
 
-	if (rng_vd == NULL) {
-		if ((rng_vd = virtio_find(VIRTIO_ID_RNG, 0, &why)) == NULL ||
-		    virtio_start(rng_vd, 0, 1, 8, &why) == -1) {
-			rng_vd = NULL;
-			kprintf("FAIL rng: %s\n", why);
-			return;
-		}
+	if (rng_attach(&why) == -1) {
+		kprintf("FAIL rng: %s\n", why);
+		return;
 	}
 	irq0 = rng_vd->irqs;
 	if ((na = rng_read(a, sizeof(a), &why)) < 0 ||
