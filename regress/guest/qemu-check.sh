@@ -6,11 +6,11 @@
 # against busybox udhcpd, ping of an interactive guest and netbench with
 # bench/netpeer.c, on a tap inside a network namespace made here and
 # removed on exit.  It prints PASS/FAIL/SKIP lines and a closing
-# "N passed, N failed, N skipped".  Not part of make test (about two
-# minutes, needs QEMU, xorriso and busybox): run it after changing the
-# guest's drivers.
+# "N passed, N failed, N skipped".  make test runs it with -a tcg
+# through regress/e2e/guest_qemu.sh (about 30 s; KVM on a host that
+# emulates guest CPL 0 code takes over a minute).
 #
-# usage: sh regress/guest/qemu-check.sh [-a tcg] [name ...]
+# usage: sh regress/guest/qemu-check.sh [-a kvm|tcg] [name ...]
 #   names: blk qcow2 intx cdrom rng smp blkcopy blkbench dhcp ping netbench
 #
 # It kills only the processes it started, and sends traffic only inside
