@@ -1,0 +1,55 @@
+/*
+ * net.h: vmd's networking pieces that stand apart from any process: the
+ * addresses, MACs, tap names and group numbers vmd derives from vm.conf
+ * (netaddr.c, pure).  Everything that crosses a process boundary here is
+ * flat data; netaddr.c reads only a stream it is handed, and nothing
+ * here ever runs ip(8).
+ */
+
+#ifndef NET_H
+#define NET_H
+
+#include <sys/types.h>
+
+#include <net/if.h>
+#include <netinet/in.h>
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define NET_ETHER_LEN		6
+
+/* netaddr.c */
+#define NET_LOCAL4_PLEN		31	/* host .2k, guest .2k+1 */
+#define NET_LOCAL6_PLEN		96
+#define NET_LOCAL_IFMAX		127	/* NICs a VM's /24 holds */
+#define NET_TAG_MAX		4	/* instance tag, NUL included */
+#define NET_ALIAS_MAX		256	/* IFALIASZ */
+
+/* "local prefix" and "local inet6 [prefix]" of vm.conf. */
+struct net_local {
+	struct in_addr	 in4;
+	int		 len4;		/* 1 to 16 */
+	int		 inet6;		/* local inet6 given */
+	struct in6_addr	 in6;
+	int		 len6;		/* 0 to 64 */
+};
+
+void	 net_local_default(struct net_local *);
+void	 net_local6_random(struct net_local *, const uint8_t *);
+int	 net_local4(const struct net_local *, uint32_t, unsigned int, int,
+	    struct in_addr *, char *, size_t);
+int	 net_local6(const struct net_local *, uint32_t, unsigned int, int,
+	    struct in6_addr *, char *, size_t);
+void	 net_local4_mask(struct in_addr *);
+void	 net_lladdr(uint8_t *, unsigned int, uint32_t);
+void	 net_instance_tag(const char *, char *);
+int	 net_tapname(char *, size_t, const char *, uint32_t, unsigned int);
+int	 net_tapname_parse(const char *, const char *, uint32_t *,
+	    unsigned int *);
+int	 net_tapalias(char *, size_t, uint32_t, unsigned int, const char *);
+int	 net_tapalias_match(const char *, uint32_t, unsigned int);
+int	 net_group_lookup(FILE *, const char *, uint32_t *);
+
+#endif /* NET_H */
