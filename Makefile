@@ -45,7 +45,7 @@ VMD_LIB_SRCS = usr.sbin/vmd/proc.c usr.sbin/vmd/control.c usr.sbin/vmd/control_m
 	usr.sbin/vmd/ns8250.c usr.sbin/vmd/mc146818.c usr.sbin/vmd/pci.c \
 	usr.sbin/vmd/i8042.c usr.sbin/vmd/acpi.c usr.sbin/vmd/acpi_tables.c \
 	usr.sbin/vmd/virtq.c $(DISK_SRCS) \
-	usr.sbin/vmd/netaddr.c
+	usr.sbin/vmd/dhcp.c usr.sbin/vmd/netaddr.c
 VMD_LIB	 = usr.sbin/vmd/libvmd.a
 VMM_KVM_SRCS = sys/dev/vmm/vmm_kvm.c sys/dev/vmm/vmm_host.c
 VMM_NULL_SRCS = sys/dev/vmm/vmm_null.c sys/dev/vmm/vmm_host.c
@@ -108,7 +108,8 @@ FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
 FUZZERS	 = regress/fuzz/imsg_fuzzer regress/fuzz/elf_fuzzer \
 	regress/fuzz/control_fuzzer regress/fuzz/conf_fuzzer \
 	regress/fuzz/host_fuzzer regress/fuzz/virtq_fuzzer \
-	regress/fuzz/qcow2_fuzzer regress/fuzz/bzimage_fuzzer
+	regress/fuzz/qcow2_fuzzer regress/fuzz/bzimage_fuzzer \
+	regress/fuzz/dhcp_fuzzer
 
 regress/fuzz/imsg_fuzzer: regress/fuzz/imsg_fuzz.c lib/libutil/imsg.c \
     lib/libutil/imsg-buffer.c
@@ -145,6 +146,9 @@ regress/fuzz/qcow2_fuzzer: regress/fuzz/qcow2_fuzz.c $(DISK_SRCS)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Dlog_warnx=fuzz_log -Dlog_warn=fuzz_log \
 	    -o $@ $^
 
+regress/fuzz/dhcp_fuzzer: regress/fuzz/dhcp_fuzz.c usr.sbin/vmd/dhcp.c
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
+
 fuzz: $(FUZZERS)
 
 # Benchmarks measure only; see bench/README.
@@ -161,7 +165,11 @@ bench/disk_bench: bench/disk_bench.o $(DISK_SRCS:.c=.o) $(LIBUTIL)
 bench/netpeer: bench/netpeer.c
 	$(CC) $(ALL_CFLAGS) -o $@ bench/netpeer.c
 
-bench: all bench/uart_bench bench/virtq_bench bench/disk_bench bench/netpeer
+bench/dhcp_bench: bench/dhcp_bench.o usr.sbin/vmd/dhcp.o
+	$(CC) $(LDFLAGS) -o $@ $^
+
+bench: all bench/uart_bench bench/virtq_bench bench/disk_bench bench/netpeer \
+	bench/dhcp_bench
 
 deps:
 	@sh ./deps.sh
@@ -178,7 +186,7 @@ install: all
 clean:
 	rm -f $(VMD) $(VMCTL) $(LIBUTIL) $(VMD_LIB) $(VMD_PARSE) $(UNIT_BINS) \
 	    $(FUZZERS) $(DISKTOOL) bench/uart_bench bench/virtq_bench \
-	    bench/disk_bench bench/netpeer
+	    bench/disk_bench bench/netpeer bench/dhcp_bench
 	find . -type f \( -name '*.o' -o -name '*.d' \) | xargs rm -f
 	$(MAKE) guest-clean
 

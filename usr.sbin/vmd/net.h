@@ -1,8 +1,10 @@
 /*
  * net.h: vmd's networking pieces that stand apart from any process: the
- * addresses, MACs, tap names and group numbers vmd derives from vm.conf
- * (netaddr.c, pure).  Everything that crosses a process boundary here is
- * flat data; netaddr.c reads only a stream it is handed, and nothing
+ * DHCP/BOOTP responder of local interfaces (dhcp.c, run in a vionet
+ * process on frames the guest sends) and the addresses, MACs, tap names
+ * and group numbers vmd derives from vm.conf (netaddr.c, pure).
+ * Everything that crosses a process boundary here is flat data; dhcp.c
+ * does no I/O, netaddr.c reads only a stream it is handed, and nothing
  * here ever runs ip(8).
  */
 
@@ -19,6 +21,27 @@
 #include <stdio.h>
 
 #define NET_ETHER_LEN		6
+
+/* dhcp.c */
+#define DHCP_FRAME_MAX		1514	/* longest frame in or out */
+#define DHCP_NAME_MAX		64	/* host name, NUL included */
+
+/* What the responder hands out on one local interface. */
+struct dhcp_conf {
+	uint8_t		 mac[NET_ETHER_LEN];	/* the guest NIC's */
+	uint8_t		 hostmac[NET_ETHER_LEN]; /* the tap's */
+	struct in_addr	 guest;		/* the address offered */
+	struct in_addr	 host;		/* server, router, DNS */
+	struct in_addr	 netmask;
+	char		 hostname[DHCP_NAME_MAX]; /* VM name or "" */
+	int		 pxeboot;	/* boot device net */
+};
+
+/* dhcp_answer() flags */
+#define DHCP_CSUM_PARTIAL	0x01	/* UDP sum left to offload */
+
+size_t	 dhcp_answer(const struct dhcp_conf *, const uint8_t *, size_t,
+	    int, uint8_t *, size_t, const char **);
 
 /* netaddr.c */
 #define NET_LOCAL4_PLEN		31	/* host .2k, guest .2k+1 */
