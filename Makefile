@@ -17,7 +17,8 @@ CPPFLAGS += -I. -Ilib/libutil -Isys -Iusr.sbin/vmd -D_GNU_SOURCE
 LIBS_EVENT = -levent_core -levent_pthreads
 LIBS_SECCOMP = -lseccomp
 LIBS_ZYDIS = -lZydis
-LDLIBS	 = $(LIBS_EVENT) $(LIBS_SECCOMP) -lpthread
+LIBS_MNL = -lmnl
+LDLIBS	 = $(LIBS_EVENT) $(LIBS_SECCOMP) $(LIBS_MNL) -lpthread
 
 ifeq ($(SANITIZE),1)
 CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -45,7 +46,7 @@ VMD_LIB_SRCS = usr.sbin/vmd/proc.c usr.sbin/vmd/control.c usr.sbin/vmd/control_m
 	usr.sbin/vmd/ns8250.c usr.sbin/vmd/mc146818.c usr.sbin/vmd/pci.c \
 	usr.sbin/vmd/i8042.c usr.sbin/vmd/acpi.c usr.sbin/vmd/acpi_tables.c \
 	usr.sbin/vmd/virtq.c $(DISK_SRCS) \
-	usr.sbin/vmd/dhcp.c usr.sbin/vmd/netaddr.c
+	usr.sbin/vmd/dhcp.c usr.sbin/vmd/netaddr.c usr.sbin/vmd/priv_nl.c
 VMD_LIB	 = usr.sbin/vmd/libvmd.a
 VMM_KVM_SRCS = sys/dev/vmm/vmm_kvm.c sys/dev/vmm/vmm_host.c
 VMM_NULL_SRCS = sys/dev/vmm/vmm_null.c sys/dev/vmm/vmm_host.c
@@ -95,6 +96,14 @@ DISKTOOL = regress/disk/disktool
 $(DISKTOOL): regress/disk/disktool.o $(VMD_LIB) $(LIBUTIL)
 	$(CC) $(LDFLAGS) -o $@ regress/disk/disktool.o $(VMD_LIB) $(LIBUTIL) \
 	    $(LDLIBS)
+
+# Tests against the kernel's networking, run by regress/e2e/*.sh inside
+# network namespaces of their own: never on their own.
+NET_TEST_SRCS = $(wildcard regress/net/*.c)
+NET_TEST_BINS = $(NET_TEST_SRCS:.c=)
+
+$(NET_TEST_BINS): %: %.o $(VMD_LIB) $(LIBUTIL)
+	$(CC) $(LDFLAGS) -o $@ $< $(VMD_LIB) $(LIBUTIL) $(LDLIBS)
 
 -include regress/guest/guest.mk
 
@@ -174,7 +183,7 @@ bench: all bench/uart_bench bench/virtq_bench bench/disk_bench bench/netpeer \
 deps:
 	@sh ./deps.sh
 
-test: deps all $(UNIT_BINS) $(FUZZERS) $(DISKTOOL)
+test: deps all $(UNIT_BINS) $(NET_TEST_BINS) $(FUZZERS) $(DISKTOOL)
 	@sh regress/run.sh
 
 demo: deps all
@@ -185,6 +194,7 @@ install: all
 
 clean:
 	rm -f $(VMD) $(VMCTL) $(LIBUTIL) $(VMD_LIB) $(VMD_PARSE) $(UNIT_BINS) \
+	    $(NET_TEST_BINS) \
 	    $(FUZZERS) $(DISKTOOL) bench/uart_bench bench/virtq_bench \
 	    bench/disk_bench bench/netpeer bench/dhcp_bench
 	find . -type f \( -name '*.o' -o -name '*.d' \) | xargs rm -f

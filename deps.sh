@@ -9,6 +9,8 @@ qemu-utils mandoc cu iproute2 procps clang acpica-tools libzydis-dev xorriso
 busybox-static"
 # the e2e tests' raw clients, syslog listener and hostile guests
 PKGS="$PKGS python3"
+# netlink for the priv process (usr.sbin/vmd/priv_nl.c)
+PKGS="$PKGS libmnl-dev"
 # "deps.sh linux": also what regress/linux needs to build its kernel
 [ "${1:-}" = linux ] && PKGS="$PKGS linux-source-6.1 flex bison bc libelf-dev
 busybox-static"
