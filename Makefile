@@ -45,6 +45,7 @@ VMD_LIB_SRCS = usr.sbin/vmd/proc.c usr.sbin/vmd/control.c usr.sbin/vmd/control_m
 	usr.sbin/vmd/sandbox.c usr.sbin/vmd/dev.c \
 	usr.sbin/vmd/ns8250.c usr.sbin/vmd/mc146818.c usr.sbin/vmd/pci.c \
 	usr.sbin/vmd/i8042.c usr.sbin/vmd/acpi.c usr.sbin/vmd/acpi_tables.c \
+	usr.sbin/vmd/fw_cfg.c \
 	usr.sbin/vmd/virtq.c $(DISK_SRCS) \
 	usr.sbin/vmd/dhcp.c usr.sbin/vmd/netaddr.c usr.sbin/vmd/priv_nl.c
 VMD_LIB	 = usr.sbin/vmd/libvmd.a

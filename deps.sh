@@ -6,7 +6,7 @@
 # the packages of the Linux test kernel (regress/linux).
 PKGS="gcc make byacc pkg-config libevent-dev libseccomp-dev qemu-system-x86
 qemu-utils mandoc cu iproute2 procps clang acpica-tools libzydis-dev xorriso
-busybox-static"
+busybox-static seabios"
 # the e2e tests' raw clients, syslog listener and hostile guests
 PKGS="$PKGS python3"
 # netlink for the priv process (usr.sbin/vmd/priv_nl.c)

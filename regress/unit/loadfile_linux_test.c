@@ -381,8 +381,8 @@ dispatch(void)
 {
 	memset(img, 0, sizeof(img));
 	img_len = 0;
-	expect_fail(ENOEXEC, "neither an ELF kernel (PVH or OpenBSD) nor a "
-	    "Linux bzImage");
+	expect_fail(ENOEXEC, "neither an ELF kernel (PVH or OpenBSD), a "
+	    "Linux bzImage nor a BIOS image");
 	memcpy(img, "#!/bin/sh\n", 10);
 	img_len = 10;
 	expect_fail(ENOEXEC, "neither");
@@ -391,6 +391,47 @@ dispatch(void)
 	expect_fail(ENOEXEC, "truncated ELF header");
 	img_len = 3;
 	expect_fail(ENOEXEC, "neither");
+}
+
+/* Firmware: a size in 64 KiB steps and a jump at the reset vector. */
+static void
+bios(void)
+{
+	static uint8_t	 b[128 << 10];
+	size_t		 i;
+	int		 fd = memfd_create("bios", MFD_CLOEXEC);
+	struct loadfile_args a = { .kernelfd = fd, .initrdfd = -1 };
+
+	for (i = 0; i < sizeof(b); i++)
+		b[i] = (uint8_t)(i * 5 + 1);
+	b[sizeof(b) - 16] = 0xea;
+	memset(mem.ram, 0, GUEST_RAM);
+	CHECK(fd != -1 && pwrite(fd, b, sizeof(b), 0) == sizeof(b));
+	CHECK(loadfile(&a, &mem, &regs, &sregs, &lkind, errbuf,
+	    sizeof(errbuf)) == 0 && lkind == LOADFILE_BIOS);
+	CHECK(memcmp(mem.ram + 0xe0000, b, sizeof(b)) == 0);
+	CHECK(regs.rip == 0xfff0 && sregs.cs.selector == 0xf000 &&
+	    sregs.cs.base == 0xffff0000 && sregs.cr0 == 0x60000010);
+	/* 64 KiB: the last 64 KiB of the first MiB */
+	CHECK(ftruncate(fd, 64 << 10) == 0);
+	CHECK(pwrite(fd, b + sizeof(b) - (64 << 10), 64 << 10, 0) ==
+	    64 << 10);
+	memset(mem.ram, 0, GUEST_RAM);
+	CHECK(loadfile(&a, &mem, &regs, &sregs, &lkind, errbuf,
+	    sizeof(errbuf)) == 0 && lkind == LOADFILE_BIOS);
+	CHECK(mem.ram[0xeffff] == 0 &&
+	    memcmp(mem.ram + 0xf0000, b + (64 << 10), 64 << 10) == 0);
+	/* no jump at the reset vector, or a size off the 64 KiB grid */
+	b[sizeof(b) - 16] = 0x90;
+	CHECK(pwrite(fd, b + sizeof(b) - (64 << 10), 64 << 10, 0) ==
+	    64 << 10);
+	CHECK(loadfile(&a, &mem, &regs, &sregs, &lkind, errbuf,
+	    sizeof(errbuf)) == -1 && strstr(errbuf, "neither") != NULL);
+	b[sizeof(b) - 16] = 0xea;
+	CHECK(ftruncate(fd, (64 << 10) + 512) == 0);
+	CHECK(loadfile(&a, &mem, &regs, &sregs, &lkind, errbuf,
+	    sizeof(errbuf)) == -1);
+	close(fd);
 }
 
 /* A refused image leaves guest RAM alone. */
@@ -535,6 +576,7 @@ main(int argc, char *argv[])
 	RUN(cmdline_limits);
 	RUN(bad_headers);
 	RUN(dispatch);
+	RUN(bios);
 	RUN(failure_leaves_ram);
 	RUN(random_corruption);
 	TEST_EXIT();

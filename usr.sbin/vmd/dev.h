@@ -155,5 +155,6 @@ extern const struct devsw mc146818_devsw;
 extern const struct devsw pci_devsw;
 extern const struct devsw i8042_devsw;
 extern const struct devsw acpi_devsw;
+extern const struct devsw fw_cfg_devsw;
 
 #endif /* DEV_H */

@@ -1,8 +1,10 @@
 /*
  * loadfile.c: the boot loader's front door and what the loaders share.
  * loadfile() reads the first bytes of the kernel image and dispatches on
- * them (ELF magic, or the bzImage boot flag and "HdrS"); anything else is
- * refused with a sentence saying what vmd can boot.  The helpers read a
+ * them (ELF magic, or the bzImage boot flag and "HdrS"), or takes it for
+ * firmware if it looks like a PC BIOS image (a size in 64 KiB steps and
+ * a far jump at the reset vector); anything else is refused with a
+ * sentence saying what vmd can boot.  The helpers read a
  * hostile file exactly (a short read is an I/O error: the size was
  * checked first) and place an initrd at the top of an allowed range.
  * Nothing here writes to guest RAM outside what vm_gpa_ptr() hands out.
@@ -156,6 +158,78 @@ loadfile(const struct loadfile_args *args, const struct vm_mem *mem,
 		*kind = LOADFILE_LINUX;
 		return (loadfile_linux(args, mem, regs, sregs, err, errlen));
 	}
+	if (loadfile_bios(args->kernelfd, size, mem, regs, sregs, NULL,
+	    0) == 0) {
+		*kind = LOADFILE_BIOS;
+		return (0);
+	}
 	return (loadfile_fail(err, errlen, ENOEXEC, "kernel image is neither "
-	    "an ELF kernel (PVH or OpenBSD) nor a Linux bzImage"));
+	    "an ELF kernel (PVH or OpenBSD), a Linux bzImage nor a BIOS "
+	    "image"));
+}
+
+static void
+seg_real(struct vmm_segment *s, uint16_t sel, uint8_t type)
+{
+	memset(s, 0, sizeof(*s));
+	s->selector = sel;
+	s->base = (uint64_t)sel << 4;
+	s->limit = 0xffff;
+	s->type = type;
+	s->present = 1;
+	s->s = 1;
+}
+
+/*
+ * A BIOS image of size bytes on fd: check it, copy its last 128 KiB (or
+ * all of a smaller one) to
+ * the BIOS area (the shadow RAM firmware runs from) and set the reset
+ * state, CS:IP at F000:FFF0 with CS based at 0xffff0000.  Mapping all of
+ * it below 4 GiB is the caller's.
+ */
+int
+loadfile_bios(int fd, uint64_t size, const struct vm_mem *mem,
+    struct vmm_regs *regs, struct vmm_sregs *sregs, char *err, size_t errlen)
+{
+	uint8_t		 vec[16];
+	uint8_t		*low;
+	uint64_t	 lowlen;
+
+	if (size < LOADFILE_BIOS_MIN || size > LOADFILE_BIOS_MAX ||
+	    size % LOADFILE_BIOS_MIN != 0)
+		return (loadfile_fail(err, errlen, ENOEXEC, "not a BIOS image "
+		    "(size %llu)", (unsigned long long)size));
+	if (loadfile_read(fd, size - sizeof(vec), vec, sizeof(vec), "BIOS",
+	    err, errlen) == -1)
+		return (-1);
+	if (vec[0] != 0xea && vec[0] != 0xe9)
+		return (loadfile_fail(err, errlen, ENOEXEC, "not a BIOS image "
+		    "(no jump at the reset vector)"));
+	lowlen = size < LOADFILE_BIOS_LOW ? size : LOADFILE_BIOS_LOW;
+	low = vm_hole_ptr(mem, VM_HIGHMEM_START - lowlen, lowlen);
+	if (low == NULL)
+		return (loadfile_fail(err, errlen, ERANGE, "guest RAM too "
+		    "small for a BIOS"));
+	if (loadfile_read(fd, size - lowlen, low, lowlen, "BIOS", err,
+	    errlen) == -1)
+		return (-1);
+	memset(regs, 0, sizeof(*regs));
+	regs->rip = 0xfff0;
+	regs->rflags = 0x2;
+	memset(sregs, 0, sizeof(*sregs));
+	seg_real(&sregs->cs, 0xf000, 0xb);
+	sregs->cs.base = 0xffff0000;
+	seg_real(&sregs->ds, 0, 0x3);
+	sregs->es = sregs->ss = sregs->fs = sregs->gs = sregs->ds;
+	sregs->tr.type = 0xb;
+	sregs->tr.present = 1;
+	sregs->tr.limit = 0xffff;
+	sregs->ldt.type = 2;
+	sregs->ldt.present = 1;
+	sregs->ldt.limit = 0xffff;
+	sregs->gdt.limit = 0xffff;
+	sregs->idt.limit = 0xffff;
+	sregs->cr0 = 0x60000010;		/* CD, NW, ET: the reset value */
+	sregs->apic_base = 0xfee00000ULL | 0x800 | 0x100;
+	return (0);
 }

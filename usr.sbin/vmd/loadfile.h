@@ -33,8 +33,17 @@ struct loadfile_args {
 enum loadfile_kind {
 	LOADFILE_PVH,		/* ELF with a PVH entry note */
 	LOADFILE_OPENBSD,	/* OpenBSD ELF kernel, vmd's boot arguments */
-	LOADFILE_LINUX		/* bzImage, the 64-bit Linux boot protocol */
+	LOADFILE_LINUX,		/* bzImage, the 64-bit Linux boot protocol */
+	LOADFILE_BIOS		/* firmware (SeaBIOS), from the reset vector */
 };
+
+/*
+ * A firmware image is mapped below 4 GiB and its last 128 KiB copied to
+ * the BIOS area below 1 MiB, as on a PC.
+ */
+#define LOADFILE_BIOS_MIN	(64U << 10)
+#define LOADFILE_BIOS_MAX	(16U << 20)
+#define LOADFILE_BIOS_LOW	(128U << 10)
 
 /* loadfile.c */
 int	 loadfile(const struct loadfile_args *, const struct vm_mem *,
@@ -45,6 +54,8 @@ int	 loadfile_fail(char *, size_t, int, const char *, ...)
 int	 loadfile_read(int, uint64_t, void *, uint64_t, const char *,
 	    char *, size_t);
 int	 loadfile_size(int, const char *, uint64_t *, char *, size_t);
+int	 loadfile_bios(int, uint64_t, const struct vm_mem *,
+	    struct vmm_regs *, struct vmm_sregs *, char *, size_t);
 int	 loadfile_initrd(int, const struct vm_mem *, uint64_t, uint64_t,
 	    uint64_t *, uint64_t *, char *, size_t);
 

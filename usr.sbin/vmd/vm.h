@@ -101,6 +101,8 @@ struct vmctx {
 	int			 tty_master;
 	int			 tty_slave;
 	struct vm_mem		 mem;
+	void			*bios;		/* firmware image, or NULL */
+	uint64_t		 bios_size;
 	struct vmm_vm		*vm;		/* NULL between boots */
 	struct vmm_vcpu		*vcpu;
 	pthread_mutex_t		 vm_lock;	/* guards vm, pause state */

@@ -11,17 +11,20 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "acpi.h"
+#include "fw_cfg.h"
 #include "loadfile.h"
 #include "vm.h"
 #include "vmd.h"
 
 #define SLOT_LOW	0	/* RAM below the PCI hole */
 #define SLOT_HIGH	1	/* RAM above 4G */
+#define SLOT_BIOS	2	/* firmware image below 4G */
 
 int
 x86_mem_alloc(struct vmctx *ctx, char *err, size_t errlen)
@@ -97,6 +100,7 @@ static const struct {
 	{ &pci_devsw,		NULL },
 	{ &i8042_devsw,		NULL },
 	{ &acpi_devsw,		NULL },
+	{ &fw_cfg_devsw,	NULL },
 };
 
 int
@@ -157,6 +161,82 @@ x86_map_ram(struct vmctx *ctx)
 }
 
 /*
+ * Firmware: the whole image mapped to end at 4 GiB (loadfile_bios()
+ * copied its last 128 KiB below 1 MiB), and what SeaBIOS asks fw_cfg
+ * for: the memory map, the ACPI tables with their loader script, the
+ * vCPU count, the serial console, the boot order.
+ */
+static int
+x86_bios(struct vmctx *ctx, char *err, size_t errlen)
+{
+	struct vm_memrange	 mr[VM_MAX_MEMRANGES];
+	struct acpi_build	*ab = NULL;
+	struct device		*fw;
+	uint8_t			 e820[VM_MAX_MEMRANGES * 20], *e;
+	uint16_t		 ncpus = 1, sercon = VM_COM1_PORT;
+	uint64_t		 size;
+	size_t			 i, n;
+	void			*img;
+	int			 rv = -1;
+
+	if (loadfile_size(ctx->kernelfd, "BIOS", &size, err, errlen) == -1)
+		return (-1);
+	if (ctx->bios == NULL || ctx->bios_size != size) {
+		if (ctx->bios != NULL)
+			munmap(ctx->bios, ctx->bios_size);
+		img = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (img == MAP_FAILED) {
+			snprintf(err, errlen, "BIOS: %s", strerror(errno));
+			ctx->bios = NULL;
+			return (-1);
+		}
+		ctx->bios = img;
+		ctx->bios_size = size;
+	}
+	/* read again on every boot: the guest may have written to it */
+	if (loadfile_read(ctx->kernelfd, 0, ctx->bios, size, "BIOS", err,
+	    errlen) == -1)
+		return (-1);
+	if (vmm_map_memory(ctx->vm, SLOT_BIOS, VM_MMIO_HOLE_END - size, size,
+	    ctx->bios) == -1) {
+		snprintf(err, errlen, "map BIOS: %s", strerror(errno));
+		return (-1);
+	}
+	if ((fw = dev_find(&ctx->devs, &fw_cfg_devsw)) == NULL) {
+		snprintf(err, errlen, "BIOS: no fw_cfg device");
+		return (-1);
+	}
+	n = vm_memmap(ctx->mem.memsize, mr, VM_MAX_MEMRANGES);
+	for (i = 0, e = e820; i < n; i++, e += 20) {
+		memcpy(e, &mr[i].addr, 8);
+		memcpy(e + 8, &mr[i].size, 8);
+		memcpy(e + 16, &mr[i].type, 4);
+	}
+	if ((ab = malloc(sizeof(*ab))) == NULL ||
+	    acpi_tables_build(ab, ncpus) == -1) {
+		snprintf(err, errlen, "BIOS: ACPI tables: %s",
+		    strerror(errno));
+		goto done;
+	}
+	fw_cfg_clear(fw);
+	fw_cfg_set_mem(fw, &ctx->mem);
+	if (fw_cfg_add_item(fw, FW_CFG_NB_CPUS, &ncpus, 2) == -1 ||
+	    fw_cfg_add_item(fw, FW_CFG_MAX_CPUS, &ncpus, 2) == -1 ||
+	    fw_cfg_add_file(fw, "etc/e820", e820, 20 * n) == -1 ||
+	    fw_cfg_add_file(fw, "etc/sercon-port", &sercon, 2) == -1 ||
+	    fw_cfg_add_file(fw, "bootorder", "", 0) == -1 ||
+	    fw_cfg_add_acpi(fw, ab) == -1) {
+		snprintf(err, errlen, "BIOS: fw_cfg: %s", strerror(errno));
+		goto done;
+	}
+	rv = 0;
+ done:
+	free(ab);
+	return (rv);
+}
+
+/*
  * Create the hypervisor VM and its vCPU, load the kernel and set the
  * entry state.  Called at start and again after each guest reset.
  */
@@ -204,8 +284,11 @@ x86_boot(struct vmctx *ctx, char *err, size_t errlen)
 	 * Linux gets ACPI tables; an OpenBSD kernel gets the platform it
 	 * has on OpenBSD's vmd, which has none.
 	 */
-	if (kind != LOADFILE_OPENBSD && acpi_tables_install(&ctx->mem, 1,
-	    &rsdp, err, errlen) == -1)
+	if (kind == LOADFILE_BIOS) {
+		if (x86_bios(ctx, err, errlen) == -1)
+			return (-1);
+	} else if (kind != LOADFILE_OPENBSD && acpi_tables_install(&ctx->mem,
+	    1, &rsdp, err, errlen) == -1)
 		return (-1);
 	if (vmm_set_sregs(ctx->vcpu, &sregs) == -1 ||
 	    vmm_set_regs(ctx->vcpu, &regs) == -1) {
