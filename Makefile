@@ -119,7 +119,7 @@ FUZZERS	 = regress/fuzz/imsg_fuzzer regress/fuzz/elf_fuzzer \
 	regress/fuzz/control_fuzzer regress/fuzz/conf_fuzzer \
 	regress/fuzz/host_fuzzer regress/fuzz/virtq_fuzzer \
 	regress/fuzz/qcow2_fuzzer regress/fuzz/bzimage_fuzzer \
-	regress/fuzz/dhcp_fuzzer
+	regress/fuzz/dhcp_fuzzer regress/fuzz/fw_cfg_fuzzer
 
 regress/fuzz/imsg_fuzzer: regress/fuzz/imsg_fuzz.c lib/libutil/imsg.c \
     lib/libutil/imsg-buffer.c
@@ -133,6 +133,11 @@ regress/fuzz/elf_fuzzer: regress/fuzz/elf_fuzz.c usr.sbin/vmd/loadfile_elf.c \
 regress/fuzz/bzimage_fuzzer: regress/fuzz/bzimage_fuzz.c \
     usr.sbin/vmd/loadfile.c usr.sbin/vmd/loadfile_elf.c \
     usr.sbin/vmd/loadfile_linux.c usr.sbin/vmd/vm_mem.c lib/libutil/log.c \
+    lib/libutil/strl.c
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
+
+regress/fuzz/fw_cfg_fuzzer: regress/fuzz/fw_cfg_fuzz.c usr.sbin/vmd/fw_cfg.c \
+    usr.sbin/vmd/dev.c usr.sbin/vmd/vm_mem.c lib/libutil/log.c \
     lib/libutil/strl.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
 
