@@ -941,7 +941,7 @@ test_probe(void)
 	CHECK(need == 0 || need == 1);
 	CHECK(why[0] != '\0');
 	CHECK(vmm_host_linux_args() != NULL);
-	CHECK(strstr(vmm_host_linux_args(), "nosmap") != NULL);
+	CHECK(strstr(vmm_host_linux_args(), "clearcpuid=smap,smep") != NULL);
 }
 
 int

@@ -77,11 +77,15 @@
 /*
  * Linux guests must not use what this host's CPL 0 emulator lacks; the
  * guest sees the host's CPUID whatever KVM_SET_CPUID2 says, so they are
- * turned off on the kernel command line (vmm_host_linux_args()).
+ * turned off on the kernel command line (vmm_host_linux_args()).  Linux
+ * 6.1 has no nosmap/nosmep any more: SMAP and SMEP go through clearcpuid
+ * (with SMAP on, every user access brackets itself with stac/clac, each
+ * a completion here).  erms and fsrm only save time: without them the
+ * kernel copies with rep movsq, and the emulator goes per iteration.
  */
-#define LINUX_ARGS	"noxsave nosmap nosmep clearcpuid=cx16,popcnt," \
-	"bmi1,bmi2,abm,movbe,rdrand,rdseed,fsgsbase,rdpid,avx,avx2,avx512f," \
-	"fma,f16c,aes,pclmulqdq,sha_ni,sse4_1,sse4_2,ssse3,pni"
+#define LINUX_ARGS	"noxsave clearcpuid=smap,smep,cx16,popcnt,bmi1," \
+	"bmi2,abm,movbe,rdrand,rdseed,fsgsbase,rdpid,avx,avx2,avx512f,fma," \
+	"f16c,aes,pclmulqdq,sha_ni,sse4_1,sse4_2,ssse3,erms,fsrm"
 
 struct vmm_host_vcpu {
 	struct vmm_vcpu		*vcpu;
