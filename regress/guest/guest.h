@@ -470,6 +470,9 @@ void		check_popcnt(struct guest *);
 void		check_user(struct guest *);
 int		user_trap(struct trapframe *);
 
+/* hostbench.c */
+void		check_hostbench(struct guest *);
+
 extern volatile int		bp_expected;
 extern volatile uint64_t	bp_rip;
 #define VEC_BP		3

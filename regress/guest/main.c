@@ -32,6 +32,7 @@ static const struct check {
 	{ "int3",	check_int3,	0 },
 	{ "popcnt",	check_popcnt,	0 },
 	{ "user",	check_user,	0 },
+	{ "hostbench",	check_hostbench, 0 },
 	/* Modes for tests and benchmarks. */
 	{ "blkcopy",	mode_blkcopy,	0 },
 	{ "blkbench",	mode_blkbench,	0 },
