@@ -47,7 +47,8 @@ VMD_LIB_SRCS = usr.sbin/vmd/proc.c usr.sbin/vmd/control.c usr.sbin/vmd/control_m
 	usr.sbin/vmd/i8042.c usr.sbin/vmd/acpi.c usr.sbin/vmd/acpi_tables.c \
 	usr.sbin/vmd/fw_cfg.c \
 	usr.sbin/vmd/virtq.c $(DISK_SRCS) \
-	usr.sbin/vmd/dhcp.c usr.sbin/vmd/netaddr.c usr.sbin/vmd/priv_nl.c
+	usr.sbin/vmd/dhcp.c usr.sbin/vmd/netaddr.c usr.sbin/vmd/priv_nl.c \
+	usr.sbin/vmd/virtio.c usr.sbin/vmd/viornd.c
 VMD_LIB	 = usr.sbin/vmd/libvmd.a
 VMM_KVM_SRCS = sys/dev/vmm/vmm_kvm.c sys/dev/vmm/vmm_host.c
 VMM_NULL_SRCS = sys/dev/vmm/vmm_null.c sys/dev/vmm/vmm_host.c

@@ -574,10 +574,11 @@ test_callfd(void)
 /*
  * A driver and a device on two threads, as a guest and a device process
  * are: the driver keeps the queue full of chains that carry a sequence
- * number the device answers plus one, kicks when the device's suppression says so and
- * sleeps on the interrupt eventfd; the device drains with notifications
- * off, re-enables them, and interrupts when the driver's suppression
- * says so.  A missed wakeup on either side is a 5 s timeout.
+ * number the device answers plus one, kicks when the device's
+ * suppression says so and sleeps on the interrupt eventfd; the device
+ * drains with notifications off, re-enables them, and interrupts when
+ * the driver's suppression says so.  A missed wakeup on either side is a
+ * 5 s timeout.
  */
 #define RACE_N		200000
 #define RACE_QSZ	64

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -284,7 +285,10 @@ dev_io(struct devices *set, enum dev_space space, uint64_t addr, int size,
 		return (-1);
 	}
 	pthread_mutex_lock(&dev->lock);
-	dev->sw->io(dev, space, addr, size, data, write);
+	if (dev->sw->io != NULL)
+		dev->sw->io(dev, space, addr, size, data, write);
+	else if (!write)
+		memset(data, 0xff, size);
 	pthread_mutex_unlock(&dev->lock);
 	return (0);
 }
@@ -354,9 +358,76 @@ dev_request(struct device *dev, enum dev_request req)
 		dev->host->request(dev->host->arg, req);
 }
 
+void *
+dev_gpa_ptr(struct device *dev, uint64_t gpa, uint64_t len)
+{
+	if (dev->host == NULL || dev->host->gpa_ptr == NULL)
+		return (NULL);
+	return (dev->host->gpa_ptr(dev->host->arg, gpa, len));
+}
+
+/*
+ * Hypervisor services, passed through.  assign 1 registers, 0 removes.
+ * A host without them fails with ENOSYS; devices then take the slow
+ * path (exits and injected interrupts), which always works.
+ */
+int
+dev_ioeventfd(struct device *dev, int fd, enum dev_space space,
+    uint64_t addr, uint32_t len, int has_match, uint64_t match, int assign)
+{
+	if (dev->host == NULL || dev->host->ioeventfd == NULL) {
+		errno = ENOSYS;
+		return (-1);
+	}
+	return (dev->host->ioeventfd(dev->host->arg, fd, space, addr, len,
+	    has_match, match, assign));
+}
+
+int
+dev_irqfd(struct device *dev, int fd, uint32_t gsi, int assign)
+{
+	if (dev->host == NULL || dev->host->irqfd == NULL) {
+		errno = ENOSYS;
+		return (-1);
+	}
+	return (dev->host->irqfd(dev->host->arg, fd, gsi, assign));
+}
+
+int
+dev_msi_route(struct device *dev, uint32_t gsi, uint64_t addr,
+    uint32_t data)
+{
+	if (dev->host == NULL || dev->host->msi_route == NULL) {
+		errno = ENOSYS;
+		return (-1);
+	}
+	return (dev->host->msi_route(dev->host->arg, gsi, addr, data));
+}
+
+int
+dev_msi(struct device *dev, uint64_t addr, uint32_t data)
+{
+	if (dev->host == NULL || dev->host->msi == NULL) {
+		errno = ENOSYS;
+		return (-1);
+	}
+	return (dev->host->msi(dev->host->arg, addr, data));
+}
+
+int
+dev_gsi_alloc(struct device *dev, uint32_t n, uint32_t *first)
+{
+	if (dev->host == NULL || dev->host->gsi_alloc == NULL) {
+		errno = ENOSYS;
+		return (-1);
+	}
+	return (dev->host->gsi_alloc(dev->host->arg, n, first));
+}
+
 /*
  * May a guest-caused log line go out now?  On yes, *dropped says how
- * many were held back before it, for the line to mention.
+ * many were held back before it, for the line to mention.  The caller
+ * holds whatever lock guards rl.
  */
 int
 dev_ratelim(struct dev_ratelim *rl, unsigned int *dropped)
@@ -377,4 +448,19 @@ dev_ratelim(struct dev_ratelim *rl, unsigned int *dropped)
 	*dropped = rl->dropped;
 	rl->dropped = 0;
 	return (1);
+}
+
+/*
+ * The tail of a rate-limited line: how many were held back before it.
+ * Thread-local, so two threads logging at once do not share it.
+ */
+const char *
+dev_ratelim_note(unsigned int dropped)
+{
+	static __thread char	 buf[48];
+
+	if (dropped == 0)
+		return ("");
+	snprintf(buf, sizeof(buf), " (%u like it held back)", dropped);
+	return (buf);
 }

@@ -35,7 +35,10 @@ enum dev_request {
 
 /*
  * Services the vm process (or a unit test) provides to devices.  All
- * callbacks may be called from a vCPU thread or the event thread.
+ * callbacks may be called from a vCPU thread or the event thread, and
+ * any of them may be NULL (the dev_*() wrappers then fail with ENOSYS).
+ * Between two boots of the guest there is no hypervisor VM: the
+ * hypervisor calls then succeed and do nothing, as a reset follows.
  */
 struct dev_host {
 	struct event_base	*evbase;
@@ -43,6 +46,20 @@ struct dev_host {
 	void			(*irq_set)(void *, uint32_t, int);
 	void			(*request)(void *, enum dev_request);
 	uint64_t		 memsize;	/* guest RAM in bytes */
+	/* guest RAM: a pointer to [gpa, gpa + len) if all RAM, else NULL */
+	void			*(*gpa_ptr)(void *, uint64_t, uint64_t);
+	/* signal fd when the guest writes len bytes at addr (match: value) */
+	int			(*ioeventfd)(void *, int, enum dev_space,
+				    uint64_t, uint32_t, int, uint64_t, int);
+	/* inject the interrupt of gsi when fd is signalled */
+	int			(*irqfd)(void *, int, uint32_t, int);
+	/* route gsi to an MSI message, replacing its old route */
+	int			(*msi_route)(void *, uint32_t, uint64_t,
+				    uint32_t);
+	/* send one MSI message now */
+	int			(*msi)(void *, uint64_t, uint32_t);
+	/* n consecutive GSIs for MSI routes, for the life of the VM */
+	int			(*gsi_alloc)(void *, uint32_t, uint32_t *);
 };
 
 /* Per-device attach arguments; each device reads the fields it needs. */
@@ -60,7 +77,8 @@ struct devsw {
 	/*
 	 * One access of size 1, 2, 4 (or 8 for MMIO) at addr (absolute port
 	 * or guest-physical address).  A read fills data.  Called with
-	 * dev->lock held.
+	 * dev->lock held.  NULL for a device that claims nothing itself
+	 * (a PCI function: the bus claims its BARs).
 	 */
 	void		(*io)(struct device *, enum dev_space, uint64_t, int,
 			    uint8_t *, int);
@@ -148,6 +166,14 @@ void		 dev_detach_all(struct devices *);
 void		 dev_irq(struct device *, uint32_t, int);
 void		 dev_request(struct device *, enum dev_request);
 int		 dev_ratelim(struct dev_ratelim *, unsigned int *);
+const char	*dev_ratelim_note(unsigned int);
+void		*dev_gpa_ptr(struct device *, uint64_t, uint64_t);
+int		 dev_ioeventfd(struct device *, int, enum dev_space, uint64_t,
+		    uint32_t, int, uint64_t, int);
+int		 dev_irqfd(struct device *, int, uint32_t, int);
+int		 dev_msi_route(struct device *, uint32_t, uint64_t, uint32_t);
+int		 dev_msi(struct device *, uint64_t, uint32_t);
+int		 dev_gsi_alloc(struct device *, uint32_t, uint32_t *);
 
 /* the devices, one file each */
 extern const struct devsw ns8250_devsw;
@@ -156,5 +182,6 @@ extern const struct devsw pci_devsw;
 extern const struct devsw i8042_devsw;
 extern const struct devsw acpi_devsw;
 extern const struct devsw fw_cfg_devsw;
+extern const struct devsw viornd_devsw;
 
 #endif /* DEV_H */

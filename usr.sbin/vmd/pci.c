@@ -38,7 +38,7 @@
 struct pci_bar {
 	enum pci_bar_type	 type;
 	uint32_t		 size;
-	uint64_t		 mapped;	/* claimed and reported, or OFF */
+	uint64_t		 mapped;	/* claimed, reported; or OFF */
 };
 
 struct pci_func {
@@ -163,10 +163,10 @@ bars_update(struct pci_bus *bus, struct pci_func *f)
 		    dev_claim(bus->dev, bar_space(b), want, b->size) == -1) {
 			if (dev_ratelim(&bus->rl, &dropped))
 				log_warnx("pci: slot %u BAR %d at 0x%llx "
-				    "overlaps another device; not decoded "
-				    "(%u more held back)",
+				    "overlaps another device; not decoded%s",
 				    (unsigned int)(f - bus->slot), i,
-				    (unsigned long long)want, dropped);
+				    (unsigned long long)want, dropped ?
+				    " (more such lines held back)" : "");
 			want = PCI_BAR_OFF;
 		}
 		b->mapped = want;
@@ -344,6 +344,8 @@ pci_add_function(struct device *dev, uint8_t *slot_out,
 		if (bus->slot[s].used)
 			continue;
 		func_init(&bus->slot[s], id);
+		if (id->irq_pin != 0 && id->irq_line == 0)
+			bus->slot[s].cfg[PCI_CFG_INTLINE] = pci_intx_irq(s);
 		bus->slot[s].ops = ops;
 		bus->slot[s].cookie = cookie;
 		*slot_out = s;
@@ -464,6 +466,15 @@ pci_bar_base(struct device *dev, uint8_t slot, int i)
 		base = f->bar[i].mapped;
 	pthread_mutex_unlock(&dev->lock);
 	return (base);
+}
+
+/* The irq line INTA# of a slot is wired to (see vm.h). */
+uint8_t
+pci_intx_irq(uint8_t slot)
+{
+	static const uint8_t irqs[VM_PCI_NINTX] = VM_PCI_INTX_IRQS;
+
+	return (irqs[(slot + VM_PCI_NINTX - 1) % VM_PCI_NINTX]);
 }
 
 /*

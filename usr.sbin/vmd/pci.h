@@ -63,7 +63,7 @@ struct pci_func_id {
 	uint8_t		 progif;
 	uint8_t		 revision;
 	uint8_t		 irq_pin;	/* 1 for INTA#, 0 for none */
-	uint8_t		 irq_line;	/* initial Interrupt Line value */
+	uint8_t		 irq_line;	/* Interrupt Line; 0: the slot's */
 };
 
 /*
@@ -98,5 +98,6 @@ uint64_t	 pci_bar_base(struct device *, uint8_t, int);
 int		 pci_cfg_set(struct device *, uint8_t, uint8_t, const void *,
 		    size_t, const void *);
 int		 pci_set_intx_status(struct device *, uint8_t, int);
+uint8_t		 pci_intx_irq(uint8_t);
 
 #endif /* PCI_H */

@@ -127,7 +127,7 @@ struct virtq {
 	uint16_t		*used_event;	/* driver: interrupt me at... */
 	uint16_t		*avail_event;	/* device: notify me at... */
 	uint16_t		 mask;		/* size - 1 */
-	uint16_t		 signalled;	/* used_idx at the last decision */
+	uint16_t		 signalled;	/* used_idx when last asked */
 	int			 event_idx;
 	int			 indirect;
 	int			 broken;

@@ -48,6 +48,13 @@
 #define VM_PM1_SLP_EN		0x2000
 #define VM_PM1_SLP_TYP_S5	0	/* SLP_TYP for S5 (poweroff), as QEMU's */
 #define VM_SCI_IRQ		9	/* ACPI SCI: level, as QEMU's */
+/*
+ * PCI INTA# of the function in slot s (1-31) is wired to ISA IRQ
+ * VM_PCI_INTX_IRQS[(s - 1) % VM_PCI_NINTX], level-triggered, active high
+ * at the irqchip; the Interrupt Line register says the same at reset.
+ */
+#define VM_PCI_INTX_IRQS	{ 5, 10, 11, 3, 6, 7, 12, 14, 15 }
+#define VM_PCI_NINTX		9
 #define VM_IOAPIC_BASE		0xfec00000ULL	/* KVM's in-kernel IOAPIC */
 #define VM_LAPIC_BASE		0xfee00000ULL
 
@@ -111,6 +118,7 @@ struct vmctx {
 	int			 vcpu_paused;	/* the vCPU thread is parked */
 	struct devices		 devs;
 	struct dev_host		 host;
+	uint32_t		 gsi_next;	/* next GSI for an MSI route */
 	struct event_base	*evbase;
 	struct event		*ev_vcpu_done;
 	pthread_t		 vcpu_thread;

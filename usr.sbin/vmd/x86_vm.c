@@ -80,6 +80,88 @@ x86_dev_request(void *arg, enum dev_request req)
 	}
 }
 
+static void *
+x86_gpa_ptr(void *arg, uint64_t gpa, uint64_t len)
+{
+	struct vmctx	*ctx = arg;
+
+	return (vm_gpa_ptr(&ctx->mem, gpa, len));
+}
+
+/*
+ * Hypervisor services for devices.  Between boots there is no VM: the
+ * calls succeed without effect, and the devices' reset that follows
+ * forgets what they had registered.
+ */
+static int
+x86_ioeventfd(void *arg, int fd, enum dev_space space, uint64_t addr,
+    uint32_t len, int has_match, uint64_t match, int assign)
+{
+	struct vmctx	*ctx = arg;
+	int		 rv = 0;
+
+	pthread_mutex_lock(&ctx->vm_lock);
+	if (ctx->vm != NULL)
+		rv = vmm_ioeventfd(ctx->vm, fd, addr, len,
+		    space == DEV_SPACE_MMIO, has_match, match, !assign);
+	pthread_mutex_unlock(&ctx->vm_lock);
+	return (rv);
+}
+
+static int
+x86_irqfd(void *arg, int fd, uint32_t gsi, int assign)
+{
+	struct vmctx	*ctx = arg;
+	int		 rv = 0;
+
+	pthread_mutex_lock(&ctx->vm_lock);
+	if (ctx->vm != NULL)
+		rv = vmm_irqfd(ctx->vm, fd, gsi, !assign);
+	pthread_mutex_unlock(&ctx->vm_lock);
+	return (rv);
+}
+
+static int
+x86_msi_route(void *arg, uint32_t gsi, uint64_t addr, uint32_t data)
+{
+	struct vmctx	*ctx = arg;
+	int		 rv = 0;
+
+	pthread_mutex_lock(&ctx->vm_lock);
+	if (ctx->vm != NULL)
+		rv = vmm_msi_route(ctx->vm, gsi, addr, data);
+	pthread_mutex_unlock(&ctx->vm_lock);
+	return (rv);
+}
+
+static int
+x86_msi(void *arg, uint64_t addr, uint32_t data)
+{
+	struct vmctx	*ctx = arg;
+	int		 rv = 0;
+
+	pthread_mutex_lock(&ctx->vm_lock);
+	if (ctx->vm != NULL)
+		rv = vmm_signal_msi(ctx->vm, addr, data);
+	pthread_mutex_unlock(&ctx->vm_lock);
+	return (rv);
+}
+
+/* GSIs are handed out once, at attach, and kept across reboots. */
+static int
+x86_gsi_alloc(void *arg, uint32_t n, uint32_t *first)
+{
+	struct vmctx	*ctx = arg;
+
+	if (n > VMM_GSI_MAX - ctx->gsi_next) {
+		errno = ENOSPC;
+		return (-1);
+	}
+	*first = ctx->gsi_next;
+	ctx->gsi_next += n;
+	return (0);
+}
+
 static void
 com1_args(struct vmctx *ctx, struct dev_attach_args *a)
 {
@@ -101,6 +183,7 @@ static const struct {
 	{ &i8042_devsw,		NULL },
 	{ &acpi_devsw,		NULL },
 	{ &fw_cfg_devsw,	NULL },
+	{ &viornd_devsw,	NULL },	/* every VM has one, as on vmd */
 };
 
 int
@@ -114,6 +197,13 @@ x86_devices_attach(struct vmctx *ctx, char *err, size_t errlen)
 	ctx->host.irq_set = x86_irq_set;
 	ctx->host.request = x86_dev_request;
 	ctx->host.memsize = ctx->mem.memsize;
+	ctx->host.gpa_ptr = x86_gpa_ptr;
+	ctx->host.ioeventfd = x86_ioeventfd;
+	ctx->host.irqfd = x86_irqfd;
+	ctx->host.msi_route = x86_msi_route;
+	ctx->host.msi = x86_msi;
+	ctx->host.gsi_alloc = x86_gsi_alloc;
+	ctx->gsi_next = VMM_GSI_MSI_FIRST;
 	dev_init(&ctx->devs, &ctx->host);
 	for (i = 0; i < sizeof(x86_devtab) / sizeof(x86_devtab[0]); i++) {
 		memset(&a, 0, sizeof(a));

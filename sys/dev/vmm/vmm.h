@@ -191,6 +191,15 @@ struct vmm_host_stats {
 
 struct vmm_host_vcpu;
 
+/*
+ * Interrupt routes: GSIs below VMM_GSI_MSI_FIRST are the irqchip's pins
+ * (vmm_set_irq, irqfds of level lines); from there to VMM_GSI_MAX the
+ * caller may route GSIs to MSI messages (vmm_msi_route) and bind irqfds
+ * to them.  Which GSI is whose is the caller's to decide.
+ */
+#define VMM_GSI_MSI_FIRST	24
+#define VMM_GSI_MAX		1024
+
 /* vmm_kvm.c */
 int		 vmm_probe(int, char *, size_t);
 struct vmm_vm	*vmm_vm_create(int);
@@ -203,6 +212,8 @@ int		 vmm_signal_msi(struct vmm_vm *, uint64_t, uint32_t);
 int		 vmm_ioeventfd(struct vmm_vm *, int, uint64_t, uint32_t, int,
 		    int, uint64_t, int);
 int		 vmm_irqfd(struct vmm_vm *, int, uint32_t, int);
+int		 vmm_msi_route(struct vmm_vm *, uint32_t, uint64_t, uint32_t);
+int		 vmm_msi_unroute(struct vmm_vm *, uint32_t);
 struct vmm_vcpu	*vmm_vcpu_create(struct vmm_vm *, uint32_t);
 void		 vmm_vcpu_destroy(struct vmm_vcpu *);
 int		 vmm_vcpu_run(struct vmm_vcpu *, struct vmm_exit *);

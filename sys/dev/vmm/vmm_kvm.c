@@ -27,11 +27,19 @@
 #define VMM_IDENT_MAP_ADDR	0xfffbc000ULL	/* 1 page, Intel only */
 #define VMM_KICK_SIGNAL		SIGUSR1
 #define VMM_MAX_CPUID		256
+#define VMM_MAX_MSI_ROUTES	(VMM_GSI_MAX - VMM_GSI_MSI_FIRST)
+#define VMM_IRQCHIP_ROUTES	48	/* 16 PIC + 24 IOAPIC, with room */
 
 struct vmm_slot {
 	uint64_t	 gpa;
 	size_t		 len;
 	uint8_t		*hva;
+};
+
+struct vmm_msi_route {
+	uint32_t	 gsi;
+	uint32_t	 data;
+	uint64_t	 addr;
 };
 
 struct vmm_vm {
@@ -40,6 +48,9 @@ struct vmm_vm {
 	size_t		 run_size;
 	struct vmm_slot	 slot[VMM_MAX_SLOTS];
 	uint32_t	 nslot;
+	int		 irqchip;	/* routes exist to be set */
+	struct vmm_msi_route msi[VMM_MAX_MSI_ROUTES];
+	uint32_t	 nmsi;
 };
 
 struct vmm_vcpu {
@@ -84,6 +95,7 @@ vmm_probe(int kvmfd, char *err, size_t errlen)
 		{ KVM_CAP_PIT2, "in-kernel PIT" },
 		{ KVM_CAP_IMMEDIATE_EXIT, "immediate exit" },
 		{ KVM_CAP_SIGNAL_MSI, "MSI injection" },
+		{ KVM_CAP_IRQ_ROUTING, "interrupt routing" },
 	};
 	size_t	 i;
 	int	 v;
@@ -142,17 +154,19 @@ vmm_vm_create(int kvmfd)
  * PIT raises its interrupt, reaches PIC pin 0 and IOAPIC pin 2 (the
  * MADT's IRQ0 -> GSI 2 override); GSI 2 is the PIC cascade and reaches
  * nothing; every other GSI below 16 reaches the PIC and the IOAPIC pin
- * of its number, 16-23 the IOAPIC alone.
+ * of its number, 16-23 the IOAPIC alone.  The MSI routes of
+ * vmm_msi_route() follow: KVM takes the whole table at once.
  */
 static int
 vmm_irq_routing(struct vmm_vm *vm)
 {
 	struct kvm_irq_routing		*r;
 	struct kvm_irq_routing_entry	*e;
-	uint32_t			 gsi, n = 0;
+	uint32_t			 gsi, n = 0, i;
 	int				 rv;
 
-	r = calloc(1, sizeof(*r) + 48 * sizeof(*e));
+	r = calloc(1, sizeof(*r) + (VMM_IRQCHIP_ROUTES + vm->nmsi) *
+	    sizeof(*e));
 	if (r == NULL)
 		return (-1);
 	for (gsi = 0; gsi < 24; gsi++) {
@@ -172,6 +186,14 @@ vmm_irq_routing(struct vmm_vm *vm)
 		e->u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
 		e->u.irqchip.pin = gsi == 0 ? 2 : gsi;
 	}
+	for (i = 0; i < vm->nmsi; i++) {
+		e = &r->entries[n++];
+		e->gsi = vm->msi[i].gsi;
+		e->type = KVM_IRQ_ROUTING_MSI;
+		e->u.msi.address_lo = (uint32_t)vm->msi[i].addr;
+		e->u.msi.address_hi = (uint32_t)(vm->msi[i].addr >> 32);
+		e->u.msi.data = vm->msi[i].data;
+	}
 	r->nr = n;
 	rv = ioctl(vm->fd, KVM_SET_GSI_ROUTING, r) == -1 ? -1 : 0;
 	free(r);
@@ -190,6 +212,7 @@ vmm_irqchip_create(struct vmm_vm *vm)
 
 	if (ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0) == -1)
 		return (-1);
+	vm->irqchip = 1;
 	if (vmm_irq_routing(vm) == -1)
 		return (-1);
 	memset(&pit, 0, sizeof(pit));
@@ -292,6 +315,61 @@ vmm_irqfd(struct vmm_vm *vm, int fd, uint32_t gsi, int deassign)
 	if (deassign)
 		irqfd.flags = KVM_IRQFD_FLAG_DEASSIGN;
 	return (ioctl(vm->fd, KVM_IRQFD, &irqfd) == -1 ? -1 : 0);
+}
+
+/*
+ * Route gsi (VMM_GSI_MSI_FIRST up to VMM_GSI_MAX) to the MSI message
+ * addr/data, replacing its old route; irqfds bound to gsi follow at
+ * once.  The whole routing table goes to KVM_SET_GSI_ROUTING.
+ */
+int
+vmm_msi_route(struct vmm_vm *vm, uint32_t gsi, uint64_t addr, uint32_t data)
+{
+	struct vmm_msi_route	 old;
+	uint32_t		 i;
+
+	if (gsi < VMM_GSI_MSI_FIRST || gsi >= VMM_GSI_MAX || !vm->irqchip) {
+		errno = EINVAL;
+		return (-1);
+	}
+	for (i = 0; i < vm->nmsi && vm->msi[i].gsi != gsi; i++)
+		;
+	if (i == vm->nmsi) {
+		if (vm->nmsi >= VMM_MAX_MSI_ROUTES) {
+			errno = ENOSPC;
+			return (-1);
+		}
+		vm->nmsi++;
+		old.gsi = 0;
+	} else
+		old = vm->msi[i];
+	vm->msi[i].gsi = gsi;
+	vm->msi[i].addr = addr;
+	vm->msi[i].data = data;
+	if (vmm_irq_routing(vm) == -1) {
+		if (old.gsi == 0)
+			vm->nmsi--;
+		else
+			vm->msi[i] = old;
+		return (-1);
+	}
+	return (0);
+}
+
+/* Remove the MSI route of gsi (no irqfd may still be bound to it). */
+int
+vmm_msi_unroute(struct vmm_vm *vm, uint32_t gsi)
+{
+	uint32_t	 i;
+
+	for (i = 0; i < vm->nmsi && vm->msi[i].gsi != gsi; i++)
+		;
+	if (i == vm->nmsi) {
+		errno = ENOENT;
+		return (-1);
+	}
+	vm->msi[i] = vm->msi[--vm->nmsi];
+	return (vmm_irq_routing(vm));
 }
 
 /* The guest sees the CPUID leaves KVM supports; APIC ids follow vCPU ids. */

@@ -127,6 +127,22 @@ vmm_irqfd(struct vmm_vm *vm, int fd, uint32_t gsi, int deassign)
 	return (0);
 }
 
+int
+vmm_msi_route(struct vmm_vm *vm, uint32_t gsi, uint64_t addr, uint32_t data)
+{
+	if (gsi < VMM_GSI_MSI_FIRST || gsi >= VMM_GSI_MAX) {
+		errno = EINVAL;
+		return (-1);
+	}
+	return (0);
+}
+
+int
+vmm_msi_unroute(struct vmm_vm *vm, uint32_t gsi)
+{
+	return (0);
+}
+
 struct vmm_vcpu *
 vmm_vcpu_create(struct vmm_vm *vm, uint32_t id)
 {
