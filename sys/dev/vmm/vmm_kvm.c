@@ -61,7 +61,12 @@ struct vmm_vcpu {
 	pthread_t	 thread;	/* the thread in vmm_vcpu_run() */
 	int		 has_thread;
 	struct vmm_host_vcpu *host;	/* NULL: no host-quirk layer */
+	uint64_t	 sync;		/* KVM_SYNC_X86_* KVM fills on exit */
+	uint64_t	 valid;		/* ... and run->s.regs holds now */
 };
+
+#define VMM_SYNC	(KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | \
+			 KVM_SYNC_X86_EVENTS)
 
 /* Only interrupts KVM_RUN: no SA_RESTART, nothing to do. */
 static void
@@ -424,6 +429,17 @@ vmm_vcpu_create(struct vmm_vm *vm, uint32_t id)
 	if (run == MAP_FAILED)
 		goto fail;
 	vcpu->run = run;
+	/*
+	 * With KVM_CAP_SYNC_REGS, registers, special registers and events
+	 * come back in the run structure with every exit and go in with the
+	 * next run: no ioctl each.  That matters where each costs microseconds
+	 * (a nested host) and exits are finished in user space.
+	 */
+	if ((ioctl(vm->fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS) & VMM_SYNC) ==
+	    VMM_SYNC) {
+		vcpu->sync = VMM_SYNC;
+		vcpu->run->kvm_valid_regs = VMM_SYNC;
+	}
 	if (vmm_vcpu_set_cpuid(vcpu) == -1 || (vmm_host_enabled() &&
 	    (vcpu->host = vmm_host_vcpu_init(vcpu)) == NULL)) {
 		saved = errno;
@@ -560,8 +576,10 @@ vmm_vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *ve)
 		__atomic_store_n(&vcpu->has_thread, 1, __ATOMIC_RELEASE);
 	}
 	for (;;) {
+		vcpu->valid = 0;
 		if (ioctl(vcpu->fd, KVM_RUN, 0) == -1) {
 			if (errno == EINTR || errno == EAGAIN) {
+				vcpu->valid = vcpu->sync;
 				__atomic_store_n(&vcpu->run->immediate_exit, 0,
 				    __ATOMIC_RELAXED);
 				memset(ve, 0, sizeof(*ve));
@@ -570,6 +588,7 @@ vmm_vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *ve)
 			}
 			return (-1);
 		}
+		vcpu->valid = vcpu->sync;
 		vmm_exit_translate(vcpu, ve);
 		if (vcpu->host == NULL || vmm_host_exit(vcpu->host, ve) != 1)
 			return (0);
@@ -589,12 +608,97 @@ vmm_vcpu_kick(struct vmm_vcpu *vcpu)
 		pthread_kill(vcpu->thread, VMM_KICK_SIGNAL);
 }
 
+/*
+ * State the next KVM_RUN would load from run->s.regs is loaded now, for
+ * an ioctl that reads or changes the same state.
+ */
+static int
+vmm_sync_flush(struct vmm_vcpu *vcpu)
+{
+	struct kvm_run	*run = vcpu->run;
+
+	if ((run->kvm_dirty_regs & KVM_SYNC_X86_REGS) &&
+	    ioctl(vcpu->fd, KVM_SET_REGS, &run->s.regs.regs) == -1)
+		return (-1);
+	if ((run->kvm_dirty_regs & KVM_SYNC_X86_SREGS) &&
+	    ioctl(vcpu->fd, KVM_SET_SREGS, &run->s.regs.sregs) == -1)
+		return (-1);
+	if ((run->kvm_dirty_regs & KVM_SYNC_X86_EVENTS) &&
+	    ioctl(vcpu->fd, KVM_SET_VCPU_EVENTS, &run->s.regs.events) == -1)
+		return (-1);
+	run->kvm_dirty_regs = 0;
+	return (0);
+}
+
+static int
+vmm_kregs_get(struct vmm_vcpu *vcpu, struct kvm_regs *k)
+{
+	if (vcpu->valid & KVM_SYNC_X86_REGS) {
+		*k = vcpu->run->s.regs.regs;
+		return (0);
+	}
+	return (ioctl(vcpu->fd, KVM_GET_REGS, k) == -1 ? -1 : 0);
+}
+
+static int
+vmm_kregs_put(struct vmm_vcpu *vcpu, const struct kvm_regs *k)
+{
+	if (vcpu->valid & KVM_SYNC_X86_REGS) {
+		vcpu->run->s.regs.regs = *k;
+		vcpu->run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+		return (0);
+	}
+	return (ioctl(vcpu->fd, KVM_SET_REGS, k) == -1 ? -1 : 0);
+}
+
+static int
+vmm_ksregs_get(struct vmm_vcpu *vcpu, struct kvm_sregs *k)
+{
+	if (vcpu->valid & KVM_SYNC_X86_SREGS) {
+		*k = vcpu->run->s.regs.sregs;
+		return (0);
+	}
+	return (ioctl(vcpu->fd, KVM_GET_SREGS, k) == -1 ? -1 : 0);
+}
+
+static int
+vmm_ksregs_put(struct vmm_vcpu *vcpu, const struct kvm_sregs *k)
+{
+	if (vcpu->valid & KVM_SYNC_X86_SREGS) {
+		vcpu->run->s.regs.sregs = *k;
+		vcpu->run->kvm_dirty_regs |= KVM_SYNC_X86_SREGS;
+		return (0);
+	}
+	return (ioctl(vcpu->fd, KVM_SET_SREGS, k) == -1 ? -1 : 0);
+}
+
+static int
+vmm_kevents_get(struct vmm_vcpu *vcpu, struct kvm_vcpu_events *k)
+{
+	if (vcpu->valid & KVM_SYNC_X86_EVENTS) {
+		*k = vcpu->run->s.regs.events;
+		return (0);
+	}
+	return (ioctl(vcpu->fd, KVM_GET_VCPU_EVENTS, k) == -1 ? -1 : 0);
+}
+
+static int
+vmm_kevents_put(struct vmm_vcpu *vcpu, const struct kvm_vcpu_events *k)
+{
+	if (vcpu->valid & KVM_SYNC_X86_EVENTS) {
+		vcpu->run->s.regs.events = *k;
+		vcpu->run->kvm_dirty_regs |= KVM_SYNC_X86_EVENTS;
+		return (0);
+	}
+	return (ioctl(vcpu->fd, KVM_SET_VCPU_EVENTS, k) == -1 ? -1 : 0);
+}
+
 int
 vmm_get_regs(struct vmm_vcpu *vcpu, struct vmm_regs *r)
 {
 	struct kvm_regs	 k;
 
-	if (ioctl(vcpu->fd, KVM_GET_REGS, &k) == -1)
+	if (vmm_kregs_get(vcpu, &k) == -1)
 		return (-1);
 	r->rax = k.rax; r->rbx = k.rbx; r->rcx = k.rcx; r->rdx = k.rdx;
 	r->rsi = k.rsi; r->rdi = k.rdi; r->rsp = k.rsp; r->rbp = k.rbp;
@@ -615,7 +719,7 @@ vmm_set_regs(struct vmm_vcpu *vcpu, const struct vmm_regs *r)
 	k.r8 = r->r8; k.r9 = r->r9; k.r10 = r->r10; k.r11 = r->r11;
 	k.r12 = r->r12; k.r13 = r->r13; k.r14 = r->r14; k.r15 = r->r15;
 	k.rip = r->rip; k.rflags = r->rflags;
-	return (ioctl(vcpu->fd, KVM_SET_REGS, &k) == -1 ? -1 : 0);
+	return (vmm_kregs_put(vcpu, &k));
 }
 
 static void
@@ -658,7 +762,7 @@ vmm_get_sregs(struct vmm_vcpu *vcpu, struct vmm_sregs *s)
 {
 	struct kvm_sregs	 k;
 
-	if (ioctl(vcpu->fd, KVM_GET_SREGS, &k) == -1)
+	if (vmm_ksregs_get(vcpu, &k) == -1)
 		return (-1);
 	seg_from_kvm(&s->cs, &k.cs);
 	seg_from_kvm(&s->ds, &k.ds);
@@ -683,7 +787,7 @@ vmm_set_sregs(struct vmm_vcpu *vcpu, const struct vmm_sregs *s)
 {
 	struct kvm_sregs	 k;
 
-	if (ioctl(vcpu->fd, KVM_GET_SREGS, &k) == -1)
+	if (vmm_ksregs_get(vcpu, &k) == -1)
 		return (-1);
 	seg_to_kvm(&k.cs, &s->cs);
 	seg_to_kvm(&k.ds, &s->ds);
@@ -701,7 +805,7 @@ vmm_set_sregs(struct vmm_vcpu *vcpu, const struct vmm_sregs *s)
 	k.cr8 = s->cr8; k.efer = s->efer;
 	if (s->apic_base != 0)
 		k.apic_base = s->apic_base;
-	return (ioctl(vcpu->fd, KVM_SET_SREGS, &k) == -1 ? -1 : 0);
+	return (vmm_ksregs_put(vcpu, &k));
 }
 
 /* Host pointer for len bytes of guest-physical memory, or NULL. */
@@ -734,7 +838,8 @@ vmm_read_insn(struct vmm_vcpu *vcpu, uint8_t *buf, size_t len)
 	uint8_t			*p;
 	size_t			 n = 0, chunk;
 
-	if (vmm_get_regs(vcpu, &r) == -1 || vmm_get_sregs(vcpu, &s) == -1)
+	if (vmm_get_regs(vcpu, &r) == -1 || vmm_get_sregs(vcpu, &s) == -1 ||
+	    vmm_sync_flush(vcpu) == -1)
 		return (-1);
 	la = s.cs.base + r.rip;
 	while (n < len) {
@@ -759,14 +864,14 @@ vmm_inject_exception(struct vmm_vcpu *vcpu, uint8_t vector)
 {
 	struct kvm_vcpu_events	 ev;
 
-	if (ioctl(vcpu->fd, KVM_GET_VCPU_EVENTS, &ev) == -1)
+	if (vmm_kevents_get(vcpu, &ev) == -1)
 		return (-1);
 	ev.exception.injected = 1;
 	ev.exception.nr = vector;
 	ev.exception.has_error_code = 0;
 	ev.exception.error_code = 0;
 	ev.flags = 0;
-	return (ioctl(vcpu->fd, KVM_SET_VCPU_EVENTS, &ev) == -1 ? -1 : 0);
+	return (vmm_kevents_put(vcpu, &ev));
 }
 
 void
@@ -824,7 +929,11 @@ vmm_set_debug(struct vmm_vcpu *vcpu, const struct vmm_debug *dbg)
 			d.arch.debugreg[7] |= 1ULL << (2 * i);
 		}
 	}
-	return (ioctl(vcpu->fd, KVM_SET_GUEST_DEBUG, &d) == -1 ? -1 : 0);
+	if (vmm_sync_flush(vcpu) == -1 ||
+	    ioctl(vcpu->fd, KVM_SET_GUEST_DEBUG, &d) == -1)
+		return (-1);
+	vcpu->valid &= ~KVM_SYNC_X86_REGS;	/* it may change RFLAGS.TF */
+	return (0);
 }
 
 /*
@@ -871,6 +980,8 @@ vmm_get_msr(struct vmm_vcpu *vcpu, uint32_t index, uint64_t *value)
 	memset(&m, 0, sizeof(m));
 	m.h.nmsrs = 1;
 	m.e.index = index;
+	if (vmm_sync_flush(vcpu) == -1)
+		return (-1);
 	errno = 0;
 	if (ioctl(vcpu->fd, KVM_GET_MSRS, &m) != 1) {
 		if (errno == 0)
@@ -894,6 +1005,8 @@ vmm_set_msr(struct vmm_vcpu *vcpu, uint32_t index, uint64_t value)
 	m.h.nmsrs = 1;
 	m.e.index = index;
 	m.e.data = value;
+	if (vmm_sync_flush(vcpu) == -1)
+		return (-1);
 	errno = 0;
 	if (ioctl(vcpu->fd, KVM_SET_MSRS, &m) != 1) {
 		if (errno == 0)
@@ -911,7 +1024,8 @@ vmm_translate(struct vmm_vcpu *vcpu, uint64_t la, struct vmm_translation *t)
 
 	memset(&tr, 0, sizeof(tr));
 	tr.linear_address = la;
-	if (ioctl(vcpu->fd, KVM_TRANSLATE, &tr) == -1)
+	if (vmm_sync_flush(vcpu) == -1 ||
+	    ioctl(vcpu->fd, KVM_TRANSLATE, &tr) == -1)
 		return (-1);
 	t->gpa = tr.physical_address;
 	t->valid = tr.valid != 0;
@@ -953,7 +1067,7 @@ vmm_get_fpu(struct vmm_vcpu *vcpu, struct vmm_fpu *f)
 {
 	struct kvm_fpu	 k;
 
-	if (ioctl(vcpu->fd, KVM_GET_FPU, &k) == -1)
+	if (vmm_sync_flush(vcpu) == -1 || ioctl(vcpu->fd, KVM_GET_FPU, &k) == -1)
 		return (-1);
 	memcpy(f->fpr, k.fpr, sizeof(f->fpr));
 	f->fcw = k.fcw;
@@ -982,6 +1096,8 @@ vmm_set_fpu(struct vmm_vcpu *vcpu, const struct vmm_fpu *f)
 	k.last_dp = f->last_dp;
 	memcpy(k.xmm, f->xmm, sizeof(k.xmm));
 	k.mxcsr = f->mxcsr;
+	if (vmm_sync_flush(vcpu) == -1)
+		return (-1);
 	return (ioctl(vcpu->fd, KVM_SET_FPU, &k) == -1 ? -1 : 0);
 }
 
@@ -990,7 +1106,7 @@ vmm_get_events(struct vmm_vcpu *vcpu, struct vmm_events *e)
 {
 	struct kvm_vcpu_events	 k;
 
-	if (ioctl(vcpu->fd, KVM_GET_VCPU_EVENTS, &k) == -1)
+	if (vmm_kevents_get(vcpu, &k) == -1)
 		return (-1);
 	memset(e, 0, sizeof(*e));
 	e->exception.injected = k.exception.injected;
@@ -1013,7 +1129,7 @@ vmm_set_events(struct vmm_vcpu *vcpu, const struct vmm_events *e)
 {
 	struct kvm_vcpu_events	 k;
 
-	if (ioctl(vcpu->fd, KVM_GET_VCPU_EVENTS, &k) == -1)
+	if (vmm_kevents_get(vcpu, &k) == -1)
 		return (-1);
 	k.exception.injected = e->exception.injected;
 	k.exception.nr = e->exception.nr;
@@ -1027,5 +1143,5 @@ vmm_set_events(struct vmm_vcpu *vcpu, const struct vmm_events *e)
 	k.nmi.pending = e->nmi.pending;
 	k.nmi.masked = e->nmi.masked;
 	k.flags = KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW;
-	return (ioctl(vcpu->fd, KVM_SET_VCPU_EVENTS, &k) == -1 ? -1 : 0);
+	return (vmm_kevents_put(vcpu, &k));
 }
