@@ -86,7 +86,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rv == 0 && (regs.rip > UINT32_MAX ||
 	    vm_gpa_ptr(&mem, regs.rip, 1) == NULL))
 		abort();
-	if (rv == 0 && !((kind == LOADFILE_PVH && regs.rbx == 0x6000) ||
+	if (rv == 0 && !(((kind == LOADFILE_PVH ||
+	    kind == LOADFILE_PVH_LINUX) && regs.rbx == 0x6000) ||
 	    (kind == LOADFILE_OPENBSD && regs.rsp == 0xffdc)))
 		abort();
 	if (rv != 0 && rv != -1)

@@ -347,6 +347,36 @@ good_image(void)
 }
 
 /* The fd's offset must not matter: the same fd is reloaded on reboot. */
+/*
+ * Linux's own notes (owner "Linux") make it a vmlinux: the host-quirk
+ * layer gives those Linux options.  Put one where the GNU note was,
+ * with an empty note filling the rest of that slot.
+ */
+static void
+linux_notes(void)
+{
+	Elf64_Nhdr	*n;
+	uint32_t	 salt = 0;
+
+	build_good(&img);
+	memset(img.b + NOTE_OFF + NOTE_GNU, 0, NOTE_XEN17 - NOTE_GNU);
+	n = note(&img, NOTE_GNU);
+	n->n_namesz = 6;		/* "Linux", padded to 8 */
+	n->n_descsz = 4;
+	n->n_type = 0x100;		/* LINUX_ELFNOTE_BUILD_SALT */
+	memcpy(n + 1, "Linux", 6);
+	memcpy((uint8_t *)(n + 1) + 8, &salt, 4);
+	CHECK(load(img.b, img.len, "console=ttyS0") == 0);
+	CHECK(lkind == LOADFILE_PVH_LINUX);
+	/* "Linu" (namesz 4) is not it */
+	memset(img.b + NOTE_OFF + NOTE_GNU, 0, NOTE_XEN17 - NOTE_GNU);
+	n->n_namesz = 4;
+	n->n_descsz = 20;
+	memcpy(n + 1, "Linu", 4);
+	CHECK(load(img.b, img.len, "console=ttyS0") == 0);
+	CHECK(lkind == LOADFILE_PVH);
+}
+
 static void
 reload_same_fd(void)
 {
@@ -1238,6 +1268,7 @@ main(int argc, char *argv[])
 	RUN(reload_same_fd);
 	RUN(pvh_desc_32bit);
 	RUN(notes_in_sections);
+	RUN(linux_notes);
 	RUN(max_cmdline);
 	RUN(bad_magic);
 	RUN(empty_and_truncated);

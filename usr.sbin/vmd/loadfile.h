@@ -32,6 +32,7 @@ struct loadfile_args {
 /* How the kernel was booted: decides what else the platform gives it. */
 enum loadfile_kind {
 	LOADFILE_PVH,		/* ELF with a PVH entry note */
+	LOADFILE_PVH_LINUX,	/* the same with Linux's notes: a vmlinux */
 	LOADFILE_OPENBSD,	/* OpenBSD ELF kernel, vmd's boot arguments */
 	LOADFILE_LINUX,		/* bzImage, the 64-bit Linux boot protocol */
 	LOADFILE_BIOS		/* firmware (SeaBIOS), from the reset vector */

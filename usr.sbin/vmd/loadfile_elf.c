@@ -154,6 +154,7 @@ struct elf_image {
 	int		 have_entry;
 	uint32_t	 entry;
 	int		 openbsd;	/* an OpenBSD kernel */
+	int		 is_linux;	/* Linux's notes: a vmlinux */
 	const struct boot_area *areas;
 	size_t		 nareas;
 	const char	*area_name;
@@ -389,6 +390,8 @@ elf_parse_notes(struct elf_image *img, const uint8_t *buf, size_t len,
 		if (nh.n_namesz == 8 && memcmp(name, "OpenBSD", 8) == 0 &&
 		    nh.n_type == NT_OPENBSD_IDENT)
 			img->openbsd = 1;
+		if (nh.n_namesz == 6 && memcmp(name, "Linux", 6) == 0)
+			img->is_linux = 1;
 		if (!img->have_entry && nh.n_namesz == 4 &&
 		    memcmp(name, "Xen", 4) == 0 &&
 		    nh.n_type == XEN_ELFNOTE_PHYS32_ENTRY) {
@@ -1098,7 +1101,10 @@ loadfile_elf(const struct loadfile_args *args, const struct vm_mem *mem,
 	img->size = (uint64_t)st.st_size;
 	if (elf_load(img, args, mem, cmdline, cmdlen, regs, sregs) == -1)
 		goto done;
-	*kind = img->have_entry ? LOADFILE_PVH : LOADFILE_OPENBSD;
+	if (!img->have_entry)
+		*kind = LOADFILE_OPENBSD;
+	else
+		*kind = img->is_linux ? LOADFILE_PVH_LINUX : LOADFILE_PVH;
 	rv = 0;
  done:
 	saved = errno;

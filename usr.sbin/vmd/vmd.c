@@ -342,7 +342,8 @@ main(int argc, char *argv[])
 	log_info("started");
 	if (vmd.hostquirks) {
 		log_info("host-quirk layer on: %s", hostwhy);
-		log_info("Linux guests here need on their command line: %s",
+		log_info("Linux kernels vmd boots here get on their command "
+		    "line: %s",
 		    vmm_host_linux_args());
 	}
 	vmd_start_enabled(&vmd);

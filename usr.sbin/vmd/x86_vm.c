@@ -327,6 +327,40 @@ x86_bios(struct vmctx *ctx, char *err, size_t errlen)
 }
 
 /*
+ * Where the host-quirk layer is on, a Linux kernel vmd loads itself gets
+ * the options that keep it off what the host cannot emulate (vmm(4)),
+ * after the user's: it is loaded again with them.
+ */
+static int
+x86_linux_quirks(struct vmctx *ctx, struct loadfile_args *la,
+    struct vmm_regs *regs, struct vmm_sregs *sregs, enum loadfile_kind *kind,
+    char *err, size_t errlen)
+{
+	char		 cmdline[VM_CMDLINE_LEN];
+	const char	*user = la->cmdline != NULL ? la->cmdline : "";
+	const char	*add = vmm_host_linux_args();
+	int		 n;
+
+	n = snprintf(cmdline, sizeof(cmdline), "%s%s%s", user,
+	    user[0] != '\0' ? " " : "", add);
+	if (n < 0 || (size_t)n >= sizeof(cmdline)) {
+		snprintf(err, errlen, "command line too long for the %zu "
+		    "bytes of options this host adds for Linux (max %d)",
+		    strlen(add) + 1, VM_CMDLINE_LEN - 1);
+		errno = EINVAL;
+		return (-1);
+	}
+	la->cmdline = cmdline;
+	memset(regs, 0, sizeof(*regs));
+	memset(sregs, 0, sizeof(*sregs));
+	if (loadfile(la, &ctx->mem, regs, sregs, kind, err, errlen) == -1)
+		return (-1);
+	la->cmdline = user;
+	log_debug("Linux kernel: host-quirk options added to its command line");
+	return (0);
+}
+
+/*
  * Create the hypervisor VM and its vCPU, load the kernel and set the
  * entry state.  Called at start and again after each guest reset.
  */
@@ -369,6 +403,10 @@ x86_boot(struct vmctx *ctx, char *err, size_t errlen)
 	la.cmdline = ctx->params->vmc_cmdline;
 	la.rsdp = ACPI_RSDP_GPA;
 	if (loadfile(&la, &ctx->mem, &regs, &sregs, &kind, err, errlen) == -1)
+		return (-1);
+	if (vmm_host_enabled() && (kind == LOADFILE_LINUX ||
+	    kind == LOADFILE_PVH_LINUX) && x86_linux_quirks(ctx, &la, &regs,
+	    &sregs, &kind, err, errlen) == -1)
 		return (-1);
 	/*
 	 * Linux gets ACPI tables; an OpenBSD kernel gets the platform it
