@@ -35,9 +35,13 @@ trap 'exit 141' PIPE
 pass=0 fail=0 skip=0
 run() {
 	name=$1; shift
+	t0=$(date +%s%N)
 	"$@" >"$out" 2>&1 </dev/null
 	rc=$?
+	t1=$(date +%s%N)
 	sed "s|^|[$name] |" "$out"
+	# what each test costs, to keep the whole run within its budget
+	echo "[$name] took $(( (t1 - t0) / 1000000 )) ms"
 	p=$(grep -c '^PASS ' "$out"); f=$(grep -c '^FAIL ' "$out")
 	s=$(grep -c '^SKIP ' "$out")
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
