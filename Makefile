@@ -172,6 +172,11 @@ bench/uart_bench: bench/uart_bench.o usr.sbin/vmd/dev.o usr.sbin/vmd/ns8250.o \
     $(LIBUTIL)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+bench/virtio_bench: bench/virtio_bench.o $(VMD_LIB) $(VMM_NULL_SRCS:.c=.o) \
+    $(LIBUTIL)
+	$(CC) $(LDFLAGS) -o $@ $< $(VMD_LIB) $(VMM_NULL_SRCS:.c=.o) \
+	    $(LIBUTIL) $(LIBS_ZYDIS) $(LDLIBS)
+
 bench/virtq_bench: bench/virtq_bench.o usr.sbin/vmd/virtq.o
 	$(CC) $(LDFLAGS) -o $@ $^
 
@@ -185,7 +190,7 @@ bench/dhcp_bench: bench/dhcp_bench.o usr.sbin/vmd/dhcp.o
 	$(CC) $(LDFLAGS) -o $@ $^
 
 bench: all bench/uart_bench bench/virtq_bench bench/disk_bench bench/netpeer \
-	bench/dhcp_bench
+	bench/dhcp_bench bench/virtio_bench
 
 deps:
 	@sh ./deps.sh
@@ -202,7 +207,7 @@ install: all
 clean:
 	rm -f $(VMD) $(VMCTL) $(LIBUTIL) $(VMD_LIB) $(VMD_PARSE) $(UNIT_BINS) \
 	    $(NET_TEST_BINS) \
-	    $(FUZZERS) $(DISKTOOL) bench/uart_bench bench/virtq_bench \
+	    $(FUZZERS) $(DISKTOOL) bench/uart_bench bench/virtq_bench bench/virtio_bench \
 	    bench/disk_bench bench/netpeer bench/dhcp_bench
 	find . -type f \( -name '*.o' -o -name '*.d' \) | xargs rm -f
 	$(MAKE) guest-clean
