@@ -4,7 +4,8 @@
 # (NAME.args holds extra arguments such as -D macros) and compares its
 # stdout and stderr with NAME.ok, and checks that the exit status is 0
 # exactly when the output ends in "configuration OK".  Then parses a
-# generated file of 10 000 VMs.  Prints "PASS config.NAME" or
+# generated file of 10 000 VMs, and checks vmd's own option errors.
+# Prints "PASS config.NAME" or
 # "FAIL config.NAME: ..." per case.  With -r it rewrites every NAME.ok
 # from the current output instead (review the diff before committing).
 # It writes nothing in the tree but the .ok files in -r mode; it never
@@ -99,3 +100,24 @@ if [ "$rc" -eq 1 ] && grep -q "nonexistent.conf" "$tmp/out"; then
 else
 	echo "FAIL config.missing_file: status $rc: $(head -3 "$tmp/out")"
 fi
+
+# vmd's own command line: its complaints name vmd, and options end at the
+# first operand (no GNU reordering).
+usage="usage: vmd [-dnv] [-D macro=value] [-f file] [-s socket]"
+vmd_cli() {	# name, expected output, arguments...
+	name=$1 want=$2
+	shift 2
+	"$VMD" "$@" >"$tmp/out" 2>&1
+	rc=$?
+	if [ "$rc" -eq 1 ] && [ "$(cat "$tmp/out")" = "$want" ]; then
+		echo "PASS config.$name"
+	else
+		echo "FAIL config.$name: status $rc: $(head -3 "$tmp/out")"
+	fi
+}
+vmd_cli cli_unknown "vmd: unknown option -- x
+$usage" -x
+vmd_cli cli_noarg "vmd: option requires an argument -- f
+$usage" -n -f
+vmd_cli cli_operand "$usage" -n -f empty.conf extra
+vmd_cli cli_after_operand "$usage" -n extra -f empty.conf

@@ -50,6 +50,32 @@ expect unknown 1 "unknown argument: frob" $VMCTL frob
 expect ambiguous-st 1 "ambiguous argument: st" $VMCTL st
 expect ambiguous-re 1 "ambiguous argument: re" $VMCTL re
 expect ambiguous-lo 1 "ambiguous argument: lo" $VMCTL lo
+expect ambiguous-empty 1 "ambiguous argument: " $VMCTL ""
+# No GNU reordering: options after the operand are a usage error.
+expect after-start 1 "usage:${TAB}vmctl [-v] start [-cL] [-B device] [-b path] [-d disk] [-i count]" \
+    $NOSOCK start vm1 -c
+expect after-stop 1 "usage:${TAB}vmctl [-v] stop [-fw] [id | -a]" \
+    $NOSOCK stop vm1 -f
+expect after-status 1 "usage:${TAB}vmctl [-v] status [-r] [id]" \
+    $NOSOCK status vm1 -r
+# A dash where the id goes is an invalid id.
+for c in console pause unpause wait; do
+	expect "dash-$c" 1 "vmctl: invalid id: -x" $NOSOCK $c -x
+done
+expect dash-stop 1 "vmctl: invalid id: -x" $NOSOCK stop -- -x
+long=$(printf 'n%.0s' $(seq 64))
+for c in console stop status; do
+	expect "long-$c" 1 "vmctl: invalid id: $long" $NOSOCK $c "$long"
+	grep -qx "vmctl: name too long" "$T/out" && pass "long-$c-why" ||
+	    fail "long-$c-why" "$(cat "$T/out")"
+done
+expect long-63 1 "" $NOSOCK status "${long#n}"
+grep -q "invalid id\|too long" "$T/out" && fail long-63-ok "$(cat "$T/out")" ||
+    pass long-63-ok
+expect kernel-dir 1 "vmctl: kernel must be a regular file" \
+    $NOSOCK start -b "$T" vm1
+expect kernel-missing 1 "vmctl: invalid boot image path: No such file or directory" \
+    $NOSOCK start -b "$T/nothere" vm1
 expect usage-start 1 "usage:${TAB}vmctl [-v] start [-cL] [-B device] [-b path] [-d disk] [-i count]" \
     $NOSOCK start
 expect usage-stop 1 "usage:${TAB}vmctl [-v] stop [-fw] [id | -a]" $NOSOCK stop
@@ -66,8 +92,6 @@ expect usage-unpause 1 "usage:${TAB}vmctl [-v] unpause id" $NOSOCK unpause a b
 expect usage-create 1 "usage:${TAB}vmctl [-v] create [-b base | -i disk] [-s size] disk" \
     $NOSOCK create
 # create itself: vmctl_create.sh
-expect load-missing 1 "vmctl: $T/nothere.conf: No such file or directory" \
-    $NOSOCK load "$T/nothere.conf"
 expect no-daemon 1 "" $NOSOCK status
 
 need_root
@@ -138,6 +162,13 @@ vm "m1" {
 CONF
 expect_silent load load_relative
 expect load-added 0 "" vmctl status m1
+# a file that is not there: vmd says so, as vmd -f does
+expect load-missing 1 \
+    "vmctl: command failed: failed to open $T/nothere.conf: No such file or directory" \
+    vmctl load "$T/nothere.conf"
+expect load-missing-relative 1 \
+    "vmctl: command failed: failed to open $T/nothere.conf: No such file or directory" \
+    sh -c "cd '$T' && '$VMCTL' -s '$SOCK' load nothere.conf"
 printf 'vm "bad" {\n\tmemory lots\n}\n' >"$T/bad.conf"
 expect load-bad 1 "" vmctl load "$T/bad.conf"
 grep -q "^vmctl: command failed" "$T/out" && pass load-bad-message ||

@@ -8,9 +8,11 @@
  */
 
 #include <sys/types.h>
+#include <sys/stat.h>
 
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,7 +75,8 @@ ctl_usage(const struct ctl_command *ctl)
 
 /*
  * An exact name wins; otherwise the word must be the prefix of exactly
- * one command.
+ * one command.  No command is the prefix of another, so this is
+ * OpenBSD's rule.
  */
 static const struct ctl_command *
 lookup_command(const char *word)
@@ -84,7 +87,8 @@ lookup_command(const char *word)
 	for (ctl = ctl_commands; ctl->name != NULL; ctl++) {
 		if (strcmp(ctl->name, word) == 0)
 			return (ctl);
-		if (len == 0 || strncmp(ctl->name, word, len) != 0)
+		/* "" is a prefix of every command: ambiguous */
+		if (strncmp(ctl->name, word, len) != 0)
 			continue;
 		if (found != NULL) {
 			fprintf(stderr, "ambiguous argument: %s\n", word);
@@ -99,19 +103,27 @@ lookup_command(const char *word)
 	return (found);
 }
 
-/* The one "id | name" operand of a command. */
+/*
+ * The one "id | name" operand of a command.  As OpenBSD's vmctl: a name
+ * too long is said first, then every refusal is "invalid id".
+ */
 static void
 operand_vmid(struct parse_result *res, const char *word)
 {
 	const char	*errstr;
 
-	if (parse_vmid(word, &res->id, res->name, &errstr) == -1)
-		errx(1, "%s: %s", errstr, word);
+	if (parse_vmid(word, &res->id, res->name, &errstr) == -1) {
+		if (strcmp(errstr, "invalid id") != 0)
+			warnx("%s", errstr);
+		errx(1, "invalid id: %s", word);
+	}
 }
 
 /*
  * getopt(3) for a command: its complaints name vmctl, not the command
  * (GNU getopt would print argv[0]), and end with the command's usage.
+ * opts start with '+': options end at the first operand, as on OpenBSD
+ * ("start vm1 -c" is a usage error, not a reordered "start -c vm1").
  */
 static int
 ctl_getopt(struct parse_result *res, int argc, char *argv[],
@@ -122,7 +134,7 @@ ctl_getopt(struct parse_result *res, int argc, char *argv[],
 	opterr = 0;
 	if ((ch = getopt(argc, argv, opts)) != '?')
 		return (ch);
-	if (optopt != 0 && strchr(opts, optopt) != NULL)
+	if (optopt != 0 && strchr(opts + 1, optopt) != NULL)
 		warnx("option requires an argument -- %c", optopt);
 	else if (optopt != 0)
 		warnx("unknown option -- %c", optopt);
@@ -158,9 +170,28 @@ opt_memsize(struct parse_result *res, const char *word)
 }
 
 /*
- * Each command parses its own options, argv[0] being its name.  GNU
- * getopt may then take options after the operand too ("start vm1 -c");
- * optind = 0 makes it start over for the second getopt pass.
+ * start -b: the kernel must be a file vmctl's user can open, as on
+ * OpenBSD where vmctl opens it (vmd opens it again, with the user's
+ * rights).  Non-blocking, so that a FIFO cannot hang vmctl.
+ */
+static void
+check_kernel(const char *path)
+{
+	struct stat	 st;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
+		err(1, "cannot open kernel '%s'", path);
+	if (fstat(fd, &st) == -1)
+		err(1, "fstat kernel");
+	if (!S_ISREG(st.st_mode))
+		errx(1, "kernel must be a regular file");
+	(void)close(fd);
+}
+
+/*
+ * Each command parses its own options, argv[0] being its name; optind =
+ * 0 makes GNU getopt start over for this second pass.
  */
 static int
 ctl_start(struct parse_result *res, int argc, char *argv[])
@@ -171,7 +202,7 @@ ctl_start(struct parse_result *res, int argc, char *argv[])
 
 	optind = 0;
 	while ((ch = ctl_getopt(res, argc, argv,
-	    "b:B:cd:i:k:Lm:n:r:t:")) != -1) {
+	    "+b:B:cd:i:k:Lm:n:r:t:")) != -1) {
 		if ((missing = start_flag_missing(ch)) != NULL)
 			errx(1, "-%c: %s", ch, missing);
 		switch (ch) {
@@ -217,6 +248,8 @@ ctl_start(struct parse_result *res, int argc, char *argv[])
 	operand_vmid(res, argv[0]);
 	if (res->id == 0 && !vm_name_valid(res->name))
 		errx(1, "invalid VM name");
+	if (res->kernel[0] != '\0')
+		check_kernel(res->kernel);
 	return (vmmaction(res));
 }
 
@@ -229,7 +262,7 @@ ctl_create(struct parse_result *res, int argc, char *argv[])
 	int		 ch;
 
 	optind = 0;
-	while ((ch = ctl_getopt(res, argc, argv, "b:i:s:")) != -1) {
+	while ((ch = ctl_getopt(res, argc, argv, "+b:i:s:")) != -1) {
 		switch (ch) {
 		case 'b':
 			base = optarg;
@@ -249,14 +282,28 @@ ctl_create(struct parse_result *res, int argc, char *argv[])
 	return (create_image(res->ctl, argv[optind], base, input, size));
 }
 
-/* vmd reads the file from its own working directory: send it whole. */
+/*
+ * vmd reads the file from its own working directory: send the path made
+ * absolute.  Whether the file is there and readable is for vmd to say,
+ * as it does for vmd -f.
+ */
 static int
 ctl_load(struct parse_result *res, int argc, char *argv[])
 {
+	char		 cwd[PATH_MAX];
+	int		 n = -1;
+
 	if (argc != 2)
 		ctl_usage(res->ctl);
-	if (realpath(argv[1], res->path) == NULL)
-		err(1, "%s", argv[1]);
+	if (argv[1][0] == '/')
+		n = snprintf(res->path, sizeof(res->path), "%s", argv[1]);
+	else if (getcwd(cwd, sizeof(cwd)) == NULL)
+		err(1, "getcwd");
+	else
+		n = snprintf(res->path, sizeof(res->path), "%s/%s", cwd,
+		    argv[1]);
+	if (n < 0 || (size_t)n >= sizeof(res->path))
+		errx(1, "path too long: %s", argv[1]);
 	return (vmmaction(res));
 }
 
@@ -293,7 +340,7 @@ ctl_status(struct parse_result *res, int argc, char *argv[])
 	int		 ch;
 
 	optind = 0;
-	while ((ch = ctl_getopt(res, argc, argv, "r")) != -1) {
+	while ((ch = ctl_getopt(res, argc, argv, "+r")) != -1) {
 		switch (ch) {
 		case 'r':
 			res->running_only = 1;
@@ -317,7 +364,7 @@ ctl_stop(struct parse_result *res, int argc, char *argv[])
 	int		 ch;
 
 	optind = 0;
-	while ((ch = ctl_getopt(res, argc, argv, "afw")) != -1) {
+	while ((ch = ctl_getopt(res, argc, argv, "+afw")) != -1) {
 		switch (ch) {
 		case 'a':
 			res->action = CMD_STOPALL;
@@ -341,17 +388,16 @@ ctl_stop(struct parse_result *res, int argc, char *argv[])
 	return (vmmaction(res));
 }
 
-/* console, pause, unpause and wait: no options, one "id | name". */
+/*
+ * console, pause, unpause and wait: no options, one "id | name"; a word
+ * with a dash is an invalid id, as on OpenBSD.
+ */
 static int
 ctl_one_vm(struct parse_result *res, int argc, char *argv[])
 {
-	optind = 0;
-	(void)ctl_getopt(res, argc, argv, "");
-	argc -= optind;
-	argv += optind;
-	if (argc != 1)
+	if (argc != 2)
 		ctl_usage(res->ctl);
-	operand_vmid(res, argv[0]);
+	operand_vmid(res, argv[1]);
 	return (vmmaction(res));
 }
 

@@ -301,7 +301,10 @@ vm_start(struct ctl_conn *c, struct parse_result *res)
 
 /*
  * The reply to a stop or wait request, ending the line that
- * "stopping vm NAME: " or "waiting for vm NAME: " began.
+ * "stopping vm NAME: " or "waiting for vm NAME: " began, in OpenBSD
+ * vmctl's words: a stop, forced or not, was requested; a wait (or stop
+ * -w) saw the VM end.  A refusal gives vmd's reason, which says more
+ * than the errno text OpenBSD's vmctl prints (vmctl(8), DIAGNOSTICS).
  */
 static int
 terminate_complete(struct imsg *imsg, uint32_t type, unsigned int flags)
@@ -316,9 +319,6 @@ terminate_complete(struct imsg *imsg, uint32_t type, unsigned int flags)
 	case 0:
 		if (flags & VMOP_WAIT)
 			fprintf(stderr, "terminated vm %u\n", vmr.vmr_id);
-		else if (flags & VMOP_FORCE)
-			fprintf(stderr, "forced to terminate vm %u\n",
-			    vmr.vmr_id);
 		else
 			fprintf(stderr, "requested to shutdown vm %u\n",
 			    vmr.vmr_id);

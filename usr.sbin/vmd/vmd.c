@@ -204,7 +204,12 @@ main(int argc, char *argv[])
 
 	/* A stray signal must not end vmd or any of its processes. */
 	proc_signals_ignore();
-	while ((ch = getopt(argc, argv, "dD:f:nN:P:s:v")) != -1) {
+	/*
+	 * '+': options end at the first operand (no GNU reordering), and
+	 * complaints name vmd as OpenBSD's getopt does, not argv[0].
+	 */
+	opterr = 0;
+	while ((ch = getopt(argc, argv, "+dD:f:nN:P:s:v")) != -1) {
 		switch (ch) {
 		case 'd':
 			debug = 1;
@@ -233,6 +238,13 @@ main(int argc, char *argv[])
 			verbose++;
 			break;
 		default:
+			if (optopt != 0 && strchr("DfNPs", optopt) != NULL)
+				fprintf(stderr, "%s: option requires an "
+				    "argument -- %c\n",
+				    program_invocation_short_name, optopt);
+			else if (optopt != 0)
+				fprintf(stderr, "%s: unknown option -- %c\n",
+				    program_invocation_short_name, optopt);
 			usage();
 		}
 	}
@@ -1890,6 +1902,7 @@ vmd_reload(struct vmd *vmd, const char *file, char *reason, size_t rlen)
 	enum vmd_apply	 how = file == NULL ? VMD_APPLY_RELOAD :
 			    VMD_APPLY_LOAD;
 	int		 flags = file == NULL ? vmd->conf_flags : 0;
+	int		 error;
 
 	if (vmd->shutting_down) {
 		(void)snprintf(reason, rlen, "vmd is shutting down");
@@ -1899,6 +1912,14 @@ vmd_reload(struct vmd *vmd, const char *file, char *reason, size_t rlen)
 		file = vmd->conffile;
 	log_info("%s %s", how == VMD_APPLY_RELOAD ? "reloading" : "loading",
 	    file);
+	/* A file that is not there is an error, as for vmd -f. */
+	if (how == VMD_APPLY_LOAD && access(file, R_OK) == -1) {
+		error = errno;
+		log_warn("failed to open %s", file);
+		vmd_reasonf(reason, rlen, "failed to open %s: %s", file,
+		    strerror(error));
+		return (error);
+	}
 	config_init(&conf);
 	if (parse_config(file, flags, &conf) == -1) {
 		config_free(&conf);
