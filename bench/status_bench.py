@@ -6,14 +6,20 @@ defines 1000 VMs, all disabled, starts 50 of them with vmctl (the test
 guest, cmdline "interactive", 8M), then runs `vmctl status` 200 times and
 prints the median and the 99th percentile of its wall-clock time.  The
 same against an empty vmd gives the client's own start-up cost; the
-difference of the medians is vmd's share.  It ends each vmd it started
-(by PID; vmd ends its VMs).  Needs root and /dev/kvm.
+difference of the medians is vmd's share.  Then the same 200 runs while
+another client pipelines status requests on one connection as fast as
+vmd takes them (reading the answers): what control's back-pressure
+leaves root.  It ends each vmd it started (by PID; vmd ends its VMs) and
+the flooding client.  Needs root and /dev/kvm.
 
 Usage: sudo python3 bench/status_bench.py [-n 200] [--vms 1000] [--running 50]
 """
 
 import argparse
 import os
+import socket
+import struct
+import threading
 import shutil
 import signal
 import statistics
@@ -75,6 +81,31 @@ def measure(sock, n):
     return times
 
 
+def flood(sock, stop, count):
+    """Pipeline GET_INFO requests on one connection until stop is set."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sock)
+    req = struct.pack("<IHHII", 7, 16, 0, 0, 0) * 1024	# GET_INFO
+
+    def reader():
+        try:
+            while True:
+                b = s.recv(1 << 16)
+                if not b:
+                    break
+                count[0] += len(b)
+        except OSError:
+            pass
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    try:
+        while not stop.is_set():
+            s.sendall(req)
+    except OSError:
+        pass
+    s.close()
+
+
 def p99(xs):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(0.99 * (len(xs) - 1))))]
@@ -112,6 +143,16 @@ def main():
             sys.exit("the VMs did not all start")
         rows = len(vmctl(sock, "status").stdout.splitlines()) - 1
         busy = measure(sock, a.n)
+        stop, count = threading.Event(), [0]
+        fl = threading.Thread(target=flood, args=(sock, stop, count),
+                              daemon=True)
+        fl.start()
+        time.sleep(0.5)
+        t0, c0 = time.monotonic(), count[0]
+        flooded = measure(sock, a.n)
+        rate = (count[0] - c0) / (time.monotonic() - t0) / 1e6
+        stop.set()
+        fl.join(5)
         stop_vmd(p)
 
         empty_dir = os.path.join(tmp, "empty")
@@ -135,6 +176,10 @@ def main():
           % (statistics.median(idle) * ms, p99(idle) * ms))
     print("vmd's share for %d VMs: about %.2f ms (median difference)"
           % (rows, (statistics.median(busy) - statistics.median(idle)) * ms))
+    print("vmctl status while another client pipelines status requests"
+          " (it got %.1f MB/s of answers):" % rate)
+    print("  median %.2f ms   p99 %.2f ms"
+          % (statistics.median(flooded) * ms, p99(flooded) * ms))
 
 
 if __name__ == "__main__":

@@ -60,6 +60,8 @@ struct control {
 	TAILQ_HEAD(, ctl_conn)	 conns;
 	unsigned int		 nconns;
 	uint32_t		 nextid;
+	uint32_t		 info_run;	/* DATA of the status being relayed */
+	uint32_t		 info_max;	/* messages of the longest status */
 };
 
 static void	 control_accept(int, short, void *);
@@ -278,7 +280,17 @@ control_conn_find(struct control *ctl, uint32_t id)
 static int
 control_queue_full(struct ctl_conn *c)
 {
-	if (imsgbuf_queuelen(&c->iev.ibuf) < CONTROL_MAX_QUEUE)
+	struct control	*ctl = c->ctl;
+	uint32_t	 answer = ctl->info_max > ctl->info_run + 1 ?
+			    ctl->info_max : ctl->info_run + 1;
+
+	/*
+	 * Room for the answers to every request it may have in flight, a
+	 * status of every VM being the longest, and CONTROL_MAX_QUEUE more:
+	 * a client that reads is never cut off, however many VMs there are.
+	 */
+	if (imsgbuf_queuelen(&c->iev.ibuf) < CONTROL_MAX_QUEUE +
+	    CONTROL_MAX_INFLIGHT * answer)
 		return (0);
 	log_warnx("%s: not reading its answers, disconnected", c->name);
 	return (1);
@@ -406,6 +418,14 @@ control_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 		return (0);
 	if (want > 0 && imsg_get_data(imsg, &ans, want) == -1)
 		return (0);
+	/* The parent sends a status whole: DATA for each VM, then END. */
+	if (type == IMSG_VMDOP_GET_INFO_VM_DATA)
+		ctl->info_run++;
+	else if (type == IMSG_VMDOP_GET_INFO_VM_END_DATA) {
+		if (ctl->info_run + 1 > ctl->info_max)
+			ctl->info_max = ctl->info_run + 1;
+		ctl->info_run = 0;
+	}
 	if ((c = control_conn_find(ctl, imsg_get_id(imsg))) == NULL) {
 		log_limited(LOG_DEBUG, "answer for gone client %u dropped",
 		    imsg_get_id(imsg));

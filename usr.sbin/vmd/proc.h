@@ -21,8 +21,10 @@
 /*
  * Every imsgev queues at most this many messages by default: past it a
  * compose fails (ENOBUFS) instead of growing the process without end.
+ * A safety net far above what the back-pressure lets through (a status
+ * of every VM for each request in flight), not a working limit.
  */
-#define IMSGEV_MAXQUEUE		4096
+#define IMSGEV_MAXQUEUE		65536
 
 /* Descriptors a re-exec'd role finds in place. */
 #define PROC_PARENT_FD		3	/* the channel to the parent */
