@@ -28,9 +28,9 @@ endif
 
 ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS)
 
-# lib/libutil: imsg, logging, fd helpers
+# lib/libutil: imsg, logging, fd helpers, size formatting
 LIBUTIL_SRCS = lib/libutil/imsg.c lib/libutil/imsg-buffer.c lib/libutil/log.c \
-	lib/libutil/strl.c
+	lib/libutil/strl.c lib/libutil/fmt.c
 LIBUTIL	 = lib/libutil/libutil.a
 
 # disk image formats: shared by vmd's vioblk and vmctl create
@@ -147,7 +147,8 @@ regress/fuzz/control_fuzzer: regress/fuzz/control_fuzz.c \
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
 
 regress/fuzz/conf_fuzzer: regress/fuzz/conf_fuzz.c $(VMD_PARSE) \
-    usr.sbin/vmd/config.c lib/libutil/log.c lib/libutil/strl.c
+    usr.sbin/vmd/config.c lib/libutil/log.c lib/libutil/strl.c \
+    lib/libutil/fmt.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
 
 regress/fuzz/host_fuzzer: regress/fuzz/host_fuzz.c sys/dev/vmm/vmm_host.c \

@@ -1,9 +1,9 @@
 /*
- * fmt.c: the pure parts of vmctl(8): parsing and printing scaled sizes
- * the way OpenBSD's scan_scaled(3)/fmt_scaled(3) do, checking VM names,
- * id, log and reset arguments, knowing which start options wait for a
- * device, formatting the rows of "vmctl status", and spotting the "~."
- * escape in console input.  Nothing here does I/O, talks to
+ * fmt.c: the pure parts of vmctl(8): parsing scaled sizes the way
+ * OpenBSD's scan_scaled(3) does (lib/libutil/fmt.c prints them),
+ * checking VM names, id, log and reset arguments, knowing which start
+ * options wait for a device, formatting the rows of "vmctl status", and
+ * spotting the "~." escape in console input.  Nothing here does I/O, talks to
  * vmd or exits, so regress/unit/vmctl_fmt_test.c can include this file
  * and check every function against fixed inputs.
  */
@@ -84,44 +84,6 @@ scan_size(const char *s, uint64_t *out)
 	}
 	*out = (uint64_t)v;
 	return (0);
-}
-
-/*
- * Format like fmt_scaled(3): three significant digits with one decimal
- * below 100 ("1.0G", "88.1M"), none from 100 up ("1006M"), "0B" for 0.
- * buf must hold FMT_SCALED_STRSIZE bytes.
- */
-void
-fmt_size(uint64_t v, char *buf)
-{
-	uint64_t	 scale = 1, number, tenths = 0;
-	int		 unit = 0;
-
-	while (unit < 6 && v / 1024 >= scale) {
-		scale *= 1024;
-		unit++;
-	}
-	number = v / scale;
-	if (unit > 0)
-		tenths = ((v % scale) / (scale / 1024) * 10 + 512) / 1024;
-	if (tenths >= 10) {
-		number++;
-		tenths = 0;
-	}
-	/* Below 1025 by the choice of unit; the bound lets gcc see it fits. */
-	if (number > 1024)
-		number = 1024;
-	if (number == 0)
-		(void)snprintf(buf, FMT_SCALED_STRSIZE, "0B");
-	else if (unit == 0 || number >= 100) {
-		if (tenths >= 5)
-			number++;
-		(void)snprintf(buf, FMT_SCALED_STRSIZE, "%llu%c",
-		    (unsigned long long)number, scale_units[unit]);
-	} else
-		(void)snprintf(buf, FMT_SCALED_STRSIZE, "%llu.%llu%c",
-		    (unsigned long long)number, (unsigned long long)tenths,
-		    scale_units[unit]);
 }
 
 /*

@@ -13,9 +13,9 @@
 #include <limits.h>
 #include <stdint.h>
 
+#include "util.h"
 #include "vmd.h"
 
-#define FMT_SCALED_STRSIZE	7	/* as OpenBSD's <util.h> */
 #define VMCTL_CONSOLE_SPEED	115200
 #define VMCTL_CU		"cu"
 #define VMCTL_OWNER_MAX		16	/* OWNER column, as OpenBSD's user[16] */
@@ -98,7 +98,6 @@ void		 ctl_openconsole(const char *) __attribute__((noreturn));
 
 /* fmt.c */
 int		 scan_size(const char *, uint64_t *);
-void		 fmt_size(uint64_t, char *);
 enum size_check	 parse_memsize(const char *, uint64_t *, int *);
 int		 vm_name_valid(const char *);
 int		 parse_vmid(const char *, uint32_t *, char *, const char **);

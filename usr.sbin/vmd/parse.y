@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util.h"
 #include "config.h"
 
 #ifndef TAILQ_FOREACH_SAFE
@@ -116,7 +117,7 @@ static int		 yyerror(const char *, ...)
 			    __attribute__((__format__(printf, 1, 2)));
 static void		 yyerror_at(int, const char *, ...)
 			    __attribute__((__format__(printf, 2, 3)));
-static void		 yywarn_at(int, const char *, ...)
+static void		 yydebug_at(int, const char *, ...)
 			    __attribute__((__format__(printf, 2, 3)));
 static int		 yylex(void);
 static int		 igetc(void);
@@ -136,7 +137,7 @@ static void		 do_prefix6(const char *);
 static void		 owner_parse(char *, struct owner_id *);
 static void		 vm_begin(char *, char *);
 static void		 vm_end(void);
-static void		 vm_memory(uint64_t, const char *);
+static void		 vm_memory(uint64_t, const char *, int);
 static void		 vm_boot(const char *);
 static void		 vm_cdrom(const char *);
 static void		 vm_cmdline(const char *);
@@ -193,11 +194,14 @@ grammar		: /* empty */
 		| grammar main '\n'
 		| grammar switch '\n'
 		| grammar vm '\n'
-		| grammar error '\n'		{
-			/* Report the next error at once, not 3 tokens on. */
-			file->errors++;
-			yyerrok;
-		}
+		/*
+		 * As OpenBSD's grammar: the one place to resume after a
+		 * syntax error is the next line outside any block, and
+		 * without yyerrok yacc says nothing of the errors in the
+		 * next three tokens, so a wrong word in a block costs one
+		 * message, not one for each line left in the block.
+		 */
+		| grammar error '\n'
 		;
 
 include		: INCLUDE string		{
@@ -304,7 +308,6 @@ switch_opts	: disable			{ cursw->disabled = (int)$1; }
 		| LOCKED LLADDR			{ cursw->locked = 1; }
 		| RDOMAIN NUMBER		{ sw_rdomain($2); }
 		| updown			{ cursw->updown = (int)$1; }
-		| error
 		;
 
 vm		: VM string vm_instance		{
@@ -353,7 +356,7 @@ vm_opts		: disable			{ cur->disabled = (int)$1; }
 			if ($2 < 0)
 				yyerror("failed to parse size: %s", buf);
 			else
-				vm_memory((uint64_t)$2, buf);
+				vm_memory((uint64_t)$2, buf, 0);
 		}
 		| MEMORY STRING			{
 			uint64_t	 bytes;
@@ -361,7 +364,7 @@ vm_opts		: disable			{ cur->disabled = (int)$1; }
 			if (config_parse_size($2, &bytes) == -1)
 				yyerror("failed to parse size: %s", $2);
 			else
-				vm_memory(bytes, $2);
+				vm_memory(bytes, $2, 1);
 			free($2);
 		}
 		| CMDLINE string		{ vm_cmdline($2); free($2); }
@@ -374,7 +377,6 @@ vm_opts		: disable			{ cur->disabled = (int)$1; }
 			}
 		}
 		| instance
-		| error		/* resume at the next option, in the block */
 		;
 
 instance	: ALLOW INSTANCE '{' allow_seq '}'
@@ -385,7 +387,6 @@ allow_seq	: /* empty */
 		| allow_seq instance_flags
 		| allow_seq ','
 		| allow_seq sep
-		| allow_seq error
 		;
 
 instance_flags	: BOOT		{ cur->allow_flags |= VMOP_CREATE_KERNEL; }
@@ -444,7 +445,6 @@ iface_seq	: /* empty */
 		| iface_seq iface_opts
 		| iface_seq ','
 		| iface_seq sep
-		| iface_seq error
 		;
 
 iface_opts_c	: iface_opts_c iface_opts optcomma
@@ -709,14 +709,14 @@ owner_parse(char *s, struct owner_id *o)
 	}
 	if (*user != '\0') {
 		if (lookup_id(user, 0, &id) == -1) {
-			yyerror("unknown user: %s", user);
+			yyerror("failed to get user: %s", user);
 			return;
 		}
 		o->uid = (uid_t)id;
 	}
 	if (group != NULL && *group != '\0') {
 		if (lookup_id(group, 1, &id) == -1) {
-			yyerror("unknown group: %s", group);
+			yyerror("failed to get group: %s", group);
 			return;
 		}
 		o->gid = (gid_t)id;
@@ -924,12 +924,10 @@ vm_end(void)
 		p->vmc_ncpus = 1;
 	if (p->vmc_memsize == 0)
 		p->vmc_memsize = VM_DEFAULT_MEMORY;
-	if (!cur_bad && p->vmc_kernel[0] == '\0' && cur->ndisks == 0 &&
-	    cur->cdrom[0] == '\0') {
-		yyerror_at(cur->lineno, "vm \"%s\": no kernel or disk/cdrom "
-		    "specified", p->vmc_name);
-		cur_bad = 1;
-	}
+	/*
+	 * No boot, disk or cdrom is a valid configuration, as on OpenBSD;
+	 * vmd refuses to start the VM, saying why.
+	 */
 	if (cur_bad)
 		free(cur);
 	else {
@@ -939,14 +937,19 @@ vm_end(void)
 	cur = NULL;
 }
 
+/*
+ * A second "memory" is refused in OpenBSD's words, which depend on how
+ * the size was written: a plain number, or a string such as "1G".
+ */
 static void
-vm_memory(uint64_t bytes, const char *text)
+vm_memory(uint64_t bytes, const char *text, int is_string)
 {
-	char		 reason[VM_REASON_MAX];
+	char		 reason[VM_REASON_MAX], size[FMT_SCALED_STRSIZE];
 	uint64_t	 rounded;
 
 	if (cur_memory_set) {
-		yyerror("memory specified more than once");
+		yyerror("%s specified more than once",
+		    is_string ? "argument" : "memory");
 		return;
 	}
 	cur_memory_set = 1;
@@ -957,9 +960,10 @@ vm_memory(uint64_t bytes, const char *text)
 	}
 	/* Guest memory comes in whole megabytes. */
 	rounded = bytes & ~((1ULL << 20) - 1);
-	if (rounded != bytes)
-		yywarn_at(yylval.lineno, "size rounded to %llu megabytes",
-		    (unsigned long long)(rounded >> 20));
+	if (rounded != bytes) {
+		fmt_size(rounded, size);
+		yydebug_at(yylval.lineno, "memory size rounded to %s", size);
+	}
 	cur->params.vmc_memsize = rounded;
 	cur->params.vmc_flags |= VMOP_CREATE_MEMORY;
 }
@@ -1201,9 +1205,11 @@ yyerror(const char *fmt, ...)
 
 	file->errors++;
 	nerrors++;
-	/* The lexer has already said what is wrong with an ERROR token. */
-	if (yychar == ERROR && strcmp(fmt, "syntax error") == 0)
-		return (0);
+	/*
+	 * An ERROR token, after the lexer has said what is wrong (an
+	 * undefined macro, a string too long), is a syntax error too, and
+	 * yacc says so, as OpenBSD's vmd does.
+	 */
 	va_start(ap, fmt);
 	vreport(yylval.lineno, "", fmt, ap);
 	va_end(ap);
@@ -1222,13 +1228,24 @@ yyerror_at(int lineno, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* A debug message, as on OpenBSD: shown with -v only (vmd -n -v too). */
 static void
-yywarn_at(int lineno, const char *fmt, ...)
+yydebug_at(int lineno, const char *fmt, ...)
 {
 	va_list	 ap;
+	char	*msg;
 
+	if (log_getverbose() < 1)
+		return;
 	va_start(ap, fmt);
-	vreport(lineno, "warning: ", fmt, ap);
+	if (conf_flags & CONF_ERR_STDERR)
+		vreport(lineno, "", fmt, ap);
+	else {
+		if (vasprintf(&msg, fmt, ap) == -1)
+			fatal("yydebug vasprintf");
+		log_debug("%s:%d: %s", file->name, lineno, msg);
+		free(msg);
+	}
 	va_end(ap);
 }
 

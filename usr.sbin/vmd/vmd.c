@@ -268,6 +268,8 @@ main(int argc, char *argv[])
 		conf_flags |= CONF_MISSING_OK;
 	config_init(&conf);
 	if (noaction) {
+		/* -n -v shows the parser's debug notes */
+		log_setverbose(verbose);
 		if (parse_config(conffile, conf_flags, &conf) == -1)
 			exit(1);
 		config_free(&conf);
@@ -942,7 +944,9 @@ vmd_merge_params(const struct vmd_vm *vm,
 		out->vmc_flags |= VMOP_CREATE_CMDLINE;
 	}
 	if (out->vmc_kernel[0] == '\0') {
-		(void)snprintf(reason, rlen, "no kernel specified");
+		(void)snprintf(reason, rlen, "no kernel specified: booting "
+		    "without one, from a disk or cdrom, is not available yet; "
+		    "give boot in vm.conf or vmctl start -b");
 		return (EINVAL);
 	}
 	if (out->vmc_memsize == 0)
