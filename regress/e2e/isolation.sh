@@ -1,6 +1,6 @@
 # isolation.sh: SIGKILL of one vm process marks that VM stopped, logs it,
 # and leaves the other VM and vmd running; SIGTERM to vmd then ends every
-# process it started and removes its socket.
+# process it started and removes its socket.  vmd logs OpenBSD's lines.
 TESTNAME=isolation
 . "$(dirname "$0")/lib.subr"
 need_root
@@ -35,4 +35,13 @@ left=""
 for k in $kids; do kill -0 "$k" 2>/dev/null && left="$left $k"; done
 [ -z "$left" ] && pass no-orphans || fail no-orphans "left:$left"
 [ ! -e "$SOCK" ] && pass socket-removed || fail socket-removed "$SOCK still there"
+# the log lines of OpenBSD's vmd, for those who grep for them
+logline() {	# test name, line
+	grep -q "^vmd: $2\$" "$T/vmd.log" && pass "$1" ||
+	    fail "$1" "no '$2' in the log"
+}
+logline log-startup "startup"
+logline log-started-a "started a (vm 1) successfully, tty /dev/pts/[0-9]*"
+logline log-started-b "started b (vm 2) successfully, tty /dev/pts/[0-9]*"
+logline log-terminating "terminating"
 [ -z "$FAILED" ]

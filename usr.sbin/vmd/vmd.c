@@ -353,7 +353,8 @@ main(int argc, char *argv[])
 	proc_signals_log(vmd.env.evbase, 0);
 
 	sandbox_enter(SANDBOX_PARENT);
-	log_info("started");
+	/* OpenBSD vmd's words, for those who grep their logs */
+	log_info("startup");
 	if (vmd.hostquirks) {
 		log_info("host-quirk layer on: %s", hostwhy);
 		log_info("Linux kernels vmd boots here get on their command "
@@ -1555,8 +1556,9 @@ vmd_vm_started(struct vmd *vmd, struct imsg *imsg)
 	}
 	vm->pid = vmr.vmr_pid;
 	vm->state = VM_STATE_RUNNING;
-	log_info("vm %s: started, id %u, pid %d, tty %s", vm->name, vm->id,
-	    (int)vm->pid, vm->ttyname);
+	log_info("started %s (vm %u) successfully, tty %s", vm->name, vm->id,
+	    vm->ttyname);
+	log_debug("vm %s: pid %d", vm->name, (int)vm->pid);
 	if (vm->start_pending)
 		vmd_reply(vmd, vm->start_peer, IMSG_VMDOP_START_VM_RESPONSE, 0,
 		    vm, NULL);
@@ -2245,6 +2247,6 @@ vmd_finish(struct vmd *vmd)
 		unlink(vmd->socket_path);
 	if (vmd->pidfile)
 		unlink(VMD_PIDFILE);
-	log_info("terminated");
+	log_warnx("terminating");
 	exit(0);
 }
