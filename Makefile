@@ -46,7 +46,7 @@ VMD_LIB_SRCS = usr.sbin/vmd/proc.c usr.sbin/vmd/control.c usr.sbin/vmd/control_m
 	usr.sbin/vmd/ns8250.c usr.sbin/vmd/mc146818.c usr.sbin/vmd/pci.c \
 	usr.sbin/vmd/i8042.c usr.sbin/vmd/acpi.c usr.sbin/vmd/acpi_tables.c \
 	usr.sbin/vmd/fw_cfg.c \
-	usr.sbin/vmd/virtq.c $(DISK_SRCS) \
+	usr.sbin/vmd/virtq.c usr.sbin/vmd/vioscsi.c $(DISK_SRCS) \
 	usr.sbin/vmd/dhcp.c usr.sbin/vmd/netaddr.c usr.sbin/vmd/priv_nl.c \
 	usr.sbin/vmd/virtio.c usr.sbin/vmd/viornd.c
 VMD_LIB	 = usr.sbin/vmd/libvmd.a
@@ -120,7 +120,8 @@ FUZZERS	 = regress/fuzz/imsg_fuzzer regress/fuzz/elf_fuzzer \
 	regress/fuzz/control_fuzzer regress/fuzz/conf_fuzzer \
 	regress/fuzz/host_fuzzer regress/fuzz/virtq_fuzzer \
 	regress/fuzz/qcow2_fuzzer regress/fuzz/bzimage_fuzzer \
-	regress/fuzz/dhcp_fuzzer regress/fuzz/fw_cfg_fuzzer
+	regress/fuzz/dhcp_fuzzer regress/fuzz/fw_cfg_fuzzer \
+	regress/fuzz/scsi_fuzzer
 
 regress/fuzz/imsg_fuzzer: regress/fuzz/imsg_fuzz.c lib/libutil/imsg.c \
     lib/libutil/imsg-buffer.c
@@ -166,6 +167,11 @@ regress/fuzz/qcow2_fuzzer: regress/fuzz/qcow2_fuzz.c $(DISK_SRCS)
 regress/fuzz/dhcp_fuzzer: regress/fuzz/dhcp_fuzz.c usr.sbin/vmd/dhcp.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
 
+regress/fuzz/scsi_fuzzer: regress/fuzz/scsi_fuzz.c usr.sbin/vmd/vioscsi.c \
+    usr.sbin/vmd/virtq.c $(DISK_SRCS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Dlog_warnx=fuzz_log -Dlog_warn=fuzz_log \
+	    -o $@ $^
+
 fuzz: $(FUZZERS)
 
 # Benchmarks measure only; see bench/README.
@@ -184,6 +190,10 @@ bench/virtq_bench: bench/virtq_bench.o usr.sbin/vmd/virtq.o
 bench/disk_bench: bench/disk_bench.o $(DISK_SRCS:.c=.o) $(LIBUTIL)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+bench/scsi_bench: bench/scsi_bench.o usr.sbin/vmd/vioscsi.o usr.sbin/vmd/virtq.o \
+    $(DISK_SRCS:.c=.o) $(LIBUTIL)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 bench/netpeer: bench/netpeer.c
 	$(CC) $(ALL_CFLAGS) -o $@ bench/netpeer.c
 
@@ -191,7 +201,7 @@ bench/dhcp_bench: bench/dhcp_bench.o usr.sbin/vmd/dhcp.o
 	$(CC) $(LDFLAGS) -o $@ $^
 
 bench: all bench/uart_bench bench/virtq_bench bench/disk_bench bench/netpeer \
-	bench/dhcp_bench bench/virtio_bench
+	bench/dhcp_bench bench/virtio_bench bench/scsi_bench
 
 deps:
 	@sh ./deps.sh
@@ -209,7 +219,8 @@ clean:
 	rm -f $(VMD) $(VMCTL) $(LIBUTIL) $(VMD_LIB) $(VMD_PARSE) $(UNIT_BINS) \
 	    $(NET_TEST_BINS) \
 	    $(FUZZERS) $(DISKTOOL) bench/uart_bench bench/virtq_bench bench/virtio_bench \
-	    bench/disk_bench bench/netpeer bench/dhcp_bench
+	    bench/disk_bench bench/netpeer bench/dhcp_bench \
+	    bench/scsi_bench
 	find . -type f \( -name '*.o' -o -name '*.d' \) | xargs rm -f
 	$(MAKE) guest-clean
 
