@@ -169,8 +169,8 @@ regress/fuzz/dhcp_fuzzer: regress/fuzz/dhcp_fuzz.c usr.sbin/vmd/dhcp.c
 
 regress/fuzz/scsi_fuzzer: regress/fuzz/scsi_fuzz.c usr.sbin/vmd/vioscsi.c \
     usr.sbin/vmd/virtq.c $(DISK_SRCS)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -Dlog_warnx=fuzz_log -Dlog_warn=fuzz_log \
-	    -o $@ $^
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -DVIOSCSI_TARGET_ONLY -Dlog_warnx=fuzz_log \
+	    -Dlog_warn=fuzz_log -o $@ $^
 
 fuzz: $(FUZZERS)
 
@@ -190,9 +190,10 @@ bench/virtq_bench: bench/virtq_bench.o usr.sbin/vmd/virtq.o
 bench/disk_bench: bench/disk_bench.o $(DISK_SRCS:.c=.o) $(LIBUTIL)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-bench/scsi_bench: bench/scsi_bench.o usr.sbin/vmd/vioscsi.o usr.sbin/vmd/virtq.o \
-    $(DISK_SRCS:.c=.o) $(LIBUTIL)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+bench/scsi_bench: bench/scsi_bench.o $(VMD_LIB) $(VMM_NULL_SRCS:.c=.o) \
+    $(LIBUTIL)
+	$(CC) $(LDFLAGS) -o $@ $< $(VMD_LIB) $(VMM_NULL_SRCS:.c=.o) \
+	    $(LIBUTIL) $(LIBS_ZYDIS) $(LDLIBS)
 
 bench/netpeer: bench/netpeer.c
 	$(CC) $(ALL_CFLAGS) -o $@ bench/netpeer.c

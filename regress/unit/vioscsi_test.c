@@ -8,7 +8,8 @@
  * the buffers, every opcode with random fields under guard bytes that
  * must stay untouched.  Then the virtio side: request and response
  * layout with the sizes a driver may write, the control queue, the
- * configuration, and whole queues over a fake guest RAM.  It cleans up
+ * configuration, whole queues over a fake guest RAM, and the device on
+ * the PCI transport as a driver finds and drives it.  It cleans up
  * its scratch directory and touches nothing else.
  */
 
@@ -24,7 +25,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
+#include "dev.h"
 #include "disk.h"
+#include "pci.h"
+#include "virtio.h"
 #include "virtq.h"
 #include "vioscsi.h"
 #include "regress/test.h"
@@ -1248,6 +1254,334 @@ test_virtio_queues(void)
 	ram = NULL;
 }
 
+/* The device on the PCI transport, driven as a guest driver does */
+
+#define PRAM_SIZE	(1024 * 1024)
+#define BAR_ADDR	0xe0000000ULL
+#define COMMON		(BAR_ADDR + VIRTIO_OFF_COMMON)
+#define DEVCFG		(BAR_ADDR + VIRTIO_OFF_DEVICE)
+#define SLOT		1
+#define PQSZ		16
+#define QRING(q)	(0x10000 + (uint64_t)(q) * 0x4000)
+#define PBUF		0x40000
+
+static uint8_t	*pram;
+static int	 irq_level[32], irq_raised[32];
+
+static void
+h_irq(void *arg, uint32_t irq, int level)
+{
+	if (irq < 32) {
+		if (level && !irq_level[irq])
+			irq_raised[irq]++;
+		irq_level[irq] = level;
+	}
+}
+
+static void *
+h_gpa(void *arg, uint64_t gpa, uint64_t len)
+{
+	if (len == 0 || gpa >= PRAM_SIZE || len > PRAM_SIZE - gpa)
+		return (NULL);
+	return (pram + gpa);
+}
+
+static int
+h_ioeventfd(void *arg, int fd, enum dev_space sp, uint64_t addr,
+    uint32_t len, int has_match, uint64_t match, int assign)
+{
+	return (0);
+}
+
+static int
+h_irqfd(void *arg, int fd, uint32_t gsi, int assign)
+{
+	return (0);
+}
+
+static int
+h_route(void *arg, uint32_t gsi, uint64_t addr, uint32_t data)
+{
+	return (0);
+}
+
+static int
+h_msi(void *arg, uint64_t addr, uint32_t data)
+{
+	return (0);
+}
+
+static int
+h_gsi(void *arg, uint32_t n, uint32_t *first)
+{
+	*first = 100;
+	return (0);
+}
+
+struct pvm {
+	struct devices	 set;
+	struct dev_host	 host;
+	struct event_base *base;
+	struct device	*scsi;
+};
+
+static int
+pvm_open(struct pvm *vm, int fd)
+{
+	struct dev_attach_args a = { .fd = -1, .fd2 = -1 };
+
+	memset(vm, 0, sizeof(*vm));
+	memset(pram, 0, PRAM_SIZE);
+	memset(irq_level, 0, sizeof(irq_level));
+	memset(irq_raised, 0, sizeof(irq_raised));
+	vm->base = event_base_new();
+	vm->host.evbase = vm->base;
+	vm->host.irq_set = h_irq;
+	vm->host.memsize = PRAM_SIZE;
+	vm->host.gpa_ptr = h_gpa;
+	vm->host.ioeventfd = h_ioeventfd;
+	vm->host.irqfd = h_irqfd;
+	vm->host.msi_route = h_route;
+	vm->host.msi = h_msi;
+	vm->host.gsi_alloc = h_gsi;
+	dev_init(&vm->set, &vm->host);
+	if (dev_attach(&vm->set, &pci_devsw, &a) == NULL)
+		return (-1);
+	a.fd = fd;
+	vm->scsi = dev_attach(&vm->set, &vioscsi_devsw, &a);
+	return (vm->scsi != NULL ? 0 : -1);
+}
+
+static void
+pvm_close(struct pvm *vm)
+{
+	dev_detach_all(&vm->set);
+	event_base_free(vm->base);
+}
+
+static uint64_t
+prd(struct pvm *vm, enum dev_space sp, uint64_t addr, int size)
+{
+	uint8_t	 d[8] = { 0 };
+	uint64_t v = 0;
+	int	 i;
+
+	dev_io(&vm->set, sp, addr, size, d, 0);
+	for (i = 0; i < size; i++)
+		v |= (uint64_t)d[i] << (8 * i);
+	return (v);
+}
+
+static void
+pwr(struct pvm *vm, enum dev_space sp, uint64_t addr, int size, uint64_t v)
+{
+	uint8_t	 d[8];
+	int	 i;
+
+	for (i = 0; i < 8; i++)
+		d[i] = v >> (8 * i);
+	dev_io(&vm->set, sp, addr, size, d, 1);
+}
+
+static uint32_t
+cfgrd(struct pvm *vm, int reg, int size)
+{
+	pwr(vm, DEV_SPACE_IO, 0xcf8, 4, 0x80000000U | SLOT << 11 |
+	    (reg & 0xfc));
+	return (prd(vm, DEV_SPACE_IO, 0xcfc + (reg & 3), size));
+}
+
+static void
+cfgwr(struct pvm *vm, int reg, int size, uint32_t v)
+{
+	pwr(vm, DEV_SPACE_IO, 0xcf8, 4, 0x80000000U | SLOT << 11 |
+	    (reg & 0xfc));
+	pwr(vm, DEV_SPACE_IO, 0xcfc + (reg & 3), size, v);
+}
+
+static uint64_t
+mrd(struct pvm *vm, uint64_t addr, int size)
+{
+	return (prd(vm, DEV_SPACE_MMIO, addr, size));
+}
+
+static void
+mwr(struct pvm *vm, uint64_t addr, int size, uint64_t v)
+{
+	pwr(vm, DEV_SPACE_MMIO, addr, size, v);
+}
+
+/* What Linux's virtio_scsi does: sizes, then queues 0 and 2 */
+static int
+pdriver_init(struct pvm *vm)
+{
+	int	 q;
+
+	cfgwr(vm, 0x10, 4, (uint32_t)BAR_ADDR);
+	cfgwr(vm, 0x04, 2, PCI_COMMAND_MEM | PCI_COMMAND_MASTER);
+	mwr(vm, COMMON + 0x14, 1, 0);
+	mwr(vm, COMMON + 0x14, 1, VIRTIO_STATUS_ACK | VIRTIO_STATUS_DRIVER);
+	mwr(vm, COMMON + 0x08, 4, 1);
+	mwr(vm, COMMON + 0x0c, 4, 1);		/* VERSION_1 */
+	mwr(vm, COMMON + 0x14, 1, VIRTIO_STATUS_ACK | VIRTIO_STATUS_DRIVER |
+	    VIRTIO_STATUS_FEATURES_OK);
+	if (!(mrd(vm, COMMON + 0x14, 1) & VIRTIO_STATUS_FEATURES_OK))
+		return (-1);
+	mwr(vm, DEVCFG + 20, 4, 96);		/* sense_size */
+	mwr(vm, DEVCFG + 24, 4, 32);		/* cdb_size */
+	for (q = 0; q < 3; q += 2) {
+		mwr(vm, COMMON + 0x16, 2, q);
+		mwr(vm, COMMON + 0x18, 2, PQSZ);
+		mwr(vm, COMMON + 0x20, 8, QRING(q));
+		mwr(vm, COMMON + 0x28, 8, QRING(q) + 0x1000);
+		mwr(vm, COMMON + 0x30, 8, QRING(q) + 0x2000);
+		mwr(vm, COMMON + 0x1c, 2, 1);
+	}
+	mwr(vm, COMMON + 0x14, 1, VIRTIO_STATUS_ACK | VIRTIO_STATUS_DRIVER |
+	    VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
+	return (0);
+}
+
+static void
+pdesc(int q, int i, uint64_t addr, uint32_t len, uint16_t flags,
+    uint16_t next)
+{
+	struct virtq_desc *d = (struct virtq_desc *)(pram + QRING(q)) + i;
+
+	d->addr = addr;
+	d->len = len;
+	d->flags = flags;
+	d->next = next;
+}
+
+static struct virtq_used *
+pused(int q)
+{
+	return ((struct virtq_used *)(pram + QRING(q) + 0x2000));
+}
+
+static void
+pkick(struct pvm *vm, int q, uint16_t head)
+{
+	struct virtq_avail *a = (struct virtq_avail *)(pram + QRING(q) +
+	    0x1000);
+	int	 i;
+
+	a->ring[a->idx % PQSZ] = head;
+	a->idx++;
+	mwr(vm, BAR_ADDR + VIRTIO_OFF_NOTIFY + VIRTIO_NOTIFY_MULT * q, 2, q);
+	for (i = 0; i < 4; i++)
+		event_base_loop(vm->base, EVLOOP_NONBLOCK);
+}
+
+/* One command on the request queue; the response at PBUF + 64 */
+static void
+pcmd(struct pvm *vm, int d0, const uint8_t *cdb, size_t cdblen,
+    uint32_t dlen)
+{
+	memset(pram + PBUF, 0, 51);
+	memcpy(pram + PBUF, LUN0, 8);
+	memcpy(pram + PBUF + 19, cdb, cdblen);
+	memset(pram + PBUF + 64, 0xee, 108 + 8192);
+	pdesc(2, d0, PBUF, 51, VIRTQ_DESC_F_NEXT, (uint16_t)(d0 + 1));
+	pdesc(2, d0 + 1, PBUF + 64, 108, VIRTQ_DESC_F_WRITE |
+	    (dlen ? VIRTQ_DESC_F_NEXT : 0), (uint16_t)(d0 + 2));
+	if (dlen)
+		pdesc(2, d0 + 2, PBUF + 4096, dlen, VIRTQ_DESC_F_WRITE, 0);
+	pkick(vm, 2, (uint16_t)d0);
+}
+
+static void
+test_pci(void)
+{
+	struct pvm	 vm;
+	int		 fd, c, n, irq = pci_intx_irq(SLOT);
+
+	if ((pram = malloc(PRAM_SIZE)) == NULL) {
+		CHECK(pram != NULL);
+		return;
+	}
+	CHECK((fd = open(image, O_RDONLY)) != -1);
+	if (pvm_open(&vm, fd) == -1) {
+		CHECK(!"attach");
+		free(pram);
+		return;
+	}
+	/* 1af4:1048, mass storage / SCSI, and 36 bytes of configuration */
+	CHECK(cfgrd(&vm, 0x00, 4) == 0x10481af4);
+	CHECK(cfgrd(&vm, 0x0a, 2) == 0x0100);
+	for (c = cfgrd(&vm, 0x34, 1), n = 0; c != 0 && n < 48; n++,
+	    c = cfgrd(&vm, c + 1, 1))
+		if (cfgrd(&vm, c, 1) == 0x09 &&
+		    cfgrd(&vm, c + 3, 1) == VIRTIO_PCI_CAP_DEVICE)
+			break;
+	CHECK(c != 0 && cfgrd(&vm, c + 8, 4) == VIRTIO_OFF_DEVICE &&
+	    cfgrd(&vm, c + 12, 4) == VIOSCSI_CONFIG_SIZE);
+	CHECK(pdriver_init(&vm) == 0);
+	CHECK(mrd(&vm, COMMON + 0x12, 2) == 3);		/* num_queues */
+	mwr(&vm, COMMON + 0x16, 2, 2);
+	CHECK(mrd(&vm, COMMON + 0x18, 2) == PQSZ);
+	CHECK(mrd(&vm, DEVCFG + 0, 4) == 1 && mrd(&vm, DEVCFG + 4, 4) ==
+	    VIOSCSI_SEG_MAX && mrd(&vm, DEVCFG + 8, 4) == 0xffff &&
+	    mrd(&vm, DEVCFG + 20, 4) == 96 && mrd(&vm, DEVCFG + 24, 4) == 32 &&
+	    mrd(&vm, DEVCFG + 30, 2) == 0 && mrd(&vm, DEVCFG + 32, 4) == 0);
+	/* the power-on unit attention, then a READ(10) */
+	pcmd(&vm, 0, C(0x00, 0, 0, 0, 0, 0), 0);
+	CHECK(pused(2)->idx == 1 && pused(2)->ring[0].len == 108 &&
+	    pram[PBUF + 64 + 10] == SCSI_CHECK_CONDITION &&
+	    pram[PBUF + 64 + 12 + 2] == SKEY_UNIT_ATTENTION);
+	CHECK(irq_raised[irq] == 1 && irq_level[irq] == 1);
+	CHECK(mrd(&vm, BAR_ADDR + VIRTIO_OFF_ISR, 1) == VIRTIO_ISR_QUEUE);
+	pcmd(&vm, 3, C(0x28, 0, 0, 0, 0, 16, 0, 0, 1, 0), 2048);
+	CHECK(pused(2)->idx == 2 && pused(2)->ring[1].id == 3 &&
+	    pused(2)->ring[1].len == 108 + 2048 &&
+	    pram[PBUF + 64 + 10] == SCSI_GOOD &&
+	    block_ok(pram + PBUF + 4096, 16));
+	CHECK(irq_raised[irq] == 2);
+	/* a task management function on the control queue */
+	memset(pram + PBUF, 0, 24);
+	memcpy(pram + PBUF + 8, LUN0, 8);
+	pram[PBUF + 4] = VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET;
+	pram[PBUF + 64] = 0xff;
+	pdesc(0, 0, PBUF, 24, VIRTQ_DESC_F_NEXT, 1);
+	pdesc(0, 1, PBUF + 64, 1, VIRTQ_DESC_F_WRITE, 0);
+	pkick(&vm, 0, 0);
+	CHECK(pused(0)->idx == 1 && pram[PBUF + 64] == VIRTIO_SCSI_S_OK);
+	pcmd(&vm, 6, C(0x00, 0, 0, 0, 0, 0), 0);
+	CHECK(pram[PBUF + 64 + 10] == SCSI_CHECK_CONDITION &&
+	    pram[PBUF + 64 + 12 + 12] == 0x29 &&
+	    pram[PBUF + 64 + 12 + 13] == 0x03);
+	/* a request with no room for its response: DEVICE_NEEDS_RESET */
+	pcmd(&vm, 9, C(0x00, 0, 0, 0, 0, 0), 0);
+	CHECK(pused(2)->idx == 4);
+	pdesc(2, 1, PBUF + 64, 50, VIRTQ_DESC_F_WRITE, 0);
+	pkick(&vm, 2, 0);
+	CHECK(pused(2)->idx == 4 &&
+	    (mrd(&vm, COMMON + 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET));
+	/* a driver reset brings the defaults back, and a unit attention */
+	mwr(&vm, DEVCFG + 20, 4, 8);
+	CHECK(mrd(&vm, DEVCFG + 20, 4) == 8);
+	memset(pram + QRING(0), 0, 0xc000);
+	CHECK(pdriver_init(&vm) == 0);
+	CHECK(!(mrd(&vm, COMMON + 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET));
+	CHECK(mrd(&vm, DEVCFG + 20, 4) == 96);
+	pcmd(&vm, 0, C(0x00, 0, 0, 0, 0, 0), 0);
+	CHECK(pused(2)->idx == 1 && pram[PBUF + 64 + 12 + 12] == 0x29);
+	/* so does a VM reset */
+	mwr(&vm, DEVCFG + 24, 4, 16);
+	dev_reset_all(&vm.set);
+	cfgwr(&vm, 0x10, 4, (uint32_t)BAR_ADDR);
+	cfgwr(&vm, 0x04, 2, PCI_COMMAND_MEM);
+	CHECK(mrd(&vm, COMMON + 0x14, 1) == 0 &&
+	    mrd(&vm, DEVCFG + 24, 4) == 32);
+	pvm_close(&vm);
+	/* no image: no device */
+	CHECK(pvm_open(&vm, -1) == -1);
+	pvm_close(&vm);
+	free(pram);
+	pram = NULL;
+}
+
 static int
 setup(void)
 {
@@ -1309,6 +1643,7 @@ main(void)
 	RUN(test_virtio_control);
 	RUN(test_virtio_config);
 	RUN(test_virtio_queues);
+	RUN(test_pci);
 	disk_close(dk);
 	disk_close(dk_empty);
 	unlink(image);

@@ -183,5 +183,6 @@ extern const struct devsw i8042_devsw;
 extern const struct devsw acpi_devsw;
 extern const struct devsw fw_cfg_devsw;
 extern const struct devsw viornd_devsw;
+extern const struct devsw vioscsi_devsw;
 
 #endif /* DEV_H */

@@ -20,11 +20,17 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "disk.h"
 #include "virtq.h"
 #include "vioscsi.h"
+#ifndef VIOSCSI_TARGET_ONLY
+#include "log.h"
+#include "dev.h"
+#include "virtio.h"
+#endif
 
 /* Opcodes we answer */
 #define OP_TEST_UNIT_READY	0x00
@@ -1366,3 +1372,130 @@ vioscsi_run(struct vioscsi *sc, struct virtq *vq)
 	virtq_interrupt(vq);
 	return (n);
 }
+
+#ifndef VIOSCSI_TARGET_ONLY	/* the fuzzer and bench build what is above */
+
+/*
+ * The PCI function, on the virtio transport: 1af4:1048, mass storage /
+ * SCSI, three queues, no feature bits of its own (no hotplug, no
+ * events, no INOUT, no T10 PI).  attach takes args->fd, the image,
+ * opened read-only by the parent; the device owns it from then on.
+ * (No VM's device table lists it until the start protocol carries
+ * that descriptor.)
+ */
+static int	 vioscsi_attach(struct device *,
+		    const struct dev_attach_args *);
+static void	 vioscsi_dev_reset(struct device *);
+static void	 vioscsi_detach(struct device *);
+static void	 vioscsi_cfg_read(struct virtio_dev *, uint32_t, uint8_t *,
+		    int);
+static void	 vioscsi_cfg_write(struct virtio_dev *, uint32_t,
+		    const uint8_t *, int);
+static void	 vioscsi_notify(struct virtio_dev *, struct virtq *);
+static void	 vioscsi_vreset(struct virtio_dev *);
+
+const struct devsw vioscsi_devsw = {
+	.name = "vioscsi",
+	.attach = vioscsi_attach,
+	.reset = vioscsi_dev_reset,
+	.detach = vioscsi_detach
+};
+
+static const struct virtio_type vioscsi_type = {
+	.name = "vioscsi",
+	.device_id = VIRTIO_ID_SCSI,
+	.class = 0x01,			/* mass storage: SCSI, as vmd */
+	.subclass = 0x00,
+	.nqueues = VIOSCSI_NQUEUES,
+	.queue_max = VIOSCSI_QUEUE_SIZE,
+	.config_size = VIOSCSI_CONFIG_SIZE,
+	.config_read = vioscsi_cfg_read,
+	.config_write = vioscsi_cfg_write,
+	.queue_notify = vioscsi_notify,
+	.reset = vioscsi_vreset
+};
+
+static int
+vioscsi_attach(struct device *dev, const struct dev_attach_args *args)
+{
+	struct vioscsi	*sc;
+	struct disk	*disk;
+	char		 err[DISK_ERR_MAX];
+	int		 fd = args->fd;
+
+	if (fd == -1) {
+		log_warnx("vioscsi: no image");
+		return (-1);
+	}
+	if ((sc = calloc(1, sizeof(*sc))) == NULL) {
+		log_warn("vioscsi: calloc");
+		return (-1);
+	}
+	if ((disk = disk_open(DISK_FMT_RAW, &fd, 1, DISK_RDONLY, 0, err,
+	    sizeof(err))) == NULL) {
+		log_warnx("vioscsi: %s", err);
+		free(sc);
+		return (-1);
+	}
+	vioscsi_init(sc, disk, "VMD-CD0");
+	dev->softc = sc;
+	if ((sc->vdev = virtio_attach(dev, &vioscsi_type, sc)) == NULL) {
+		disk_close(disk);
+		free(sc);
+		dev->softc = NULL;
+		return (-1);
+	}
+	return (0);
+}
+
+/* VM reset: the transport's reset runs vioscsi_vreset */
+static void
+vioscsi_dev_reset(struct device *dev)
+{
+	struct vioscsi	*sc = dev->softc;
+
+	virtio_reset(sc->vdev);
+}
+
+static void
+vioscsi_detach(struct device *dev)
+{
+	struct vioscsi	*sc = dev->softc;
+
+	if (sc == NULL)
+		return;
+	virtio_detach(sc->vdev);
+	disk_close(sc->cd.disk);
+	free(sc);
+	dev->softc = NULL;
+}
+
+static void
+vioscsi_cfg_read(struct virtio_dev *vdev, uint32_t off, uint8_t *data,
+    int size)
+{
+	vioscsi_config_read(virtio_softc(vdev), off, data, size);
+}
+
+static void
+vioscsi_cfg_write(struct virtio_dev *vdev, uint32_t off, const uint8_t *data,
+    int size)
+{
+	vioscsi_config_write(virtio_softc(vdev), off, data, size);
+}
+
+static void
+vioscsi_notify(struct virtio_dev *vdev, struct virtq *vq)
+{
+	if (vioscsi_run(virtio_softc(vdev), vq) == -1)
+		virtio_queue_error(vdev, vq);
+}
+
+/* The driver wrote 0 to the status, or the VM reset */
+static void
+vioscsi_vreset(struct virtio_dev *vdev)
+{
+	vioscsi_reset(virtio_softc(vdev));
+}
+
+#endif /* !VIOSCSI_TARGET_ONLY */
