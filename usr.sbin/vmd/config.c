@@ -13,6 +13,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,6 +153,31 @@ config_random_lladdr(uint8_t *ea)
 	ea[3] = 0xd0 | (rnd[0] & 0x0f);
 	ea[4] = rnd[1];
 	ea[5] = rnd[2];
+}
+
+/*
+ * Look a user up for the permission rules: primary group and the other
+ * groups it is in.  Root is not looked up (it may do anything); a uid
+ * without a passwd entry comes back unknown, in no group.
+ */
+void
+config_cred(uid_t uid, struct perm_cred *cred)
+{
+	struct passwd	*pw;
+	int		 n = PERM_MAX_GROUPS;
+
+	memset(cred, 0, sizeof(*cred));
+	cred->uid = uid;
+	cred->gid = (gid_t)-1;
+	if (uid == 0 || (pw = getpwuid(uid)) == NULL)
+		return;
+	cred->known = 1;
+	cred->gid = pw->pw_gid;
+	/* On -1, n is how many there are; the first ones are filled. */
+	if (getgrouplist(pw->pw_name, pw->pw_gid, cred->groups, &n) == -1 ||
+	    n > PERM_MAX_GROUPS)
+		n = PERM_MAX_GROUPS;
+	cred->ngroups = n < 0 ? 0 : n;
 }
 
 /* Linear: for the daemon's few look-ups; the parser keeps a hash. */

@@ -51,22 +51,32 @@ struct vmd_conf_nic {
 	int		local;			/* local interface */
 };
 
-/*
- * What "allow instance { ... }" lets an instance of this VM change, as
- * VMOP_CREATE_* flags, and who may create instances.
- */
-#define VMOP_CREATE_NETWORK	0x08
-#define VMOP_CREATE_DISK	0x10
-#define VMOP_CREATE_CDROM	0x20
-#define VMOP_CREATE_INSTANCE	0x40
-
 struct vmd_conf_owner {
 	int		set;
 	uid_t		uid;		/* (uid_t)-1: any user of gid */
 	gid_t		gid;		/* (gid_t)-1: no group */
 };
 
-/* One vm "name" [instance "name"] { ... } block. */
+/*
+ * A user as permission rules see it: uid, primary group and the other
+ * groups it is a member of (config_cred looks them up).  known is 0 for
+ * a uid without a passwd entry, which is then in no group.
+ */
+#define PERM_MAX_GROUPS		1024
+
+struct perm_cred {
+	uid_t		uid;
+	gid_t		gid;
+	int		known;
+	int		ngroups;
+	gid_t		groups[PERM_MAX_GROUPS];
+};
+
+/*
+ * One vm "name" [instance "name"] { ... } block.  allow_flags are the
+ * VMOP_CREATE_* settings "allow instance { ... }" lets an instance of
+ * this VM change, allow_owner who may create instances.
+ */
 struct vmd_conf_vm {
 	TAILQ_ENTRY(vmd_conf_vm) entry;
 	struct vmop_create_params params;	/* name, kernel, cmdline, memory */
@@ -131,10 +141,26 @@ void		 config_free(struct vmd_conf *);
 void		 config_random_lladdr(uint8_t *);
 int		 config_name_check(const char *, const char *, char *, size_t);
 struct vmd_conf_vm *config_find_vm(struct vmd_conf *, const char *);
+void		 config_cred(uid_t, struct perm_cred *);
 int		 config_instance_check(const struct vmd_conf_vm *,
 		    const struct vmd_conf_vm *, char *, size_t);
 int		 config_instance_apply(const struct vmd_conf_vm *,
 		    struct vmd_conf_vm *, int, char *, size_t);
+
+/* perm.c */
+int		 perm_in_group(const struct perm_cred *, gid_t);
+int		 perm_owner_ok(const struct vmd_conf_owner *,
+		    const struct perm_cred *);
+int		 perm_start(const struct perm_cred *,
+		    const struct vmd_conf_owner *, uint32_t);
+int		 perm_instance(const struct vmd_conf_owner *,
+		    const struct perm_cred *);
+void		 perm_instance_owner(const struct vmd_conf_owner *,
+		    const struct perm_cred *, struct vmd_conf_owner *);
+uid_t		 perm_open_uid(const struct perm_cred *, uint32_t, uint32_t);
+void		 perm_console(const struct vmd_conf_owner *, gid_t, uid_t *,
+		    gid_t *, mode_t *);
+int		 perm_root_only(uint32_t);
 
 /* parse.y */
 int		 parse_config(const char *, int, struct vmd_conf *);

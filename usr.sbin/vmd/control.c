@@ -30,6 +30,7 @@
 #include "imsg.h"
 #include "log.h"
 #include "proc.h"
+#include "config.h"
 #include "vmd.h"
 
 #define CONTROL_MAX_CONNS	64	/* clients at once */
@@ -349,7 +350,7 @@ control_dispatch_client(struct imsgev *iev, struct imsg *imsg)
 		    reason);
 		return (control_fail(c, error, reason));
 	}
-	if (control_msg_rootonly(type) && c->uid != 0) {
+	if (perm_root_only(type) && c->uid != 0) {
 		log_limited(LOG_ERR, "denied request %u from uid %u", type,
 		    (unsigned)c->uid);
 		return (control_fail(c, EPERM, "permission denied"));

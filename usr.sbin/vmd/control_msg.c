@@ -153,18 +153,3 @@ control_msg_check(uint32_t type, const void *data, size_t len,
 	}
 	return (0);
 }
-
-/* Requests only root may make, refused by control before relaying. */
-int
-control_msg_rootonly(uint32_t type)
-{
-	switch (type) {
-	case IMSG_VMDOP_LOAD:
-	case IMSG_VMDOP_RELOAD:
-	case IMSG_CTL_RESET:
-	case IMSG_CTL_VERBOSE:
-		return (1);
-	default:
-		return (0);
-	}
-}

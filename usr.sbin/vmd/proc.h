@@ -124,6 +124,5 @@ void		 proc_flush(struct imsgbuf *, int);
 /* control_msg.c */
 int		 control_msg_check(uint32_t, const void *, size_t, char *,
 		    size_t);
-int		 control_msg_rootonly(uint32_t);
 
 #endif /* PROC_H */

@@ -4,9 +4,9 @@
  * host, reads vm.conf, creates the control socket, starts the control
  * and vmm processes and then keeps the VM registry.  The parent is the
  * only process that opens files for VMs (kernel, /dev/kvm, the pty) and
- * it passes descriptors, never paths.  It also decides who may do what
- * to which VM (owners, groups, templates), reloads vm.conf and starts
- * VMs in staggered groups.  It must never act on a request it has not
+ * it passes descriptors, never paths.  It applies perm.c's rules of who
+ * may do what to which VM (owners, groups, templates), reloads vm.conf
+ * and starts VMs in staggered groups.  It must never act on a request it has not
  * checked (type, size, NUL-terminated strings, permission), a refused
  * request must change nothing, and nothing a client or a child sends
  * may end it.
@@ -966,52 +966,21 @@ vmd_merge_params(const struct vmd_vm *vm,
 	return (0);
 }
 
-/* Is uid in group gid, as its primary group or a supplementary one? */
-static int
-vmd_user_in_group(uid_t uid, gid_t gid)
-{
-	struct passwd	*pw;
-	gid_t		 groups[VMD_MAX_GROUPS];
-	int		 n = VMD_MAX_GROUPS, i;
-
-	if ((pw = getpwuid(uid)) == NULL)
-		return (0);
-	if (pw->pw_gid == gid)
-		return (1);
-	/* On -1, n is how many there are; the first ones are filled. */
-	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) == -1 ||
-	    n > VMD_MAX_GROUPS)
-		n = VMD_MAX_GROUPS;
-	for (i = 0; i < n; i++)
-		if (groups[i] == gid)
-			return (1);
-	return (0);
-}
-
-/*
- * An owner of vm.conf ("owner user", "owner :group", "owner user:group")
- * lets that user and the group's members in; root may do anything.
- */
-static int
-vmd_owner_ok(const struct vmd_conf_owner *o, uid_t uid)
-{
-	if (uid == 0)
-		return (1);
-	if (!o->set)
-		return (0);
-	if (o->uid != (uid_t)-1 && o->uid == uid)
-		return (1);
-	if (o->gid != (gid_t)-1 && vmd_user_in_group(uid, o->gid))
-		return (1);
-	return (0);
-}
-
 /* A running VM is checked against the owner of its run, as on OpenBSD. */
+static const struct vmd_conf_owner *
+vmd_owner(const struct vmd_vm *vm)
+{
+	return (vmd_has_process(vm) ? &vm->run_owner : &vm->def->owner);
+}
+
+/* May uid act on vm?  Looks the user up only when it is not root. */
 static int
 vmd_checkperm(const struct vmd_vm *vm, uid_t uid)
 {
-	return (vmd_owner_ok(vmd_has_process(vm) ? &vm->run_owner :
-	    &vm->def->owner, uid));
+	struct perm_cred	 cred;
+
+	config_cred(uid, &cred);
+	return (perm_owner_ok(vmd_owner(vm), &cred));
 }
 
 static void
@@ -1029,8 +998,10 @@ vmd_denied(const char *name, uint32_t type, uid_t uid)
  */
 static int
 vmd_instance(struct vmd *vmd, const struct vmop_create_params *req,
-    uid_t uid, struct vmd_conf_vm **out, char *reason, size_t rlen)
+    const struct perm_cred *cred, struct vmd_conf_vm **out, char *reason,
+    size_t rlen)
 {
+	uid_t			 uid = cred->uid;
 	struct vmd_conf_vm	*child;
 	struct vmd_vm		*parent;
 	char			 err[VM_REASON_MAX];
@@ -1045,7 +1016,7 @@ vmd_instance(struct vmd *vmd, const struct vmop_create_params *req,
 		    req->vmc_name);
 		return (EALREADY);
 	}
-	if (!vmd_owner_ok(&parent->def->allow_owner, uid)) {
+	if (perm_instance(&parent->def->allow_owner, cred) != 0) {
 		log_warnx("vm \"%s\" no permission to create vm instance "
 		    "(uid %u)", parent->name, (unsigned)uid);
 		(void)snprintf(reason, rlen, "no permission to create an "
@@ -1078,13 +1049,7 @@ vmd_instance(struct vmd *vmd, const struct vmop_create_params *req,
 	}
 	(void)snprintf(child->params.vmc_instance,
 	    sizeof(child->params.vmc_instance), "%s", parent->name);
-	if (uid != 0) {
-		/* The template's group, the user who made it. */
-		child->owner.set = 1;
-		child->owner.uid = uid;
-		if (!parent->def->owner.set)
-			child->owner.gid = (gid_t)-1;
-	}
+	perm_instance_owner(&parent->def->owner, cred, &child->owner);
 	*out = child;
 	return (0);
 }
@@ -1095,6 +1060,7 @@ vmd_req_start(struct vmd *vmd, struct imsg *imsg, uid_t uid)
 	struct vmop_create_params req, params;
 	struct vmd_conf_vm	*def = NULL;
 	struct vmd_vm		*vm;
+	struct perm_cred	 cred;
 	uint32_t		 peer = imsg_get_id(imsg);
 	char			 reason[VM_REASON_MAX];
 	int			 error, created = 0;
@@ -1102,8 +1068,9 @@ vmd_req_start(struct vmd *vmd, struct imsg *imsg, uid_t uid)
 
 	if (imsg_get_data(imsg, &req, sizeof(req)) == -1)
 		return;
+	config_cred(uid, &cred);
 	/* A kernel the requester names is read with its credentials. */
-	kuid = (req.vmc_flags & VMOP_CREATE_KERNEL) ? uid : 0;
+	kuid = perm_open_uid(&cred, req.vmc_flags, VMOP_CREATE_KERNEL);
 	if (vmd->shutting_down) {
 		vmd_reply(vmd, peer, IMSG_VMDOP_START_VM_RESPONSE, EBUSY, NULL,
 		    "vmd is shutting down");
@@ -1133,7 +1100,7 @@ vmd_req_start(struct vmd *vmd, struct imsg *imsg, uid_t uid)
 		return;
 	}
 	if (req.vmc_instance[0] != '\0') {
-		if ((error = vmd_instance(vmd, &req, uid, &def, reason,
+		if ((error = vmd_instance(vmd, &req, &cred, &def, reason,
 		    sizeof(reason))) != 0) {
 			vmd_reply(vmd, peer, IMSG_VMDOP_START_VM_RESPONSE,
 			    error, vm, reason);
@@ -1148,27 +1115,18 @@ vmd_req_start(struct vmd *vmd, struct imsg *imsg, uid_t uid)
 		created = 1;
 		/* What the request changes is in the definition now. */
 		memset(&req, 0, sizeof(req));
-	} else if (vm == NULL && uid != 0) {
-		/* Users start what vm.conf gives them, or instances. */
+	} else if (perm_start(&cred, vm != NULL ? vmd_owner(vm) : NULL,
+	    req.vmc_flags) != 0) {
+		/* Users start what vm.conf gives them, as it is, or instances. */
 		vmd_denied(req.vmc_name, IMSG_VMDOP_START_VM_REQUEST, uid);
-		vmd_reply(vmd, peer, IMSG_VMDOP_START_VM_RESPONSE, EPERM, NULL,
+		vmd_reply(vmd, peer, IMSG_VMDOP_START_VM_RESPONSE, EPERM, vm,
 		    "permission denied");
 		return;
-	} else if (vm != NULL) {
-		if (!vmd_checkperm(vm, uid) || (uid != 0 && (req.vmc_flags &
-		    (VMOP_CREATE_KERNEL | VMOP_CREATE_MEMORY |
-		    VMOP_CREATE_CMDLINE)))) {
-			vmd_denied(vm->name, IMSG_VMDOP_START_VM_REQUEST, uid);
-			vmd_reply(vmd, peer, IMSG_VMDOP_START_VM_RESPONSE,
-			    EPERM, vm, "permission denied");
-			return;
-		}
-		if (vm->state != VM_STATE_STOPPED &&
-		    vm->state != VM_STATE_WAITING) {
-			vmd_reply(vmd, peer, IMSG_VMDOP_START_VM_RESPONSE,
-			    EALREADY, vm, "vm already running");
-			return;
-		}
+	} else if (vm != NULL && vm->state != VM_STATE_STOPPED &&
+	    vm->state != VM_STATE_WAITING) {
+		vmd_reply(vmd, peer, IMSG_VMDOP_START_VM_RESPONSE, EALREADY,
+		    vm, "vm already running");
+		return;
 	}
 	if ((error = vmd_merge_params(vm, &req, &params, reason,
 	    sizeof(reason))) != 0) {
@@ -1422,29 +1380,19 @@ vmd_check_devices(const struct vmd_conf_vm *def, char *reason,
 	return (ENOTSUP);
 }
 
-/*
- * The console belongs to the VM's owner, as on OpenBSD: mode 0660 and
- * the owner's group if there is one, else 0620 and group tty (so
- * write(1) works), else 0600.
- */
+/* The console belongs to the VM's owner (perm_console). */
 static int
 vmd_pty_owner(int fd, const struct vmd_conf_owner *o, char *reason,
     size_t rlen)
 {
 	struct group	*gr;
-	uid_t		 uid = 0;
-	gid_t		 gid = 0;
-	mode_t		 mode = 0600;
+	uid_t		 uid;
+	gid_t		 gid;
+	mode_t		 mode;
 
-	if (o->set && o->uid != (uid_t)-1)
-		uid = o->uid;
-	if (o->set && o->gid != (gid_t)-1) {
-		gid = o->gid;
-		mode = 0660;
-	} else if ((gr = getgrnam("tty")) != NULL) {
-		gid = gr->gr_gid;
-		mode = 0620;
-	}
+	gr = getgrnam("tty");
+	perm_console(o, gr != NULL ? gr->gr_gid : (gid_t)-1, &uid, &gid,
+	    &mode);
 	if (fchown(fd, uid, gid) == -1 || fchmod(fd, mode) == -1) {
 		(void)snprintf(reason, rlen, "cannot hand the console to its "
 		    "owner: %s", strerror(errno));

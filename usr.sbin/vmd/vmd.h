@@ -70,10 +70,18 @@ enum vm_end {
 	VM_END_KILLED		/* vm process died */
 };
 
-/* Flags of vmop_create_params.vmc_flags */
+/*
+ * Flags of vmop_create_params.vmc_flags: what a request sets (and what
+ * "allow instance" lets an instance change, INSTANCE: who may make one).
+ */
 #define VMOP_CREATE_KERNEL	0x01
 #define VMOP_CREATE_MEMORY	0x02
 #define VMOP_CREATE_CMDLINE	0x04
+#define VMOP_CREATE_NETWORK	0x08
+#define VMOP_CREATE_DISK	0x10
+#define VMOP_CREATE_CDROM	0x20
+#define VMOP_CREATE_INSTANCE	0x40
+#define VMOP_CREATE_INITRD	0x100
 #define VMOP_CREATE_HOSTQUIRKS	0x80000000	/* parent: vmm_host.c on */
 
 struct vmop_create_params {
