@@ -38,7 +38,7 @@ DISK_SRCS = usr.sbin/vmd/disk.c usr.sbin/vmd/vioraw.c usr.sbin/vmd/vioqcow2.c
 
 # vmd: everything but main() and the KVM backend goes in an archive that
 # the unit tests link too, with the fake backend.
-VMD_LIB_SRCS = usr.sbin/vmd/proc.c usr.sbin/vmd/control.c usr.sbin/vmd/control_msg.c \
+VMD_LIB_SRCS = usr.sbin/vmd/proc.c usr.sbin/vmd/control.c usr.sbin/vmd/msg.c \
 	usr.sbin/vmd/config.c usr.sbin/vmd/perm.c usr.sbin/vmd/vmm.c usr.sbin/vmd/vm.c \
 	usr.sbin/vmd/x86_vm.c usr.sbin/vmd/vm_mem.c usr.sbin/vmd/loadfile.c \
 	usr.sbin/vmd/loadfile_elf.c usr.sbin/vmd/loadfile_linux.c \
@@ -144,12 +144,12 @@ regress/fuzz/fw_cfg_fuzzer: regress/fuzz/fw_cfg_fuzz.c usr.sbin/vmd/fw_cfg.c \
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
 
 regress/fuzz/control_fuzzer: regress/fuzz/control_fuzz.c \
-    usr.sbin/vmd/control_msg.c
+    usr.sbin/vmd/msg.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
 
 regress/fuzz/conf_fuzzer: regress/fuzz/conf_fuzz.c $(VMD_PARSE) \
-    usr.sbin/vmd/config.c lib/libutil/log.c lib/libutil/strl.c \
-    lib/libutil/fmt.c
+    usr.sbin/vmd/config.c usr.sbin/vmd/perm.c usr.sbin/vmd/msg.c \
+    $(DISK_SRCS) lib/libutil/log.c lib/libutil/strl.c lib/libutil/fmt.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^
 
 regress/fuzz/host_fuzzer: regress/fuzz/host_fuzz.c sys/dev/vmm/vmm_host.c \

@@ -1,26 +1,36 @@
 /*
- * config.c: the rules vm.conf and vmctl requests share: valid VM names,
+ * config.c: the rules vm.conf and vmctl requests share (valid VM names,
  * memory sizes with K/M/G/T suffixes and their limits, random link-layer
  * addresses, what an instance of a VM may change and what it inherits,
- * and freeing a parsed configuration.  The grammar itself is in parse.y.
- * Everything here takes text from outside: it must bound every length
- * and reject overflow, never trust a terminator it has not seen, and
- * never exit the process.
+ * freeing a parsed configuration), and, as OpenBSD's config_setvm,
+ * opening a VM's resources with the right credentials and sending their
+ * descriptors to vmm.  The grammar itself is in parse.y.  Everything
+ * here takes text from outside: it must bound every length and reject
+ * overflow, never trust a terminator it has not seen, and never exit
+ * the process, but when it cannot return to root's credentials after
+ * acting as a user.
  */
 
 #include <sys/types.h>
+#include <sys/fsuid.h>
 #include <sys/queue.h>
+#include <sys/stat.h>
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
+#include <unistd.h>
 
+#include "log.h"
 #include "config.h"
+#include "disk.h"
 
 #define ERR(...)	((void)snprintf(err, errlen, __VA_ARGS__), -1)
 
@@ -378,4 +388,402 @@ config_free(struct vmd_conf *conf)
 		TAILQ_REMOVE(&conf->switches, sw, entry);
 		free(sw);
 	}
+}
+
+/*
+ * Opening a VM's resources, as OpenBSD's config_setvm: the parent opens
+ * every file a VM needs and hands the descriptors on; nothing below it
+ * ever gets a path.  A path the request named is opened with the
+ * requester's file rights (perm_open_uid): the kernel checks every
+ * directory and the file as it would for that user, and the open cannot
+ * race a check.  The parent is single-threaded, so nothing else runs
+ * meanwhile.
+ */
+
+/* The parent's own groups, to go back to after acting as a user. */
+struct config_creds {
+	gid_t	 groups[PERM_MAX_GROUPS];
+	int	 ngroups;
+};
+
+/*
+ * Open files from now on with cred's filesystem credentials: its uid,
+ * primary group and other groups.  Returns 0, or an errno value (EPERM
+ * for a user without a passwd entry, whose groups are unknown).
+ */
+static int
+config_creds_enter(const struct perm_cred *cred, struct config_creds *saved)
+{
+	if (!cred->known)
+		return (EPERM);
+	if ((saved->ngroups = getgroups(PERM_MAX_GROUPS, saved->groups)) == -1)
+		return (errno);
+	if (setgroups(cred->ngroups, cred->groups) == -1)
+		return (errno);
+	(void)setfsgid(cred->gid);
+	(void)setfsuid(cred->uid);
+	/* setfsuid() answers the old value; asking again tells the new. */
+	if ((uid_t)setfsuid((uid_t)-1) != cred->uid ||
+	    (gid_t)setfsgid((gid_t)-1) != cred->gid) {
+		(void)setfsuid(0);
+		(void)setfsgid(0);
+		if (setgroups(saved->ngroups, saved->groups) == -1)
+			fatal("cannot restore my groups");
+		return (EPERM);
+	}
+	return (0);
+}
+
+/* Back to root; going on with a user's credentials is not an option. */
+static void
+config_creds_leave(const struct config_creds *saved)
+{
+	(void)setfsuid(0);
+	(void)setfsgid(0);
+	if ((uid_t)setfsuid((uid_t)-1) != 0 ||
+	    (gid_t)setfsgid((gid_t)-1) != 0 ||
+	    setgroups(saved->ngroups, saved->groups) == -1)
+		fatal("cannot return to root's credentials");
+}
+
+/*
+ * A boot image, initrd or ISO (what names it: "kernel"): a regular file,
+ * opened read-only without blocking on a FIFO.  Returns the fd, or -1
+ * with errno and reason set.
+ */
+static int
+config_open_file(const char *what, const char *path, char *reason,
+    size_t rlen)
+{
+	struct stat	 st;
+	int		 fd, error;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK |
+	    O_NOCTTY)) == -1 || fstat(fd, &st) == -1) {
+		error = errno;
+		(void)snprintf(reason, rlen, "%s %s: %s", what, path,
+		    strerror(error));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		error = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+		(void)snprintf(reason, rlen, "%s %s: %s", what, path,
+		    S_ISDIR(st.st_mode) ? strerror(EISDIR) :
+		    "not a regular file");
+		goto fail;
+	}
+	if (fcntl(fd, F_SETFL, 0) == -1) {
+		error = errno;
+		(void)snprintf(reason, rlen, "%s %s: %s", what, path,
+		    strerror(error));
+		goto fail;
+	}
+	return (fd);
+ fail:
+	if (fd != -1)
+		close(fd);
+	errno = error;
+	return (-1);
+}
+
+/* disk_chain_open's opener: credentials are already the right ones. */
+static int
+config_disk_opener(const char *path, int flags, void *arg)
+{
+	return (open(path, flags | O_NOCTTY));
+}
+
+/*
+ * The console: a raw pty at 115200 baud.  The slave must be raw too, or
+ * its echo would feed the guest's output back to it as input.
+ */
+static int
+config_open_pty(int *master, int *slave, char *name, size_t namelen,
+    char *reason, size_t rlen)
+{
+	struct termios	 tio;
+	char		 path[64];
+	int		 m, s = -1, error;
+
+	if ((m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1)
+		goto fail;
+	if (grantpt(m) == -1 || unlockpt(m) == -1 ||
+	    ptsname_r(m, path, sizeof(path)) != 0)
+		goto fail;
+	if (strlen(path) >= namelen) {
+		errno = ENAMETOOLONG;
+		goto fail;
+	}
+	if ((s = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1)
+		goto fail;
+	if (tcgetattr(s, &tio) == -1)
+		goto fail;
+	cfmakeraw(&tio);
+	if (cfsetspeed(&tio, B115200) == -1 ||
+	    tcsetattr(s, TCSANOW, &tio) == -1)
+		goto fail;
+	if (fcntl(m, F_SETFL, O_NONBLOCK) == -1)
+		goto fail;
+	memcpy(name, path, strlen(path) + 1);
+	*master = m;
+	*slave = s;
+	return (0);
+ fail:
+	error = errno;
+	(void)snprintf(reason, rlen, "cannot open a pty: %s",
+	    strerror(error));
+	if (m != -1)
+		close(m);
+	if (s != -1)
+		close(s);
+	errno = error;
+	return (-1);
+}
+
+/* The console belongs to the VM's owner (perm_console). */
+static int
+config_pty_owner(int fd, const struct vmd_conf_owner *o, char *reason,
+    size_t rlen)
+{
+	struct group	*gr;
+	uid_t		 uid;
+	gid_t		 gid;
+	mode_t		 mode;
+
+	gr = getgrnam("tty");
+	perm_console(o, gr != NULL ? gr->gr_gid : (gid_t)-1, &uid, &gid,
+	    &mode);
+	if (fchown(fd, uid, gid) == -1 || fchmod(fd, mode) == -1) {
+		(void)snprintf(reason, rlen, "cannot hand the console to its "
+		    "owner: %s", strerror(errno));
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * What vm.conf may ask for but this vmd cannot give yet: refused before
+ * anything is opened.  A device that comes takes its line out.
+ */
+int
+config_unavailable(const struct vmd_conf_vm *def, char *reason, size_t rlen)
+{
+	const char	*what = NULL;
+	char		 where[32] = "";
+
+	if (def->ndisks > 0)
+		what = "disk support";
+	else if (def->cdrom[0] != '\0')
+		what = "cdrom support";
+	else if (def->nnics > 0)
+		what = "network interface support";
+	else if (def->bootdev != VMBOOT_AUTO)
+		what = "boot device selection";
+	if (what == NULL)
+		return (0);
+	if (def->lineno > 0)
+		(void)snprintf(where, sizeof(where), " (vm.conf line %d)",
+		    def->lineno);
+	(void)snprintf(reason, rlen, "%s is not available yet%s", what,
+	    where);
+	return (ENOTSUP);
+}
+
+_Static_assert(VMOP_DISK_RAW == DISK_FMT_RAW &&
+    VMOP_DISK_QCOW2 == DISK_FMT_QCOW2,
+    "the start protocol numbers disk formats as disk.h does");
+_Static_assert(VM_MAX_DISK_CHAIN == DISK_CHAIN_MAX,
+    "a disk's chain fits the start protocol");
+
+/*
+ * The disks of def, each with its backing chain, opened and locked with
+ * cred's rights (NULL: root's): the top read-write, the bases read-only.
+ * Fills set (DISK, disk, image) and fds's disk counts.
+ */
+static int
+config_open_disks(const struct vmd_conf_vm *def, const struct perm_cred *as,
+    struct vmop_fds *fds, struct vmop_fdset *set, char *reason, size_t rlen)
+{
+	struct config_creds	 saved;
+	struct disk_chain	 chain;
+	char			 err[DISK_ERR_MAX];
+	enum disk_format	 fmt;
+	size_t			 d, i;
+	int			 error = 0;
+
+	if (as != NULL && (error = config_creds_enter(as, &saved)) != 0) {
+		(void)snprintf(reason, rlen, "disk: cannot check access for "
+		    "uid %u: %s", (unsigned)as->uid, strerror(error));
+		return (error);
+	}
+	for (d = 0; d < def->ndisks && d < VM_MAX_DISKS; d++) {
+		fmt = def->disk[d].format == VMDF_QCOW2 ? DISK_FMT_QCOW2 :
+		    DISK_FMT_RAW;
+		if (disk_chain_open(def->disk[d].path, fmt, 0,
+		    config_disk_opener, NULL, &chain, err, sizeof(err)) == -1) {
+			error = errno != 0 ? errno : EINVAL;
+			(void)snprintf(reason, rlen, "disk %s", err);
+			break;
+		}
+		fds->vf_count[VMOP_FD_DISK] = d + 1;
+		fds->vf_disk[d].vd_nimages = chain.n;
+		fds->vf_disk[d].vd_format = chain.fmt[0];
+		fds->vf_disk[d].vd_flags = 0;
+		for (i = 0; i < chain.n; i++) {
+			struct vmop_fd	 vmf = { 0, VMOP_FD_DISK, d, i };
+
+			(void)vmop_fdset_put(set, &vmf, chain.fd[i], err,
+			    sizeof(err));
+		}
+	}
+	if (as != NULL)
+		config_creds_leave(&saved);
+	return (error);
+}
+
+/* One file of kind (index 0) opened with as's rights (NULL: root's). */
+static int
+config_open_one(const struct perm_cred *as, const char *what,
+    const char *path, uint32_t kind, struct vmop_fds *fds,
+    struct vmop_fdset *set, char *reason, size_t rlen)
+{
+	struct config_creds	 saved;
+	struct vmop_fd		 vmf = { 0, kind, 0, 0 };
+	char			 err[64];
+	int			 fd, error;
+
+	if (as != NULL && (error = config_creds_enter(as, &saved)) != 0) {
+		(void)snprintf(reason, rlen, "%s %s: cannot check access for "
+		    "uid %u: %s", what, path, (unsigned)as->uid,
+		    strerror(error));
+		return (error);
+	}
+	fd = config_open_file(what, path, reason, rlen);
+	error = errno;
+	if (as != NULL)
+		config_creds_leave(&saved);
+	if (fd == -1)
+		return (error);
+	if (vmop_fdset_put(set, &vmf, fd, err, sizeof(err)) == -1) {
+		(void)snprintf(reason, rlen, "%s: %s", what, err);
+		return (EINVAL);
+	}
+	fds->vf_count[kind] = 1;
+	return (0);
+}
+
+/*
+ * Open what the run params of VM def needs, with the rights perm.c
+ * gives cred for a request that set reqflags (0 for vmd's own starts):
+ * the boot image, initrd, disks and cdrom, then /dev/kvm and the
+ * console (its owner the VM's, its name in params->vmc_ttyname) as
+ * root.  Fills set and params->vmc_fds.  Returns 0, or an errno value
+ * with reason, and then nothing stays open.
+ */
+int
+config_openvm(const struct vmd_conf_vm *def,
+    struct vmop_create_params *params, const struct perm_cred *cred,
+    uint32_t reqflags, struct vmop_fdset *set, char *reason, size_t rlen)
+{
+	struct vmop_fds		*fds = &params->vmc_fds;
+	struct vmop_fd		 vmf = { 0, VMOP_FD_KVM, 0, 0 };
+	char			 err[64];
+	int			 error, m, s, fd;
+
+#define AS(flag)	(perm_open_uid(cred, reqflags, (flag)) != 0 ? cred : \
+			    NULL)
+	memset(fds, 0, sizeof(*fds));
+	vmop_fdset_init(set);
+	params->vmc_ttyname[0] = '\0';
+	if ((error = config_open_one(AS(VMOP_CREATE_KERNEL), "kernel",
+	    params->vmc_kernel, VMOP_FD_KERNEL, fds, set, reason, rlen)) != 0)
+		goto fail;
+	if (params->vmc_initrd[0] != '\0' &&
+	    (error = config_open_one(AS(VMOP_CREATE_INITRD), "initrd",
+	    params->vmc_initrd, VMOP_FD_INITRD, fds, set, reason,
+	    rlen)) != 0)
+		goto fail;
+	if ((error = config_open_disks(def, AS(VMOP_CREATE_DISK), fds, set,
+	    reason, rlen)) != 0)
+		goto fail;
+	if (def->cdrom[0] != '\0' &&
+	    (error = config_open_one(AS(VMOP_CREATE_CDROM), "cdrom",
+	    def->cdrom, VMOP_FD_CDROM, fds, set, reason, rlen)) != 0)
+		goto fail;
+#undef AS
+
+	if ((fd = open("/dev/kvm", O_RDWR | O_CLOEXEC)) == -1) {
+		error = errno;
+		(void)snprintf(reason, rlen, "/dev/kvm: %s", strerror(error));
+		goto fail;
+	}
+	(void)vmop_fdset_put(set, &vmf, fd, err, sizeof(err));
+	fds->vf_count[VMOP_FD_KVM] = 1;
+	if (config_open_pty(&m, &s, params->vmc_ttyname,
+	    sizeof(params->vmc_ttyname), reason, rlen) == -1) {
+		error = errno;
+		goto fail;
+	}
+	vmf.vmf_kind = VMOP_FD_TTY_MASTER;
+	(void)vmop_fdset_put(set, &vmf, m, err, sizeof(err));
+	vmf.vmf_kind = VMOP_FD_TTY_SLAVE;
+	(void)vmop_fdset_put(set, &vmf, s, err, sizeof(err));
+	fds->vf_count[VMOP_FD_TTY_MASTER] = fds->vf_count[VMOP_FD_TTY_SLAVE] =
+	    1;
+	if (config_pty_owner(s, &def->owner, reason, rlen) == -1) {
+		error = EPERM;
+		goto fail;
+	}
+	return (0);
+ fail:
+	vmop_fdset_close(set);
+	memset(fds, 0, sizeof(*fds));
+	params->vmc_ttyname[0] = '\0';
+	return (error != 0 ? error : EIO);
+}
+
+/*
+ * OpenBSD's config_setvm: open what VM def needs for the run params
+ * (config_openvm) and send it with send (the channel to vmm): each
+ * descriptor, then the parameters saying what came.  Returns 0, or an
+ * errno value with reason.
+ */
+int
+config_setvm(config_send_fn send, void *arg, const struct vmd_conf_vm *def,
+    struct vmop_create_params *params, const struct perm_cred *cred,
+    uint32_t reqflags, char *reason, size_t rlen)
+{
+	struct vmop_fdset	 set;
+	struct vmop_fd		 vmf;
+	const struct vmop_fds	*fds = &params->vmc_fds;
+	uint32_t		 kind, index, image;
+	int			 error, fd;
+
+	if ((error = config_openvm(def, params, cred, reqflags, &set, reason,
+	    rlen)) != 0)
+		return (error);
+	/* Each descriptor is the channel's once given to send. */
+	for (kind = 0; kind < VMOP_FD_NKINDS; kind++) {
+		for (index = 0; index < fds->vf_count[kind]; index++) {
+			for (image = 0; image < vmop_fds_images(fds, kind,
+			    index); image++) {
+				fd = vmop_fdset_take(&set, kind, index, image);
+				vmf.vmf_id = params->vmc_id;
+				vmf.vmf_kind = kind;
+				vmf.vmf_index = index;
+				vmf.vmf_image = image;
+				if (send(arg, IMSG_VMDOP_START_VM_FD, fd, &vmf,
+				    sizeof(vmf)) == -1)
+					goto fail;
+			}
+		}
+	}
+	if (send(arg, IMSG_VMDOP_START_VM_END, -1, params,
+	    sizeof(*params)) == -1)
+		goto fail;
+	return (0);
+ fail:
+	vmop_fdset_close(&set);
+	(void)snprintf(reason, rlen, "cannot reach vmm");
+	return (EIO);
 }

@@ -17,8 +17,6 @@
 
 #include "vmd.h"
 
-#define VM_MAX_DISKS		4
-#define VM_MAX_NICS		4
 #define VM_MAX_GROUPNAME	16
 
 enum vm_disk_format {
@@ -132,6 +130,9 @@ struct vmd_conf {
 
 #define CONF_AGENTX_PATH	"/var/agentx/master"	/* agentx default */
 
+/* How config_setvm sends: imsg_compose's contract, fd given away. */
+typedef int	(*config_send_fn)(void *, uint32_t, int, const void *, size_t);
+
 /* config.c */
 int		 vmd_valid_name(const char *);
 int		 config_parse_size(const char *, uint64_t *);
@@ -142,6 +143,14 @@ void		 config_random_lladdr(uint8_t *);
 int		 config_name_check(const char *, const char *, char *, size_t);
 struct vmd_conf_vm *config_find_vm(struct vmd_conf *, const char *);
 void		 config_cred(uid_t, struct perm_cred *);
+int		 config_unavailable(const struct vmd_conf_vm *, char *,
+		    size_t);
+int		 config_openvm(const struct vmd_conf_vm *,
+		    struct vmop_create_params *, const struct perm_cred *,
+		    uint32_t, struct vmop_fdset *, char *, size_t);
+int		 config_setvm(config_send_fn, void *,
+		    const struct vmd_conf_vm *, struct vmop_create_params *,
+		    const struct perm_cred *, uint32_t, char *, size_t);
 int		 config_instance_check(const struct vmd_conf_vm *,
 		    const struct vmd_conf_vm *, char *, size_t);
 int		 config_instance_apply(const struct vmd_conf_vm *,

@@ -316,7 +316,7 @@ control_fail(struct ctl_conn *c, int error, const char *reason)
 }
 
 /*
- * One request from vmctl: control_msg_check() decides whether it is
+ * One request from vmctl: msg_check() decides whether it is
  * well-formed, root-only requests from anybody else stop here, the rest
  * goes to the parent with the uid from SO_PEERCRED in the pid field.
  */
@@ -344,7 +344,7 @@ control_dispatch_client(struct imsgev *iev, struct imsg *imsg)
 	}
 	if (len > 0 && imsg_get_data(imsg, &req, len) == -1)
 		return (control_fail(c, EINVAL, "malformed request"));
-	if ((error = control_msg_check(type, len > 0 ? &req : NULL, len,
+	if ((error = msg_check(MSG_CLIENT, type, len > 0 ? &req : NULL, len,
 	    reason, sizeof(reason))) != 0) {
 		log_limited(LOG_ERR, "%s: request type %u: %s", c->name, type,
 		    reason);
@@ -386,38 +386,19 @@ control_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 		int32_t			level;
 	}			 ans;
 	uint32_t		 type = imsg_get_type(imsg);
-	size_t			 want;
+	size_t			 want = imsg_get_len(imsg);
 
-	switch (type) {
-	case IMSG_VMDOP_START_VM_RESPONSE:
-	case IMSG_VMDOP_TERMINATE_VM_RESPONSE:
-	case IMSG_VMDOP_WAIT_VM_RESPONSE:
-	case IMSG_VMDOP_PAUSE_VM_RESPONSE:
-	case IMSG_VMDOP_UNPAUSE_VM_RESPONSE:
-	case IMSG_CTL_FAIL:
-	case IMSG_CTL_OK:
-		want = sizeof(struct vmop_result);
-		break;
-	case IMSG_VMDOP_GET_INFO_VM_DATA:
-		want = sizeof(struct vmop_info_result);
-		break;
-	case IMSG_VMDOP_GET_INFO_VM_END_DATA:
-		want = 0;
-		break;
-	case IMSG_CTL_VERBOSE:
-		if (imsg_size_ok(imsg, sizeof(ans.level), "parent") &&
-		    imsg_get_data(imsg, &ans.level, sizeof(ans.level)) == 0) {
+	if (!msg_ok(imsg, MSG_REPLY | MSG_PARENT_CONTROL, "parent"))
+		return (0);
+	if (type == IMSG_CTL_VERBOSE) {
+		if (imsg_get_data(imsg, &ans.level, sizeof(ans.level)) == 0) {
 			log_setverbose(ans.level);
 			ctl->env->verbose = ans.level;
 		}
 		return (0);
-	default:
-		log_warnx("parent: unexpected message type %u", type);
-		return (0);
 	}
-	if (!imsg_size_ok(imsg, want, "parent"))
-		return (0);
-	if (want > 0 && imsg_get_data(imsg, &ans, want) == -1)
+	if (want > sizeof(ans) ||
+	    (want > 0 && imsg_get_data(imsg, &ans, want) == -1))
 		return (0);
 	/* The parent sends a status whole: DATA for each VM, then END. */
 	if (type == IMSG_VMDOP_GET_INFO_VM_DATA)

@@ -36,6 +36,7 @@
 #include "proc.h"
 #include "config.h"
 #include "vmd.h"
+#include "vm.h"
 
 #define PROC_ARGV_MAX		16
 #define PROC_FD_STAGE		64	/* fds are staged above this */
@@ -624,18 +625,25 @@ imsgev_drain(struct imsgev *iev)
 	return (0);
 }
 
-/* The one size check of every dispatcher. */
+/*
+ * The one check of every dispatcher: is this message allowed on this
+ * channel (the MSG_* bits of link), with this size and contents, as
+ * msg.c's table says?  A message that is not is logged (rate-limited:
+ * the peer may be hostile) and dropped; its descriptor is closed by
+ * imsg_free.
+ */
 int
-imsg_size_ok(struct imsg *imsg, size_t want, const char *from)
+msg_ok(struct imsg *imsg, uint32_t link, const char *from)
 {
-	size_t	 len = imsg_get_len(imsg);
+	char		 reason[VM_REASON_MAX];
+	uint32_t	 type = imsg_get_type(imsg);
 
-	if (len != want) {
-		log_warnx("%s: message type %u with %zu bytes, want %zu; "
-		    "dropped", from, imsg_get_type(imsg), len, want);
-		return (0);
-	}
-	return (1);
+	if (msg_check(link, type, imsg->data, imsg_get_len(imsg), reason,
+	    sizeof(reason)) == 0)
+		return (1);
+	log_limited(LOG_WARNING, "%s: %s (%s, %zu bytes), dropped", from,
+	    reason, msg_name(type), imsg_get_len(imsg));
+	return (0);
 }
 
 /*

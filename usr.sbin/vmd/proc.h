@@ -41,6 +41,14 @@ enum proc_id {
 
 struct proc_env;
 
+/* sandbox.c's policies */
+enum sandbox_role {
+	SANDBOX_PARENT,
+	SANDBOX_CONTROL,
+	SANDBOX_VMM,
+	SANDBOX_VM
+};
+
 /* A row of the role table. */
 struct proc_role {
 	const char	*title;		/* -P argument and log name */
@@ -90,6 +98,18 @@ struct imsgev {
 	const char		*name;		/* peer, for logs */
 };
 
+/* sandbox.c */
+void		 sandbox_enter(enum sandbox_role);
+void		 sandbox_exe(int);
+void		 sandbox_landlock(enum sandbox_role);
+void		 sandbox_seccomp(enum sandbox_role);
+
+/* control.c */
+void		 control_run(struct proc_env *) __attribute__((noreturn));
+
+/* vmm.c */
+void		 vmm_run(struct proc_env *) __attribute__((noreturn));
+
 /* proc.c */
 const struct proc_role	*proc_role_find(const char *);
 void		 proc_env_init(struct proc_env *, int, int);
@@ -113,7 +133,7 @@ void		 imsgev_pause(struct imsgev *);
 int		 imsgev_resume(struct imsgev *);
 int		 imsgev_room(struct imsgev *, uint32_t);
 int		 imsgev_drain(struct imsgev *);
-int		 imsg_size_ok(struct imsg *, size_t, const char *);
+int		 msg_ok(struct imsg *, uint32_t, const char *);
 void		 proc_log_to(struct imsgev *);
 int		 proc_log_compose(struct imsgbuf *, int, uint32_t,
 		    const char *, const char *, size_t);
@@ -121,8 +141,5 @@ int		 proc_log_parse(struct imsg *, struct vmop_log *, char *,
 		    size_t);
 void		 proc_flush(struct imsgbuf *, int);
 
-/* control_msg.c */
-int		 control_msg_check(uint32_t, const void *, size_t, char *,
-		    size_t);
 
 #endif /* PROC_H */

@@ -35,6 +35,7 @@
 
 #include "log.h"
 #include "vmd.h"
+#include "proc.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SANDBOX_SANITIZER	1

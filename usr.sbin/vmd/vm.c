@@ -467,50 +467,20 @@ vm_dispatch_vmm(evutil_socket_t fd, short ev, void *arg)
 		log_warnx("bad message from vmm");
 }
 
-static void
-vm_take_fd(struct vmctx *ctx, struct imsg *imsg)
-{
-	struct vmop_fd	 vf;
-	int		*slot, fd;
-
-	fd = imsg_get_fd(imsg);
-	if (imsg_get_data(imsg, &vf, sizeof(vf)) == -1 || fd == -1) {
-		log_warnx("bad descriptor message");
-		if (fd != -1)
-			close(fd);
-		return;
-	}
-	switch (vf.vmf_kind) {
-	case VMOP_FD_KVM:
-		slot = &ctx->kvmfd;
-		break;
-	case VMOP_FD_KERNEL:
-		slot = &ctx->kernelfd;
-		break;
-	case VMOP_FD_TTY_MASTER:
-		slot = &ctx->tty_master;
-		break;
-	case VMOP_FD_TTY_SLAVE:
-		slot = &ctx->tty_slave;
-		break;
-	default:
-		log_warnx("unknown descriptor kind %u", vf.vmf_kind);
-		close(fd);
-		return;
-	}
-	if (*slot != -1)
-		close(*slot);
-	*slot = fd;
-}
-
-/* Read descriptors and parameters until START_VM_END; blocking. */
+/*
+ * Read descriptors and parameters until START_VM_END; blocking.  Each
+ * descriptor is filed in fds as its message says (vmop_fdset_put
+ * refuses what is out of place: the start then fails).
+ */
 static int
-vm_receive(struct vmctx *ctx, char *err, size_t errlen)
+vm_receive(struct vmctx *ctx, struct vmop_fdset *fds, char *err,
+    size_t errlen)
 {
 	struct pollfd	 pfd;
 	struct imsg	 imsg;
+	struct vmop_fd	 vmf;
 	ssize_t		 n;
-	int		 done = 0;
+	int		 done = 0, bad = 0, fd;
 
 	while (!done) {
 		pfd.fd = vm_ibuf.fd;
@@ -524,22 +494,28 @@ vm_receive(struct vmctx *ctx, char *err, size_t errlen)
 			return (-1);
 		}
 		while (!done && (n = imsg_get(&vm_ibuf, &imsg)) > 0) {
+			if (!msg_ok(&imsg, MSG_VMM_VM, "vmm")) {
+				imsg_free(&imsg);
+				continue;
+			}
 			switch (imsg_get_type(&imsg)) {
 			case IMSG_VMDOP_START_VM_FD:
-				vm_take_fd(ctx, &imsg);
+				fd = imsg_get_fd(&imsg);
+				(void)imsg_get_data(&imsg, &vmf, sizeof(vmf));
+				if (!bad && vmop_fdset_put(fds, &vmf, fd, err,
+				    errlen) == -1)
+					bad = 1;
+				else if (bad && fd != -1)
+					close(fd);
 				break;
 			case IMSG_VMDOP_START_VM_END:
-				if (imsg_get_data(&imsg, ctx->params,
-				    sizeof(*ctx->params)) == -1) {
-					imsg_free(&imsg);
-					snprintf(err, errlen, "bad parameters");
-					return (-1);
-				}
+				(void)imsg_get_data(&imsg, ctx->params,
+				    sizeof(*ctx->params));
 				done = 1;
 				break;
 			default:
-				log_warnx("unexpected message %u",
-				    imsg_get_type(&imsg));
+				log_warnx("unexpected %s",
+				    msg_name(imsg_get_type(&imsg)));
 				break;
 			}
 			imsg_free(&imsg);
@@ -549,13 +525,21 @@ vm_receive(struct vmctx *ctx, char *err, size_t errlen)
 			return (-1);
 		}
 	}
-	return (0);
+	return (bad ? -1 : 0);
 }
 
+/*
+ * The parameters and the descriptors that came with them: what the
+ * counts say (vmop_fds_complete), and what a vm process needs and may
+ * hold: /dev/kvm, a boot image and the console, maybe an initrd and a
+ * cdrom; never a disk image or a tap, which are device processes'.
+ */
 static int
-vm_check_params(struct vmctx *ctx, char *err, size_t errlen)
+vm_check_params(struct vmctx *ctx, struct vmop_fdset *fds, char *err,
+    size_t errlen)
 {
 	struct vmop_create_params	*p = ctx->params;
+	const struct vmop_fds		*n = &p->vmc_fds;
 
 	if (memchr(p->vmc_name, '\0', sizeof(p->vmc_name)) == NULL ||
 	    memchr(p->vmc_cmdline, '\0', sizeof(p->vmc_cmdline)) == NULL ||
@@ -568,11 +552,25 @@ vm_check_params(struct vmctx *ctx, char *err, size_t errlen)
 		    (unsigned long long)p->vmc_memsize);
 		return (-1);
 	}
-	if (ctx->kvmfd == -1 || ctx->kernelfd == -1 || ctx->tty_master == -1 ||
-	    ctx->tty_slave == -1) {
+	if (vmop_fds_complete(fds, n, err, errlen) == -1)
+		return (-1);
+	if (n->vf_count[VMOP_FD_KVM] != 1 || n->vf_count[VMOP_FD_KERNEL] != 1 ||
+	    n->vf_count[VMOP_FD_TTY_MASTER] != 1 ||
+	    n->vf_count[VMOP_FD_TTY_SLAVE] != 1) {
 		snprintf(err, errlen, "missing descriptors");
 		return (-1);
 	}
+	if (n->vf_count[VMOP_FD_DISK] != 0 || n->vf_count[VMOP_FD_TAP] != 0) {
+		snprintf(err, errlen, "disk and tap descriptors belong to "
+		    "device processes");
+		return (-1);
+	}
+	ctx->kvmfd = vmop_fdset_take(fds, VMOP_FD_KVM, 0, 0);
+	ctx->kernelfd = vmop_fdset_take(fds, VMOP_FD_KERNEL, 0, 0);
+	ctx->initrdfd = vmop_fdset_take(fds, VMOP_FD_INITRD, 0, 0);
+	ctx->tty_master = vmop_fdset_take(fds, VMOP_FD_TTY_MASTER, 0, 0);
+	ctx->tty_slave = vmop_fdset_take(fds, VMOP_FD_TTY_SLAVE, 0, 0);
+	ctx->cdromfd = vmop_fdset_take(fds, VMOP_FD_CDROM, 0, 0);
 	return (0);
 }
 
@@ -581,6 +579,7 @@ vm_main(int fd, const char *name)
 {
 	static struct vmop_create_params params;
 	static struct vmctx	 vmctx;
+	static struct vmop_fdset fds;
 	struct vmctx		*ctx = &vmctx;
 	struct vmop_result	 r;
 	struct event		*ev_term, *ev_int, *ev_vmm;
@@ -590,17 +589,19 @@ vm_main(int fd, const char *name)
 	log_procinit(title);
 	ctx->params = &params;
 	ctx->kvmfd = ctx->kernelfd = ctx->tty_master = ctx->tty_slave = -1;
+	ctx->initrdfd = ctx->cdromfd = -1;
+	vmop_fdset_init(&fds);
 	pthread_mutex_init(&ctx->vm_lock, NULL);
 	pthread_cond_init(&ctx->pause_cv, NULL);
 	if (vm_ibuf.rbuf == NULL)
 		vm_log_init(fd);
-	if (vm_receive(ctx, err, sizeof(err)) == -1)
+	if (vm_receive(ctx, &fds, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 
 	/* Everything below parses what the outside gave us: sandbox first. */
 	sandbox_enter(SANDBOX_VM);
 
-	if (vm_check_params(ctx, err, sizeof(err)) == -1)
+	if (vm_check_params(ctx, &fds, err, sizeof(err)) == -1)
 		vm_start_failed(ctx, EINVAL, err);
 	if (vmm_probe(ctx->kvmfd, err, sizeof(err)) == -1)
 		vm_start_failed(ctx, errno, err);

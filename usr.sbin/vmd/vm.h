@@ -105,8 +105,10 @@ struct vmctx {
 	struct vmop_create_params *params;	/* from vmm, checked */
 	int			 kvmfd;
 	int			 kernelfd;
+	int			 initrdfd;	/* or -1 */
 	int			 tty_master;
 	int			 tty_slave;
+	int			 cdromfd;	/* or -1 */
 	struct vm_mem		 mem;
 	void			*bios;		/* firmware image, or NULL */
 	uint64_t		 bios_size;
@@ -128,7 +130,9 @@ struct vmctx {
 	uint64_t		 exits;		/* for debug logs */
 };
 
-/* vm.c */
+/* vm.c: entry of a "vm NAME" process; fd is its channel to vmm */
+void	 vm_main(int, const char *) __attribute__((noreturn));
+void	 vm_log_init(int);
 void	 vm_request(struct vmctx *, enum vm_request, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
 

@@ -13,7 +13,6 @@
  */
 
 #include <sys/types.h>
-#include <sys/fsuid.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -29,7 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <event.h>
@@ -43,9 +41,7 @@
 
 #define VMD_SHUTDOWN_WAIT	8	/* s for VMs to end; vmm kills at 5 */
 #define VMD_CHILD_WAIT		3	/* s for control and vmm to exit */
-#define VMD_NFDS		4	/* descriptors per VM start */
 #define VMD_SUN_PATH_MAX	sizeof(((struct sockaddr_un *)0)->sun_path)
-#define VMD_MAX_GROUPS		1024	/* groups of one user we look at */
 #define VMD_UID_WAITERS		16	/* waits of one user on one VM */
 #define VMD_PIDFILE		"/var/run/vmd.pid"	/* for etc/rc.d/vmd */
 
@@ -159,8 +155,8 @@ static void	 vmd_req_config(struct vmd *, struct imsg *);
 static void	 vmd_req_verbose(struct vmd *, struct imsg *);
 static void	 vmd_pause_done(struct vmd *, struct imsg *);
 static void	 vmd_vm_cancel(struct vmd *, struct vmd_vm *);
-static int	 vmd_start_vm(struct vmd *, struct vmd_vm *, uid_t, char *,
-		    size_t);
+static int	 vmd_start_vm(struct vmd *, struct vmd_vm *,
+		    const struct perm_cred *, uint32_t, char *, size_t);
 static void	 vmd_vm_started(struct vmd *, struct imsg *);
 static void	 vmd_vm_ended(struct vmd *, struct imsg *);
 static void	 vmd_vm_reboot(struct vmd *, struct imsg *);
@@ -540,17 +536,6 @@ vmd_vm_new(struct vmd *vmd, const char *name, struct vmd_conf_vm *def)
 	return (vm);
 }
 
-static struct vmd_conf_vm *
-vmd_conf_find(struct vmd_conf *conf, const char *name)
-{
-	struct vmd_conf_vm	*cv;
-
-	TAILQ_FOREACH(cv, &conf->vms, entry)
-		if (strcmp(cv->params.vmc_name, name) == 0)
-			return (cv);
-	return (NULL);
-}
-
 static int
 vmd_has_process(const struct vmd_vm *vm)
 {
@@ -579,7 +564,7 @@ vmd_apply_config(struct vmd *vmd, struct vmd_conf *conf,
 		for (vm = TAILQ_FIRST(&vmd->vms); vm != NULL; vm = next) {
 			next = TAILQ_NEXT(vm, entry);
 			if (!vm->configured ||
-			    vmd_conf_find(conf, vm->name) != NULL)
+			    config_find_vm(conf, vm->name) != NULL)
 				continue;
 			log_debug("vm %s: no longer configured", vm->name);
 			if (vmd_has_process(vm))
@@ -786,62 +771,57 @@ vmd_client_gone(struct vmd *vmd, uint32_t peerid)
 		log_debug("client %u gone, %d wait(s) dropped", peerid, n);
 }
 
-/* Requests from vmctl, relayed by control: peerid, uid in the pid. */
+/*
+ * Requests from vmctl, relayed by control: peerid, uid in the pid.
+ * msg_ok checked them as control did; each type has its one handler.
+ */
 static int
 vmd_dispatch_control(struct imsgev *iev, struct imsg *imsg)
 {
 	struct vmd	*vmd = iev->arg;
 	uid_t		 uid = (uid_t)imsg_get_pid(imsg);
+	uint32_t	 type = imsg_get_type(imsg);
 
-	switch (imsg_get_type(imsg)) {
+	if (!msg_ok(imsg, MSG_CLIENT | MSG_CONTROL_PARENT, "control"))
+		return (0);
+	/* control refuses these to users; so do we. */
+	if (perm_root_only(type) && uid != 0) {
+		log_warnx("denied request %u from uid %u", type,
+		    (unsigned)uid);
+		vmd_reply(vmd, imsg_get_id(imsg), IMSG_CTL_FAIL, EPERM, NULL,
+		    "permission denied");
+		return (0);
+	}
+	switch (type) {
 	case IMSG_VMDOP_START_VM_REQUEST:
-		if (imsg_size_ok(imsg, sizeof(struct vmop_create_params),
-		    "control"))
-			vmd_req_start(vmd, imsg, uid);
+		vmd_req_start(vmd, imsg, uid);
 		break;
 	case IMSG_VMDOP_TERMINATE_VM_REQUEST:
-		if (imsg_size_ok(imsg, sizeof(struct vmop_id), "control"))
-			vmd_req_terminate(vmd, imsg, uid);
+		vmd_req_terminate(vmd, imsg, uid);
 		break;
 	case IMSG_VMDOP_WAIT_VM_REQUEST:
-		if (imsg_size_ok(imsg, sizeof(struct vmop_id), "control"))
-			vmd_req_wait(vmd, imsg, uid);
+		vmd_req_wait(vmd, imsg, uid);
 		break;
 	case IMSG_VMDOP_GET_INFO_VM_REQUEST:
-		if (imsg_size_ok(imsg, 0, "control"))
-			vmd_req_info(vmd, imsg);
+		vmd_req_info(vmd, imsg);
 		break;
 	case IMSG_VMDOP_PAUSE_VM:
 	case IMSG_VMDOP_UNPAUSE_VM:
-		if (imsg_size_ok(imsg, sizeof(struct vmop_id), "control"))
-			vmd_req_pause(vmd, imsg, uid);
+		vmd_req_pause(vmd, imsg, uid);
+		break;
+	case IMSG_CTL_VERBOSE:
+		vmd_req_verbose(vmd, imsg);
 		break;
 	case IMSG_VMDOP_RELOAD:
 	case IMSG_VMDOP_LOAD:
 	case IMSG_CTL_RESET:
-	case IMSG_CTL_VERBOSE:
-		/* control refuses these to users; so do we. */
-		if (uid != 0) {
-			log_warnx("denied request %u from uid %u",
-			    imsg_get_type(imsg), (unsigned)uid);
-			vmd_reply(vmd, imsg_get_id(imsg), IMSG_CTL_FAIL, EPERM,
-			    NULL, "permission denied");
-		} else if (imsg_get_type(imsg) == IMSG_CTL_VERBOSE) {
-			if (imsg_size_ok(imsg, sizeof(int32_t), "control"))
-				vmd_req_verbose(vmd, imsg);
-		} else
-			vmd_req_config(vmd, imsg);
+		vmd_req_config(vmd, imsg);
 		break;
 	case IMSG_CTL_CLIENT_GONE:
-		if (imsg_size_ok(imsg, 0, "control"))
-			vmd_client_gone(vmd, imsg_get_id(imsg));
+		vmd_client_gone(vmd, imsg_get_id(imsg));
 		break;
 	case IMSG_LOG:
 		vmd_log_line(imsg, "control");
-		break;
-	default:
-		log_warnx("control: unexpected message type %u, dropped",
-		    imsg_get_type(imsg));
 		break;
 	}
 	return (0);
@@ -853,30 +833,24 @@ vmd_dispatch_vmm(struct imsgev *iev, struct imsg *imsg)
 {
 	struct vmd	*vmd = iev->arg;
 
+	if (!msg_ok(imsg, MSG_VMM_PARENT, "vmm"))
+		return (0);
 	switch (imsg_get_type(imsg)) {
 	case IMSG_VMDOP_VM_STARTED:
-		if (imsg_size_ok(imsg, sizeof(struct vmop_result), "vmm"))
-			vmd_vm_started(vmd, imsg);
+		vmd_vm_started(vmd, imsg);
 		break;
 	case IMSG_VMDOP_TERMINATE_VM_EVENT:
-		if (imsg_size_ok(imsg, sizeof(struct vmop_result), "vmm"))
-			vmd_vm_ended(vmd, imsg);
+		vmd_vm_ended(vmd, imsg);
 		break;
 	case IMSG_VMDOP_VM_REBOOT:
-		if (imsg_size_ok(imsg, sizeof(struct vmop_id), "vmm"))
-			vmd_vm_reboot(vmd, imsg);
+		vmd_vm_reboot(vmd, imsg);
 		break;
 	case IMSG_VMDOP_PAUSE_VM_RESPONSE:
 	case IMSG_VMDOP_UNPAUSE_VM_RESPONSE:
-		if (imsg_size_ok(imsg, sizeof(struct vmop_result), "vmm"))
-			vmd_pause_done(vmd, imsg);
+		vmd_pause_done(vmd, imsg);
 		break;
 	case IMSG_LOG:
 		vmd_log_line(imsg, NULL);
-		break;
-	default:
-		log_warnx("vmm: unexpected message type %u, dropped",
-		    imsg_get_type(imsg));
 		break;
 	}
 	return (0);
@@ -906,12 +880,6 @@ vmd_log_line(struct imsg *imsg, const char *proc)
 		log_emit(LOG_WARNING, proc, note);
 	}
 	log_emit(vl.vl_pri, proc, text);
-}
-
-static int
-vmd_string_ok(const char *s, size_t len)
-{
-	return (memchr(s, '\0', len) != NULL);
 }
 
 /*
@@ -1064,24 +1032,16 @@ vmd_req_start(struct vmd *vmd, struct imsg *imsg, uid_t uid)
 	uint32_t		 peer = imsg_get_id(imsg);
 	char			 reason[VM_REASON_MAX];
 	int			 error, created = 0;
-	uid_t			 kuid;
+	uint32_t		 reqflags;
 
 	if (imsg_get_data(imsg, &req, sizeof(req)) == -1)
 		return;
 	config_cred(uid, &cred);
-	/* A kernel the requester names is read with its credentials. */
-	kuid = perm_open_uid(&cred, req.vmc_flags, VMOP_CREATE_KERNEL);
+	/* Paths the requester names are opened with its credentials. */
+	reqflags = req.vmc_flags;
 	if (vmd->shutting_down) {
 		vmd_reply(vmd, peer, IMSG_VMDOP_START_VM_RESPONSE, EBUSY, NULL,
 		    "vmd is shutting down");
-		return;
-	}
-	if (!vmd_string_ok(req.vmc_name, sizeof(req.vmc_name)) ||
-	    !vmd_string_ok(req.vmc_instance, sizeof(req.vmc_instance)) ||
-	    !vmd_string_ok(req.vmc_kernel, sizeof(req.vmc_kernel)) ||
-	    !vmd_string_ok(req.vmc_cmdline, sizeof(req.vmc_cmdline))) {
-		vmd_reply(vmd, peer, IMSG_VMDOP_START_VM_RESPONSE, EINVAL,
-		    NULL, "malformed request");
 		return;
 	}
 	if (!vmd_valid_name(req.vmc_name)) {
@@ -1117,7 +1077,7 @@ vmd_req_start(struct vmd *vmd, struct imsg *imsg, uid_t uid)
 		memset(&req, 0, sizeof(req));
 	} else if (perm_start(&cred, vm != NULL ? vmd_owner(vm) : NULL,
 	    req.vmc_flags) != 0) {
-		/* Users start what vm.conf gives them, as it is, or instances. */
+		/* Users start vm.conf's VMs as they are, or instances. */
 		vmd_denied(req.vmc_name, IMSG_VMDOP_START_VM_REQUEST, uid);
 		vmd_reply(vmd, peer, IMSG_VMDOP_START_VM_RESPONSE, EPERM, vm,
 		    "permission denied");
@@ -1150,7 +1110,7 @@ vmd_req_start(struct vmd *vmd, struct imsg *imsg, uid_t uid)
 	}
 	vm->state = VM_STATE_STOPPED;
 	vm->params = params;
-	if ((error = vmd_start_vm(vmd, vm, kuid, reason,
+	if ((error = vmd_start_vm(vmd, vm, &cred, reqflags, reason,
 	    sizeof(reason))) != 0)
 		goto fail;
 	vm->start_pending = 1;
@@ -1174,13 +1134,15 @@ vmd_start_defined(struct vmd *vmd, struct vmd_vm *vm, char *reason,
     size_t rlen)
 {
 	struct vmop_create_params	 req, params;
+	struct perm_cred		 root;
 	int				 error;
 
 	memset(&req, 0, sizeof(req));
 	if ((error = vmd_merge_params(vm, &req, &params, reason, rlen)) != 0)
 		return (error);
 	vm->params = params;
-	return (vmd_start_vm(vmd, vm, 0, reason, rlen));
+	config_cred(0, &root);
+	return (vmd_start_vm(vmd, vm, &root, 0, reason, rlen));
 }
 
 /* A reason for vmctl; long paths are cut, which is fine for a message. */
@@ -1194,244 +1156,29 @@ vmd_reasonf(char *reason, size_t rlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* The kernel: a regular file, opened without blocking on a FIFO. */
+/* config_setvm's way to vmm. */
 static int
-vmd_open_kernel(const char *path, char *reason, size_t rlen)
+vmd_send_vmm(void *arg, uint32_t type, int fd, const void *data, size_t len)
 {
-	struct stat	 st;
-	int		 fd, error;
+	struct vmd	*vmd = arg;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK |
-	    O_NOCTTY)) == -1) {
-		error = errno;
-		vmd_reasonf(reason, rlen, "kernel %s: %s", path,
-		    strerror(error));
-		return (-error);
-	}
-	if (fstat(fd, &st) == -1) {
-		error = errno;
-		vmd_reasonf(reason, rlen, "kernel %s: %s", path,
-		    strerror(error));
-		close(fd);
-		return (-error);
-	}
-	if (S_ISDIR(st.st_mode) || !S_ISREG(st.st_mode)) {
-		error = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
-		vmd_reasonf(reason, rlen, "kernel %s: %s", path,
-		    S_ISDIR(st.st_mode) ? strerror(EISDIR) :
-		    "not a regular file");
-		close(fd);
-		return (-error);
-	}
-	if (fcntl(fd, F_SETFL, 0) == -1) {
-		error = errno;
-		close(fd);
-		return (-error);
-	}
-	return (fd);
-}
-
-/* The parent's own groups, to go back to after acting as a user. */
-struct vmd_creds {
-	gid_t	 groups[VMD_MAX_GROUPS];
-	int	 ngroups;
-};
-
-/*
- * Open files from now on with uid's filesystem credentials: its uid,
- * primary group and supplementary groups.  The kernel then checks every
- * directory of the path and the file itself as it would for the user,
- * and the open cannot race a check.  The parent is single-threaded, so
- * nothing else runs meanwhile.  Returns 0, or an errno value.
- */
-static int
-vmd_creds_enter(uid_t uid, struct vmd_creds *saved)
-{
-	struct passwd	*pw;
-	gid_t		 groups[VMD_MAX_GROUPS];
-	int		 n = VMD_MAX_GROUPS;
-
-	if ((pw = getpwuid(uid)) == NULL)
-		return (EPERM);
-	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) == -1 ||
-	    n > VMD_MAX_GROUPS)
-		n = VMD_MAX_GROUPS;
-	if ((saved->ngroups = getgroups(VMD_MAX_GROUPS, saved->groups)) == -1)
-		return (errno);
-	if (setgroups(n, groups) == -1)
-		return (errno);
-	(void)setfsgid(pw->pw_gid);
-	(void)setfsuid(uid);
-	/* setfsuid() answers the old value; asking again tells the new. */
-	if ((uid_t)setfsuid((uid_t)-1) != uid ||
-	    (gid_t)setfsgid((gid_t)-1) != pw->pw_gid) {
-		(void)setfsuid(0);
-		(void)setfsgid(0);
-		if (setgroups(saved->ngroups, saved->groups) == -1)
-			fatal("cannot restore my groups");
-		return (EPERM);
-	}
-	return (0);
-}
-
-/* Back to root; going on with a user's credentials is not an option. */
-static void
-vmd_creds_leave(const struct vmd_creds *saved)
-{
-	(void)setfsuid(0);
-	(void)setfsgid(0);
-	if ((uid_t)setfsuid((uid_t)-1) != 0 ||
-	    (gid_t)setfsgid((gid_t)-1) != 0 ||
-	    setgroups(saved->ngroups, saved->groups) == -1)
-		fatal("cannot return to root's credentials");
-}
-
-/*
- * A kernel path a user gave (start -t ... -b): vmd reads it only if
- * that user could, as OpenBSD's vmd checks; uid 0 reads anything.
- */
-static int
-vmd_open_kernel_as(const char *path, uid_t uid, char *reason, size_t rlen)
-{
-	struct vmd_creds	 saved;
-	int			 fd, error;
-
-	if (uid == 0)
-		return (vmd_open_kernel(path, reason, rlen));
-	if ((error = vmd_creds_enter(uid, &saved)) != 0) {
-		vmd_reasonf(reason, rlen, "kernel %s: cannot check access "
-		    "for uid %u: %s", path, (unsigned)uid, strerror(error));
-		return (-error);
-	}
-	fd = vmd_open_kernel(path, reason, rlen);
-	vmd_creds_leave(&saved);
-	return (fd);
-}
-
-/*
- * The console: a raw pty at 115200 baud.  The slave must be raw too, or
- * its echo would feed the guest's output back to it as input.
- */
-static int
-vmd_open_pty(int *master, int *slave, char *name, size_t namelen,
-    char *reason, size_t rlen)
-{
-	struct termios	 tio;
-	char		 path[64];
-	int		 m, s = -1, error;
-
-	if ((m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1)
-		goto fail;
-	if (grantpt(m) == -1 || unlockpt(m) == -1 ||
-	    ptsname_r(m, path, sizeof(path)) != 0)
-		goto fail;
-	if (strlen(path) >= namelen) {
-		errno = ENAMETOOLONG;
-		goto fail;
-	}
-	if ((s = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1)
-		goto fail;
-	if (tcgetattr(s, &tio) == -1)
-		goto fail;
-	cfmakeraw(&tio);
-	if (cfsetspeed(&tio, B115200) == -1 ||
-	    tcsetattr(s, TCSANOW, &tio) == -1)
-		goto fail;
-	if (fcntl(m, F_SETFL, O_NONBLOCK) == -1)
-		goto fail;
-	memcpy(name, path, strlen(path) + 1);
-	*master = m;
-	*slave = s;
-	return (0);
- fail:
-	error = errno;
-	(void)snprintf(reason, rlen, "cannot open a pty: %s",
-	    strerror(error));
-	if (m != -1)
-		close(m);
-	if (s != -1)
-		close(s);
-	return (error);
-}
-
-/* What vm.conf may ask for but this vmd cannot give yet. */
-static int
-vmd_check_devices(const struct vmd_conf_vm *def, char *reason,
-    size_t rlen)
-{
-	const char	*what = NULL;
-	char		 where[32] = "";
-
-	if (def->ndisks > 0)
-		what = "disk support";
-	else if (def->cdrom[0] != '\0')
-		what = "cdrom support";
-	else if (def->nnics > 0)
-		what = "network interface support";
-	else if (def->bootdev != VMBOOT_AUTO)
-		what = "boot device selection";
-	if (what == NULL)
-		return (0);
-	if (def->lineno > 0)
-		(void)snprintf(where, sizeof(where), " (vm.conf line %d)",
-		    def->lineno);
-	(void)snprintf(reason, rlen, "%s is not available yet%s", what,
-	    where);
-	return (ENOTSUP);
-}
-
-/* The console belongs to the VM's owner (perm_console). */
-static int
-vmd_pty_owner(int fd, const struct vmd_conf_owner *o, char *reason,
-    size_t rlen)
-{
-	struct group	*gr;
-	uid_t		 uid;
-	gid_t		 gid;
-	mode_t		 mode;
-
-	gr = getgrnam("tty");
-	perm_console(o, gr != NULL ? gr->gr_gid : (gid_t)-1, &uid, &gid,
-	    &mode);
-	if (fchown(fd, uid, gid) == -1 || fchmod(fd, mode) == -1) {
-		(void)snprintf(reason, rlen, "cannot hand the console to its "
-		    "owner: %s", strerror(errno));
-		return (-1);
-	}
-	return (0);
+	return (imsgev_compose(&vmd->vmm, type, 0, 0, fd, data, len));
 }
 
 /*
  * Open what the VM needs and send it to vmm, which starts the vm
- * process.  Returns 0 (the answer comes with VM_STARTED or the VM's end)
- * or an errno value with reason filled in.
+ * process (config_setvm); paths the request named (reqflags) are opened
+ * with cred's rights.  Returns 0 (the answer comes with VM_STARTED or
+ * the VM's end) or an errno value with reason filled in.
  */
 static int
-vmd_start_vm(struct vmd *vmd, struct vmd_vm *vm, uid_t kuid, char *reason,
-    size_t rlen)
+vmd_start_vm(struct vmd *vmd, struct vmd_vm *vm, const struct perm_cred *cred,
+    uint32_t reqflags, char *reason, size_t rlen)
 {
-	struct vmop_fd	 vmf;
-	int		 fds[VMD_NFDS], kind, fd;
+	int	 error;
 
-	for (kind = 0; kind < VMD_NFDS; kind++)
-		fds[kind] = -1;
-	if ((kind = vmd_check_devices(vm->def, reason, rlen)) != 0)
-		return (kind);
-	if ((fd = vmd_open_kernel_as(vm->params.vmc_kernel, kuid, reason,
-	    rlen)) < 0)
-		return (-fd);
-	fds[VMOP_FD_KERNEL] = fd;
-	if ((fds[VMOP_FD_KVM] = open("/dev/kvm", O_RDWR | O_CLOEXEC)) == -1) {
-		(void)snprintf(reason, rlen, "/dev/kvm: %s", strerror(errno));
-		goto fail;
-	}
-	if (vmd_open_pty(&fds[VMOP_FD_TTY_MASTER], &fds[VMOP_FD_TTY_SLAVE],
-	    vm->ttyname, sizeof(vm->ttyname), reason, rlen) != 0)
-		goto fail;
-	if (vmd_pty_owner(fds[VMOP_FD_TTY_SLAVE], &vm->def->owner, reason,
-	    rlen) == -1)
-		goto fail;
-
+	if ((error = config_unavailable(vm->def, reason, rlen)) != 0)
+		return (error);
 	vm->run_owner = vm->def->owner;
 	vm->params.vmc_owner_uid = vm->run_owner.set &&
 	    vm->run_owner.uid != (uid_t)-1 ? vm->run_owner.uid : 0;
@@ -1442,39 +1189,38 @@ vmd_start_vm(struct vmd *vmd, struct vmd_vm *vm, uid_t kuid, char *reason,
 		vm->params.vmc_flags |= VMOP_CREATE_HOSTQUIRKS;
 	else
 		vm->params.vmc_flags &= ~VMOP_CREATE_HOSTQUIRKS;
-	(void)snprintf(vm->params.vmc_ttyname,
-	    sizeof(vm->params.vmc_ttyname), "%s", vm->ttyname);
-	/* The descriptors are vmm's now; imsg closes ours once sent. */
-	for (kind = 0; kind < VMD_NFDS; kind++) {
-		vmf.vmf_id = vm->id;
-		vmf.vmf_kind = (uint32_t)kind;
-		fd = fds[kind];
-		fds[kind] = -1;
-		if (imsgev_compose(&vmd->vmm, IMSG_VMDOP_START_VM_FD, 0, 0,
-		    fd, &vmf, sizeof(vmf)) == -1) {
-			errno = EIO;
-			(void)snprintf(reason, rlen, "cannot reach vmm");
-			goto fail;
-		}
+	if ((error = config_setvm(vmd_send_vmm, vmd, vm->def, &vm->params,
+	    cred, reqflags, reason, rlen)) != 0) {
+		vm->ttyname[0] = '\0';
+		return (error);
 	}
-	if (imsgev_compose(&vmd->vmm, IMSG_VMDOP_START_VM_END, 0, 0, -1,
-	    &vm->params, sizeof(vm->params)) == -1) {
-		errno = EIO;
-		(void)snprintf(reason, rlen, "cannot reach vmm");
-		goto fail;
-	}
+	(void)snprintf(vm->ttyname, sizeof(vm->ttyname), "%s",
+	    vm->params.vmc_ttyname);
 	vm->state = VM_STATE_STARTING;
 	vm->pid = -1;
 	log_debug("vm %s: starting, id %u, tty %s", vm->name, vm->id,
 	    vm->ttyname);
 	return (0);
- fail:
-	kind = errno != 0 ? errno : EIO;
-	for (fd = 0; fd < VMD_NFDS; fd++)
-		if (fds[fd] != -1)
-			close(fds[fd]);
-	vm->ttyname[0] = '\0';
-	return (kind);
+}
+
+/*
+ * The VM a report of vmm's is about, if it is in a state to get one
+ * (state: want it, or !state: not it); a stray report is logged.
+ */
+static struct vmd_vm *
+vmd_report_vm(struct vmd *vmd, struct imsg *imsg, struct vmop_result *vmr,
+    int state, int want, const char *what)
+{
+	struct vmd_vm	*vm;
+
+	if (imsg_get_data(imsg, vmr, sizeof(*vmr)) == -1)
+		return (NULL);
+	if ((vm = vmd_vm_byid(vmd, vmr->vmr_id)) == NULL ||
+	    (vm->state == state) != want) {
+		log_debug("vm %u: stray %s report", vmr->vmr_id, what);
+		return (NULL);
+	}
+	return (vm);
 }
 
 static void
@@ -1483,14 +1229,9 @@ vmd_vm_started(struct vmd *vmd, struct imsg *imsg)
 	struct vmop_result	 vmr;
 	struct vmd_vm		*vm;
 
-	if (imsg_get_data(imsg, &vmr, sizeof(vmr)) == -1)
+	if ((vm = vmd_report_vm(vmd, imsg, &vmr, VM_STATE_STARTING, 1,
+	    "start")) == NULL)
 		return;
-	vmr.vmr_reason[sizeof(vmr.vmr_reason) - 1] = '\0';
-	if ((vm = vmd_vm_byid(vmd, vmr.vmr_id)) == NULL ||
-	    vm->state != VM_STATE_STARTING) {
-		log_debug("vm %u: stray start report", vmr.vmr_id);
-		return;
-	}
 	if (vmr.vmr_result != 0) {
 		/* Stays "starting" until vmm reports the process gone. */
 		log_warnx("vm %s: start failed: %s", vm->name,
@@ -1522,14 +1263,9 @@ vmd_vm_ended(struct vmd *vmd, struct imsg *imsg)
 	const char		*why;
 	int			 error;
 
-	if (imsg_get_data(imsg, &vmr, sizeof(vmr)) == -1)
+	if ((vm = vmd_report_vm(vmd, imsg, &vmr, VM_STATE_STOPPED, 0,
+	    "end")) == NULL)
 		return;
-	vmr.vmr_reason[sizeof(vmr.vmr_reason) - 1] = '\0';
-	if ((vm = vmd_vm_byid(vmd, vmr.vmr_id)) == NULL ||
-	    vm->state == VM_STATE_STOPPED) {
-		log_debug("vm %u: stray end report", vmr.vmr_id);
-		return;
-	}
 	switch (vmr.vmr_state) {
 	case VM_END_POWEROFF:
 		why = "powered off";
@@ -1942,32 +1678,16 @@ vmd_req_config(struct vmd *vmd, struct imsg *imsg)
 
 	switch (imsg_get_type(imsg)) {
 	case IMSG_VMDOP_RELOAD:
-		if (!imsg_size_ok(imsg, 0, "control"))
-			return;
 		error = vmd_reload(vmd, NULL, reason, sizeof(reason));
 		break;
 	case IMSG_VMDOP_LOAD:
-		if (!imsg_size_ok(imsg, sizeof(vp), "control") ||
-		    imsg_get_data(imsg, &vp, sizeof(vp)) == -1)
+		if (imsg_get_data(imsg, &vp, sizeof(vp)) == -1)
 			return;
-		vp.vp_path[sizeof(vp.vp_path) - 1] = '\0';
-		if (vp.vp_path[0] == '\0') {
-			error = EINVAL;
-			(void)snprintf(reason, sizeof(reason), "no file");
-			break;
-		}
 		error = vmd_reload(vmd, vp.vp_path, reason, sizeof(reason));
 		break;
 	case IMSG_CTL_RESET:
-		if (!imsg_size_ok(imsg, sizeof(vr), "control") ||
-		    imsg_get_data(imsg, &vr, sizeof(vr)) == -1)
+		if (imsg_get_data(imsg, &vr, sizeof(vr)) == -1)
 			return;
-		if (vr.vr_what > VMOP_RESET_VMS) {
-			error = EINVAL;
-			(void)snprintf(reason, sizeof(reason),
-			    "unknown reset");
-			break;
-		}
 		vmd_reset(vmd, vr.vr_what);
 		break;
 	default:

@@ -1,10 +1,13 @@
 /*
- * vmd.h: what vmd's processes and vmctl share: the one enum of message
- * types, the fixed-size structures those messages carry, and the
- * prototypes of the daemon's files, grouped by file.  The guest platform
- * (memory map, ports, interrupt lines) is not here but in vm.h.  Every
- * structure sent over a socket is flat (no pointers) and every string in
- * one is NUL-terminated within its array; receivers check both.
+ * vmd.h: the protocol of vmd's processes and vmctl: the one enum of
+ * message types, the fixed-size structures those messages carry (those
+ * of device processes are in devproc.h), the descriptors of a VM's start,
+ * and the one table of message sizes and checks (msg.c) every
+ * dispatcher and the fuzzers use.  The guest platform is in vm.h, each
+ * process's own prototypes in its own header (proc.h, config.h, vm.h,
+ * devproc.h).  Every structure sent over a socket is flat (no pointers)
+ * and every string in one is NUL-terminated within its array; msg_check
+ * checks both before a dispatcher sees a message.
  */
 
 #ifndef VMD_H
@@ -59,6 +62,19 @@ enum imsg_type {
 	IMSG_VMDOP_TERMINATE_VM_EVENT,	/* struct vmop_result: vmm -> parent */
 	IMSG_VMDOP_VM_REBOOT,		/* struct vmop_id: vm -> vmm -> parent */
 	IMSG_LOG,			/* struct vmop_log + text: see below */
+	/* vmm -> device process; vm <-> device process: see devproc.h */
+	IMSG_DEVOP_START,		/* struct devop_start */
+	IMSG_DEVOP_READY,		/* struct devop_ready */
+	IMSG_DEVOP_MEM,			/* struct devop_mem, the memfd */
+	IMSG_DEVOP_QUEUE_FD,		/* struct devop_queue_fd, an eventfd */
+	IMSG_DEVOP_QUEUE,		/* struct virtq_state */
+	IMSG_DEVOP_RESET,		/* struct devop_ctl */
+	IMSG_DEVOP_PAUSE,		/* struct devop_ctl */
+	IMSG_DEVOP_RESUME,		/* struct devop_ctl */
+	IMSG_DEVOP_ACK,			/* struct devop_ctl */
+	IMSG_DEVOP_CONFIG_WRITE,	/* struct devop_config_write */
+	IMSG_DEVOP_CONFIG,		/* struct devop_ready */
+	IMSG_DEVOP_NEEDS_RESET,		/* struct devop_error */
 	IMSG_MAX
 };
 
@@ -84,6 +100,67 @@ enum vm_end {
 #define VMOP_CREATE_INITRD	0x100
 #define VMOP_CREATE_HOSTQUIRKS	0x80000000	/* parent: vmm_host.c on */
 
+/*
+ * The limits of one VM, as vmd's: disks (each a chain of images, the top
+ * first), CD-ROMs and network interfaces.
+ */
+#define VM_MAX_DISKS		4
+#define VM_MAX_DISK_CHAIN	16
+#define VM_MAX_CDROMS		1
+#define VM_MAX_NICS		4
+
+/*
+ * A VM's start: the parent sends vmm each descriptor the VM needs
+ * (IMSG_VMDOP_START_VM_FD, a struct vmop_fd and the fd), then the
+ * parameters (IMSG_VMDOP_START_VM_END), whose vmc_fds says how many of
+ * each kind came.  vmm hands the vm process its own (IMSG_VMDOP_START_VM_FD
+ * again, then START_VM_END with the counts of what it sent), each device
+ * process its unit's (index 0 of the kind, then IMSG_DEVOP_START), and
+ * the vm process a channel to each device process.  A receiver files
+ * each descriptor with vmop_fdset_put (known kind, index and image in
+ * range, not twice) and checks the whole with vmop_fds_complete (counts
+ * within the limits, every descriptor the counts promise there, none
+ * beyond them) before it uses any.
+ */
+enum vmop_fd_kind {
+	VMOP_FD_KVM,		/* /dev/kvm */
+	VMOP_FD_KERNEL,		/* the boot image */
+	VMOP_FD_INITRD,		/* the initial ramdisk */
+	VMOP_FD_TTY_MASTER,	/* the console pty */
+	VMOP_FD_TTY_SLAVE,
+	VMOP_FD_CDROM,		/* an ISO image, read-only */
+	VMOP_FD_DISK,		/* an image of a disk's chain */
+	VMOP_FD_TAP,		/* a network interface's tap */
+	VMOP_FD_VIOBLK,		/* vm: the channel to a disk's process */
+	VMOP_FD_VIONET,		/* vm: the channel to an interface's process */
+	VMOP_FD_NKINDS
+};
+
+struct vmop_fd {
+	uint32_t	vmf_id;
+	uint32_t	vmf_kind;	/* enum vmop_fd_kind */
+	uint32_t	vmf_index;	/* which disk, cdrom, interface */
+	uint32_t	vmf_image;	/* disks: in the chain, 0 the top */
+};
+
+/* Disk formats, as disk.h's enum disk_format numbers them. */
+#define VMOP_DISK_RAW		1
+#define VMOP_DISK_QCOW2		2
+
+#define VMOP_DISK_RDONLY	0x01
+
+struct vmop_disk {
+	uint32_t	vd_nimages;	/* 1 to VM_MAX_DISK_CHAIN */
+	uint32_t	vd_format;	/* of the top image: VMOP_DISK_* */
+	uint32_t	vd_flags;
+};
+
+/* What descriptors a start carries: indexes of each kind, disk chains. */
+struct vmop_fds {
+	uint32_t	 vf_count[VMOP_FD_NKINDS];
+	struct vmop_disk vf_disk[VM_MAX_DISKS];
+};
+
 struct vmop_create_params {
 	uint32_t	vmc_id;		/* 0 from vmctl; set by the parent */
 	uint32_t	vmc_flags;
@@ -94,21 +171,10 @@ struct vmop_create_params {
 	char		vmc_instance[VM_NAME_MAX];	/* start -t: template */
 	char		vmc_name[VM_NAME_MAX];
 	char		vmc_kernel[PATH_MAX];
+	char		vmc_initrd[PATH_MAX];		/* or "" */
 	char		vmc_cmdline[VM_CMDLINE_MAX];
 	char		vmc_ttyname[VM_TTYNAME_MAX];	/* set by the parent */
-};
-
-/* Which descriptor an IMSG_VMDOP_START_VM_FD carries. */
-enum vmop_fd_kind {
-	VMOP_FD_KVM,
-	VMOP_FD_KERNEL,
-	VMOP_FD_TTY_MASTER,
-	VMOP_FD_TTY_SLAVE
-};
-
-struct vmop_fd {
-	uint32_t	vmf_id;
-	uint32_t	vmf_kind;	/* enum vmop_fd_kind */
+	struct vmop_fds	vmc_fds;	/* set by the parent, then vmm */
 };
 
 #define VMOP_WAIT		0x01	/* stop: answer when the VM ended */
@@ -183,22 +249,6 @@ struct vmop_info_result {
 	char		vir_ttyname[VM_TTYNAME_MAX];
 };
 
-/* sandbox.c */
-enum sandbox_role {
-	SANDBOX_PARENT,
-	SANDBOX_CONTROL,
-	SANDBOX_VMM,
-	SANDBOX_VM
-};
-void		 sandbox_enter(enum sandbox_role);
-void		 sandbox_exe(int);
-void		 sandbox_landlock(enum sandbox_role);
-void		 sandbox_seccomp(enum sandbox_role);
-
-/* vm.c: entry of a "vm NAME" process; fd is its socket to vmm */
-void		 vm_main(int, const char *) __attribute__((noreturn));
-void		 vm_log_init(int);
-
 /*
  * vmctl -> control -> parent: control forwards a client's request with
  * the imsg peerid set to the client's connection id and the imsg pid
@@ -208,17 +258,52 @@ void		 vm_log_init(int);
  */
 #define VMD_PEERID_NONE		0	/* no client waits for this answer */
 
-/* vmd.c: main() and the parent; nothing exported */
+/*
+ * The channels a message may travel, for msg_check: each type is
+ * allowed on some of them only, with its size and checks, in msg.c's
+ * one table that every dispatcher and the fuzzers use.
+ */
+#define MSG_CLIENT		0x0001	/* vmctl -> control -> parent */
+#define MSG_REPLY		0x0002	/* parent -> control -> vmctl */
+#define MSG_CONTROL_PARENT	0x0004	/* control's own, to the parent */
+#define MSG_PARENT_CONTROL	0x0008
+#define MSG_PARENT_VMM		0x0010
+#define MSG_VMM_PARENT		0x0020
+#define MSG_VMM_VM		0x0040
+#define MSG_VM_VMM		0x0080
+#define MSG_VMM_DEV		0x0100	/* vmm -> device process */
+#define MSG_DEV_VMM		0x0200
+#define MSG_VM_DEV		0x0400	/* vm -> device process */
+#define MSG_DEV_VM		0x0800
 
-/* proc.c: see proc.h */
+/*
+ * The descriptors of one start, filed by kind, index and image; -1 where
+ * none came.  VMOP_FD_SLOTS is every place vmop_fd allows.
+ */
+#define VMOP_FD_SLOTS		(5 + VM_MAX_CDROMS + \
+				 VM_MAX_DISKS * VM_MAX_DISK_CHAIN + \
+				 VM_MAX_NICS + VM_MAX_DISKS + VM_MAX_NICS)
 
-/* control.c */
-struct proc_env;
-void		 control_run(struct proc_env *) __attribute__((noreturn));
+struct vmop_fdset {
+	int		 fd[VMOP_FD_SLOTS];
+};
 
-/* vmm.c */
-void		 vmm_run(struct proc_env *) __attribute__((noreturn));
-
-/* config.c, parse.y: see config.h */
+/* msg.c */
+int		 msg_check(uint32_t, uint32_t, const void *, size_t, char *,
+		    size_t);
+const char	*msg_name(uint32_t);
+int		 vmop_fds_check(const struct vmop_fds *, char *, size_t);
+void		 vmop_fdset_init(struct vmop_fdset *);
+void		 vmop_fdset_close(struct vmop_fdset *);
+int		 vmop_fdset_put(struct vmop_fdset *, const struct vmop_fd *,
+		    int, char *, size_t);
+int		 vmop_fdset_take(struct vmop_fdset *, uint32_t, uint32_t,
+		    uint32_t);
+int		 vmop_fdset_get(const struct vmop_fdset *, uint32_t, uint32_t,
+		    uint32_t);
+int		 vmop_fds_complete(const struct vmop_fdset *,
+		    const struct vmop_fds *, char *, size_t);
+uint32_t	 vmop_fds_images(const struct vmop_fds *, uint32_t, uint32_t);
+const char	*vmop_fd_kind_name(uint32_t);
 
 #endif /* VMD_H */

@@ -33,7 +33,6 @@
 #include "config.h"
 #include "vmd.h"
 
-#define VMM_NFDS		4	/* enum vmop_fd_kind */
 #define VMM_KILL_TIMEOUT	5	/* seconds from SIGTERM to SIGKILL */
 
 struct vmm;
@@ -43,7 +42,8 @@ struct vmm_vm {
 	struct vmm		*vmm;
 	uint32_t		 id;
 	char			 name[VM_NAME_MAX];
-	int			 fds[VMM_NFDS];	/* until handed to the vm */
+	struct vmop_fdset	 fds;		/* until handed on */
+	char			 start_error[192];	/* or "" */
 	pid_t			 pid;		/* -1 while collecting */
 	struct imsgev		 iev;		/* to the vm process */
 	int			 started;
@@ -176,15 +176,11 @@ vmm_vm_find_pid(struct vmm *vmm, pid_t pid)
 static void
 vmm_vm_free(struct vmm_vm *vm)
 {
-	int	 i;
-
 	TAILQ_REMOVE(&vm->vmm->vms, vm, entry);
 	if (vm->kill_armed)
 		evtimer_del(&vm->ev_kill);
 	imsgev_clear(&vm->iev);
-	for (i = 0; i < VMM_NFDS; i++)
-		if (vm->fds[i] != -1)
-			close(vm->fds[i]);
+	vmop_fdset_close(&vm->fds);
 	free(vm);
 }
 
@@ -193,78 +189,72 @@ vmm_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 {
 	struct vmm	*vmm = iev->arg;
 
+	if (!msg_ok(imsg, MSG_PARENT_VMM, "parent"))
+		return (0);
 	switch (imsg_get_type(imsg)) {
 	case IMSG_VMDOP_START_VM_FD:
-		if (imsg_size_ok(imsg, sizeof(struct vmop_fd), "parent"))
-			vmm_start_fd(vmm, imsg);
+		vmm_start_fd(vmm, imsg);
 		break;
 	case IMSG_VMDOP_START_VM_END:
-		if (imsg_size_ok(imsg, sizeof(struct vmop_create_params),
-		    "parent"))
-			vmm_start_end(vmm, imsg);
+		vmm_start_end(vmm, imsg);
 		break;
 	case IMSG_VMDOP_VM_TERMINATE:
-		if (imsg_size_ok(imsg, sizeof(struct vmop_id), "parent"))
-			vmm_terminate(vmm, imsg);
+		vmm_terminate(vmm, imsg);
 		break;
 	case IMSG_VMDOP_PAUSE_VM:
 	case IMSG_VMDOP_UNPAUSE_VM:
-		if (imsg_size_ok(imsg, sizeof(struct vmop_id), "parent"))
-			vmm_pause(vmm, imsg);
+		vmm_pause(vmm, imsg);
 		break;
 	case IMSG_CTL_VERBOSE:
-		if (imsg_size_ok(imsg, sizeof(int32_t), "parent"))
-			vmm_verbose(vmm, imsg);
-		break;
-	default:
-		log_warnx("parent: unexpected message type %u",
-		    imsg_get_type(imsg));
+		vmm_verbose(vmm, imsg);
 		break;
 	}
 	return (0);
 }
 
-/* One of a VM's descriptors; kept until START_VM_END for that id. */
+/*
+ * One of a VM's descriptors; kept until START_VM_END for that id.  The
+ * first one refused is remembered: the start then fails with it.
+ */
 static void
 vmm_start_fd(struct vmm *vmm, struct imsg *imsg)
 {
 	struct vmop_fd	 vmf;
 	struct vmm_vm	*vm;
-	int		 fd, i;
+	char		 err[192];
+	int		 fd;
 
-	if (imsg_get_data(imsg, &vmf, sizeof(vmf)) == -1)
-		return;
-	if ((fd = imsg_get_fd(imsg)) == -1) {
-		log_warnx("vm %u: descriptor message without descriptor",
-		    vmf.vmf_id);
-		return;
-	}
-	if (vmf.vmf_kind >= VMM_NFDS) {
-		log_warnx("vm %u: unknown descriptor kind %u", vmf.vmf_id,
-		    vmf.vmf_kind);
-		close(fd);
+	fd = imsg_get_fd(imsg);
+	if (imsg_get_data(imsg, &vmf, sizeof(vmf)) == -1) {
+		if (fd != -1)
+			close(fd);
 		return;
 	}
 	if ((vm = vmm_vm_find(vmm, vmf.vmf_id)) == NULL) {
 		if ((vm = calloc(1, sizeof(*vm))) == NULL) {
 			log_warn("%s", __func__);
-			close(fd);
+			if (fd != -1)
+				close(fd);
 			return;
 		}
 		vm->vmm = vmm;
 		vm->id = vmf.vmf_id;
 		vm->pid = -1;
-		for (i = 0; i < VMM_NFDS; i++)
-			vm->fds[i] = -1;
+		vmop_fdset_init(&vm->fds);
 		TAILQ_INSERT_TAIL(&vmm->vms, vm, entry);
 	}
-	if (vm->pid != -1 || vm->fds[vmf.vmf_kind] != -1) {
-		log_warnx("vm %u: descriptor %u not expected now", vm->id,
-		    vmf.vmf_kind);
-		close(fd);
+	if (vm->pid != -1) {
+		log_warnx("vm %u: descriptor after the start", vm->id);
+		if (fd != -1)
+			close(fd);
 		return;
 	}
-	vm->fds[vmf.vmf_kind] = fd;
+	if (vmop_fdset_put(&vm->fds, &vmf, fd, err, sizeof(err)) == -1) {
+		log_warnx("vm %u: %s", vm->id, err);
+		if (vm->start_error[0] == '\0')
+			(void)snprintf(vm->start_error,
+			    sizeof(vm->start_error), "%s", err);
+	}
 }
 
 static void
@@ -283,14 +273,20 @@ vmm_report_end(struct vmm *vmm, uint32_t id, pid_t pid, uint32_t state,
 	    &vmr, sizeof(vmr));
 }
 
-/* All descriptors are in: start the vm process and hand them on. */
+/*
+ * All descriptors are in: check that they are what the parameters say,
+ * start the vm process and hand them on.
+ */
 static void
 vmm_start_end(struct vmm *vmm, struct imsg *imsg)
 {
 	struct vmop_create_params	 vmc;
+	struct vmop_fd			 vmf;
 	struct vmm_vm			*vm;
 	char				 reason[VM_REASON_MAX];
-	int				 sp[2], i, kind;
+	char				 err[192];
+	uint32_t			 kind, index;
+	int				 sp[2];
 
 	if (imsg_get_data(imsg, &vmc, sizeof(vmc)) == -1)
 		return;
@@ -301,13 +297,23 @@ vmm_start_end(struct vmm *vmm, struct imsg *imsg)
 			    EINVAL, "incomplete start request");
 		return;
 	}
-	vmc.vmc_name[sizeof(vmc.vmc_name) - 1] = '\0';
-	for (i = 0; i < VMM_NFDS; i++)
-		if (vm->fds[i] == -1)
-			break;
-	if (i < VMM_NFDS || !vmd_valid_name(vmc.vmc_name)) {
-		vmm_report_end(vmm, vm->id, -1, VM_END_ERROR, EINVAL,
-		    "incomplete start request");
+	if (vm->start_error[0] == '\0' && !vmd_valid_name(vmc.vmc_name))
+		(void)snprintf(vm->start_error, sizeof(vm->start_error),
+		    "invalid vm name");
+	if (vm->start_error[0] == '\0' &&
+	    vmop_fds_complete(&vm->fds, &vmc.vmc_fds, err, sizeof(err)) == -1)
+		(void)snprintf(vm->start_error, sizeof(vm->start_error),
+		    "%s", err);
+	/* No device process serves disks or interfaces yet. */
+	if (vm->start_error[0] == '\0' && (vmc.vmc_fds.vf_count[VMOP_FD_DISK] ||
+	    vmc.vmc_fds.vf_count[VMOP_FD_TAP]))
+		(void)snprintf(vm->start_error, sizeof(vm->start_error),
+		    "no device process for its disks or interfaces");
+	if (vm->start_error[0] != '\0') {
+		(void)snprintf(reason, sizeof(reason), "incomplete start "
+		    "request: %s", vm->start_error);
+		log_warnx("vm %u: %s", vm->id, reason);
+		vmm_report_end(vmm, vm->id, -1, VM_END_ERROR, EINVAL, reason);
 		vmm_vm_free(vm);
 		return;
 	}
@@ -342,13 +348,17 @@ vmm_start_end(struct vmm *vmm, struct imsg *imsg)
 	}
 	log_debug("vm %s: started process %d", vm->name, (int)vm->pid);
 
-	/* The vm process gets the descriptors in the order it expects. */
-	for (kind = 0; kind < VMM_NFDS; kind++) {
-		struct vmop_fd	 vmf = { vm->id, (uint32_t)kind };
-
-		imsgev_compose(&vm->iev, IMSG_VMDOP_START_VM_FD, 0, 0,
-		    vm->fds[kind], &vmf, sizeof(vmf));
-		vm->fds[kind] = -1;
+	/* The vm process gets its descriptors, then what came. */
+	for (kind = 0; kind < VMOP_FD_NKINDS; kind++) {
+		for (index = 0; index < vmc.vmc_fds.vf_count[kind]; index++) {
+			vmf.vmf_id = vm->id;
+			vmf.vmf_kind = kind;
+			vmf.vmf_index = index;
+			vmf.vmf_image = 0;
+			imsgev_compose(&vm->iev, IMSG_VMDOP_START_VM_FD, 0, 0,
+			    vmop_fdset_take(&vm->fds, kind, index, 0), &vmf,
+			    sizeof(vmf));
+		}
 	}
 	imsgev_compose(&vm->iev, IMSG_VMDOP_START_VM_END, 0, 0, -1, &vmc,
 	    sizeof(vmc));
@@ -449,6 +459,8 @@ vmm_dispatch_vm(struct imsgev *iev, struct imsg *imsg)
 	struct vmop_id		 vid;
 	uint32_t		 type = imsg_get_type(imsg);
 
+	if (!msg_ok(imsg, MSG_VM_VMM, vm->name))
+		return (0);
 	switch (type) {
 	case IMSG_LOG:
 		vmm_vm_log(vm, imsg);
@@ -457,8 +469,7 @@ vmm_dispatch_vm(struct imsgev *iev, struct imsg *imsg)
 	case IMSG_VMDOP_TERMINATE_VM_EVENT:
 	case IMSG_VMDOP_PAUSE_VM_RESPONSE:
 	case IMSG_VMDOP_UNPAUSE_VM_RESPONSE:
-		if (!imsg_size_ok(imsg, sizeof(vmr), vm->name) ||
-		    imsg_get_data(imsg, &vmr, sizeof(vmr)) == -1)
+		if (imsg_get_data(imsg, &vmr, sizeof(vmr)) == -1)
 			return (0);
 		vmr.vmr_id = vm->id;
 		vmr.vmr_pid = vm->pid;
@@ -466,8 +477,6 @@ vmm_dispatch_vm(struct imsgev *iev, struct imsg *imsg)
 		vmr.vmr_ttyname[sizeof(vmr.vmr_ttyname) - 1] = '\0';
 		break;
 	case IMSG_VMDOP_VM_REBOOT:
-		if (!imsg_size_ok(imsg, sizeof(vid), vm->name))
-			return (0);
 		memset(&vid, 0, sizeof(vid));
 		vid.vid_id = vm->id;
 		(void)snprintf(vid.vid_name, sizeof(vid.vid_name), "%s",
@@ -476,8 +485,6 @@ vmm_dispatch_vm(struct imsgev *iev, struct imsg *imsg)
 		    sizeof(vid));
 		return (0);
 	default:
-		log_warnx("vm %s: unexpected message type %u, dropped",
-		    vm->name, type);
 		return (0);
 	}
 

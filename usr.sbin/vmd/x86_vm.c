@@ -399,7 +399,7 @@ x86_boot(struct vmctx *ctx, char *err, size_t errlen)
 	memset(&sregs, 0, sizeof(sregs));
 	memset(&la, 0, sizeof(la));
 	la.kernelfd = ctx->kernelfd;
-	la.initrdfd = -1;		/* comes with the start protocol rework */
+	la.initrdfd = ctx->initrdfd;
 	la.cmdline = ctx->params->vmc_cmdline;
 	la.rsdp = ACPI_RSDP_GPA;
 	if (loadfile(&la, &ctx->mem, &regs, &sregs, &kind, err, errlen) == -1)
