@@ -48,7 +48,7 @@ VMD_LIB_SRCS = usr.sbin/vmd/proc.c usr.sbin/vmd/control.c usr.sbin/vmd/msg.c \
 	usr.sbin/vmd/fw_cfg.c \
 	usr.sbin/vmd/virtq.c usr.sbin/vmd/vioscsi.c $(DISK_SRCS) \
 	usr.sbin/vmd/dhcp.c usr.sbin/vmd/netaddr.c usr.sbin/vmd/priv_nl.c \
-	usr.sbin/vmd/virtio.c usr.sbin/vmd/viornd.c
+	usr.sbin/vmd/virtio.c usr.sbin/vmd/viornd.c usr.sbin/vmd/vioblk.c
 VMD_LIB	 = usr.sbin/vmd/libvmd.a
 VMM_KVM_SRCS = sys/dev/vmm/vmm_kvm.c sys/dev/vmm/vmm_host.c
 VMM_NULL_SRCS = sys/dev/vmm/vmm_null.c sys/dev/vmm/vmm_host.c
@@ -121,7 +121,7 @@ FUZZERS	 = regress/fuzz/imsg_fuzzer regress/fuzz/elf_fuzzer \
 	regress/fuzz/host_fuzzer regress/fuzz/virtq_fuzzer \
 	regress/fuzz/qcow2_fuzzer regress/fuzz/bzimage_fuzzer \
 	regress/fuzz/dhcp_fuzzer regress/fuzz/fw_cfg_fuzzer \
-	regress/fuzz/scsi_fuzzer
+	regress/fuzz/scsi_fuzzer regress/fuzz/vioblk_fuzzer
 
 regress/fuzz/imsg_fuzzer: regress/fuzz/imsg_fuzz.c lib/libutil/imsg.c \
     lib/libutil/imsg-buffer.c
@@ -161,6 +161,11 @@ regress/fuzz/virtq_fuzzer: regress/fuzz/virtq_fuzz.c usr.sbin/vmd/virtq.c
 
 # the library's warnings go to a no-op: one per hostile input is noise
 regress/fuzz/qcow2_fuzzer: regress/fuzz/qcow2_fuzz.c $(DISK_SRCS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Dlog_warnx=fuzz_log -Dlog_warn=fuzz_log \
+	    -o $@ $^
+
+regress/fuzz/vioblk_fuzzer: regress/fuzz/vioblk_fuzz.c usr.sbin/vmd/vioblk.c \
+    usr.sbin/vmd/virtq.c $(DISK_SRCS)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Dlog_warnx=fuzz_log -Dlog_warn=fuzz_log \
 	    -o $@ $^
 
