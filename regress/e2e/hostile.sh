@@ -265,7 +265,7 @@ r=$(cli type 1 100)
 # a descriptor from a client: the connection is dropped, the fd closed
 r=$(cli fd "$T/public.elf")
 [ "$r" = closed ] && pass client-fd || fail client-fd "$r"
-cpid=$(pgrep -P "$VMD_PID" -f "vmd -P control" | head -n 1)
+cpid=$(pgrep -P "$VMD_PID" -f "vmd: control -P control" | head -n 1)
 if [ -n "$cpid" ] && ! ls -l /proc/"$cpid"/fd 2>/dev/null |
     grep -q public.elf; then
 	pass client-fd-closed

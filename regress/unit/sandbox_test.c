@@ -1,6 +1,7 @@
 /*
  * sandbox_test.c: the sandbox policies of sandbox.c, tried for real in
- * child processes: what vmm may execute (vmd's binary by descriptor,
+ * child processes: what a device process may touch (no file), what vmm
+ * may execute (vmd's binary by descriptor,
  * wherever it lies, and nothing else, not even through the dynamic
  * loader), whom a vm, control or vmm process may signal (a vm process
  * only itself, with Landlock's scope and with the seccomp rule each
@@ -109,7 +110,7 @@ child_vmm_exec(void *arg)
 	int		 status;
 
 	sandbox_exe(v->exe_fd);
-	sandbox_enter(SANDBOX_VMM);
+	sandbox_enter(&sandbox_vmm, proc_role_calls(proc_role_find("vmm")));
 	execve("/bin/true", argv_true, environ);
 	if (errno != EACCES)
 		return (10);
@@ -199,7 +200,7 @@ on_usr2(int sig)
 enum layers { BOTH, LANDLOCK_ONLY, SECCOMP_ONLY };
 
 struct sig_case {
-	enum sandbox_role	 role;
+	const struct sandbox_policy *role;
 	enum layers		 layers;
 	pid_t			 victim;
 };
@@ -221,7 +222,7 @@ child_signal(void *arg)
 	if (c->layers != SECCOMP_ONLY)
 		sandbox_landlock(c->role);
 	if (c->layers != LANDLOCK_ONLY)
-		sandbox_seccomp(c->role);
+		sandbox_seccomp(c->role, NULL);
 	if (kill(c->victim, SIGKILL) != -1 || errno != EPERM)
 		return (2);
 	if (syscall(SYS_tgkill, c->victim, c->victim, SIGKILL) != -1 ||
@@ -251,7 +252,7 @@ landlock_has_scopes(void)
 }
 
 static void
-signal_case(enum sandbox_role role, enum layers layers)
+signal_case(const struct sandbox_policy *role, enum layers layers)
 {
 	struct sig_case	 c = { role, layers, victim() };
 
@@ -264,25 +265,72 @@ signal_case(enum sandbox_role role, enum layers layers)
 static void
 test_vm_signals(void)
 {
-	signal_case(SANDBOX_VM, BOTH);
+	signal_case(&sandbox_vm, BOTH);
 }
 
 static void
 test_vm_signals_seccomp(void)
 {
-	signal_case(SANDBOX_VM, SECCOMP_ONLY);
+	signal_case(&sandbox_vm, SECCOMP_ONLY);
 }
 
 static void
 test_vm_signals_landlock(void)
 {
-	signal_case(SANDBOX_VM, LANDLOCK_ONLY);
+	signal_case(&sandbox_vm, LANDLOCK_ONLY);
 }
 
 static void
 test_control_signals(void)
 {
-	signal_case(SANDBOX_CONTROL, BOTH);
+	signal_case(&sandbox_control, BOTH);
+}
+
+static void
+test_device_signals(void)
+{
+	signal_case(&sandbox_device, BOTH);
+	signal_case(&sandbox_device, SECCOMP_ONLY);
+}
+
+/*
+ * A device process touches no file: Landlock refuses the open, and
+ * seccomp ends a process that even tries.  Exit 0 when refused.
+ */
+static int
+child_device_files(void *arg)
+{
+	const int	*layers = arg;
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		return (1);
+	if (*layers != SECCOMP_ONLY)
+		sandbox_landlock(&sandbox_device);
+	if (*layers != LANDLOCK_ONLY)
+		sandbox_seccomp(&sandbox_device, NULL);
+	if (open("/etc/passwd", O_RDONLY) != -1)
+		return (2);
+	return (0);
+}
+
+static void
+test_device_files(void)
+{
+	int	 layers, status;
+
+	/* sanitizer builds let their runtime open files (sc_sanitizer) */
+#ifndef __SANITIZE_ADDRESS__
+	layers = SECCOMP_ONLY;
+	status = in_child(child_device_files, &layers);
+	CHECK(status != -1 && WIFSIGNALED(status) &&
+	    WTERMSIG(status) == SIGSYS);
+#else
+	(void)status;
+#endif
+	if (syscall(SYS_landlock_create_ruleset, NULL, 0, 1) >= 1) {
+		layers = LANDLOCK_ONLY;
+		CHECK(exit_code(in_child(child_device_files, &layers)) == 0);
+	}
 }
 
 /*
@@ -297,7 +345,7 @@ child_vmm_signal(void *arg)
 	int		 status;
 
 	sandbox_exe(v->exe_fd);
-	sandbox_enter(SANDBOX_VMM);
+	sandbox_enter(&sandbox_vmm, proc_role_calls(proc_role_find("vmm")));
 	if ((kid = fork()) == 0) {
 		for (;;)
 			sleep(1);	/* nanosleep: vmm's filter allows it */
@@ -364,7 +412,7 @@ child_parent(void *arg)
 	struct iovec		 remote = { (void *)0x1000, sizeof(buf) };
 	int			 fd, n;
 
-	sandbox_enter(SANDBOX_PARENT);
+	sandbox_enter(&sandbox_parent, NULL);
 	if (!mem_denied(c->v_user))
 		return (1);
 	if (!mem_denied(c->v_root))
@@ -451,7 +499,7 @@ test_spawn_error(void)
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0);
 	proc_env_init(&env, 1, 0);
 	env.exe_fd = fd;
-	pid = proc_spawn(&env, "vm", "t1", &sp[1], 1);
+	pid = proc_spawn(&env, "vm", "t1", NULL, &sp[1], 1);
 	CHECK(pid == -1 && errno == EACCES);
 	CHECK(strcmp(proc_spawn_error(),
 	    "cannot execute vmd's binary: Permission denied") == 0);
@@ -471,6 +519,8 @@ main(int argc, char *argv[])
 	RUN(test_vm_signals);
 	RUN(test_vm_signals_seccomp);
 	RUN(test_control_signals);
+	RUN(test_device_signals);
+	RUN(test_device_files);
 	/* the parent's sandbox is for root */
 	if (geteuid() == 0)
 		RUN(test_parent);

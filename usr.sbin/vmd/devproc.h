@@ -122,4 +122,87 @@ struct devop_error {
 	char			 de_reason[DEVOP_REASON_MAX];
 };
 
+struct devproc;
+struct event_base;
+struct proc_env;
+struct sandbox_calls;
+
+/*
+ * A device of its own process.  Every hook runs on the runner's one
+ * thread (a device may start threads of its own and must end them in
+ * reset and fini) and may be NULL but init and notify.
+ */
+struct devproc_ops {
+	const char	*name;		/* the role: "vioblk" */
+	uint32_t	 fdkind;	/* the vmop_fd kind it serves */
+	/* calls beyond the device sandbox's, each group with its reason */
+	const struct sandbox_calls *calls;
+	/*
+	 * Set up from the descriptors (take them out of fds: the runner
+	 * closes what is left), in the sandbox; fill ready.  0, or -1
+	 * with err, which ends the process and so its VM.
+	 */
+	int		(*init)(struct devproc *, const struct devop_start *,
+			    struct vmop_fdset *, struct devop_ready *, char *,
+			    size_t);
+	/* vq was kicked, or resumed: pop, work, push, virtq_interrupt */
+	void		(*notify)(struct devproc *, struct virtq *);
+	/* before the queues go: drop (or finish) work in flight */
+	void		(*reset)(struct devproc *);
+	void		(*pause)(struct devproc *);
+	void		(*resume)(struct devproc *);
+	void		(*config_write)(struct devproc *, uint32_t,
+			    const uint8_t *, uint32_t);
+	void		(*fini)(struct devproc *);
+};
+
+/* devproc.c */
+void		 devproc_main(struct proc_env *) __attribute__((noreturn));
+int		 devproc_run(const struct devproc_ops *, struct proc_env *,
+		    int, int);
+void		*devproc_softc(struct devproc *);
+void		 devproc_set_softc(struct devproc *, void *);
+struct event_base *devproc_evbase(struct devproc *);
+const char	*devproc_title(struct devproc *);
+void		*devproc_gpa(struct devproc *, uint64_t, uint64_t);
+struct virtq	*devproc_queue(struct devproc *, uint16_t);
+void		 devproc_queue_error(struct devproc *, struct virtq *);
+int		 devproc_config_changed(struct devproc *, const uint8_t *,
+		    uint32_t);
+
+/*
+ * The vm process's end of a device process (vm_devproc.c).  Callbacks
+ * run on the event thread and may be NULL.
+ */
+struct vmdev;
+
+struct vmdev_cb {
+	void	(*config)(void *, struct vmdev *, const struct devop_ready *);
+	void	(*needs_reset)(void *, struct vmdev *, uint16_t,
+		    const char *);
+	void	(*ack)(void *, struct vmdev *, const struct devop_ctl *);
+	void	(*queue_state)(void *, struct vmdev *,
+		    const struct virtq_state *);
+	void	(*closed)(void *, struct vmdev *);
+};
+
+/* vm_devproc.c */
+struct vmdev	*vmdev_open(struct event_base *, int, uint32_t, uint32_t);
+void		 vmdev_close(struct vmdev *);
+void		 vmdev_set_cb(struct vmdev *, const struct vmdev_cb *, void *);
+uint32_t	 vmdev_kind(const struct vmdev *);
+uint32_t	 vmdev_index(const struct vmdev *);
+const char	*vmdev_name(const struct vmdev *);
+const struct devop_ready *vmdev_ready(const struct vmdev *);
+int		 vmdev_alive(const struct vmdev *);
+int		 vmdev_wait_ready(struct event_base *, struct vmdev *const *,
+		    size_t, int, char *, size_t);
+int		 vmdev_mem(struct vmdev *, int, const struct devop_memrange *,
+		    uint32_t);
+uint32_t	 vmdev_memranges(uint64_t, struct devop_memrange *, uint32_t);
+int		 vmdev_queue(struct vmdev *, const struct virtq_state *);
+uint32_t	 vmdev_ctl(struct vmdev *, uint32_t);
+int		 vmdev_config_write(struct vmdev *, uint32_t, const uint8_t *,
+		    uint32_t);
+
 #endif /* DEVPROC_H */

@@ -36,15 +36,15 @@
 #include "proc.h"
 #include "config.h"
 #include "vmd.h"
-#include "vm.h"
+#include "devproc.h"
 
 #define PROC_ARGV_MAX		16
 #define PROC_FD_STAGE		64	/* fds are staged above this */
 #define PROC_FD_MAX		4096	/* highest fd marked close-on-exec */
 #define PROC_DRAIN_MAX		1024	/* reads per imsgev_drain */
 #define PROC_LOG_FLUSH_MS	1000	/* a dying process's last lines */
+#define PROC_MAX_ROLES		16
 
-static void	 proc_vm_run(struct proc_env *) __attribute__((noreturn));
 static void	 proc_privdrop(struct proc_env *);
 static int	 proc_child_fds(const int *, int, int, int);
 static void	 imsgev_handler(int, short, void *);
@@ -67,34 +67,55 @@ static const int proc_unused_signals[] = {
 #define PROC_NUNUSED	(sizeof(proc_unused_signals) / \
 			    sizeof(proc_unused_signals[0]))
 
-/*
- * Every process of vmd.  The parent is listed for its name and sandbox;
- * it is never entered through proc_run.  control needs no file at all
- * once it holds its socket, so it is chrooted; vmm must stay able to
- * fexecve vmd (the dynamic loader is found by path), so it is not.  vm
- * processes are started by vmm, already as _vmd; vm_main() enters the
- * sandbox itself once it has read its descriptors, and the parent does
- * once it has started its children.
- */
-static const struct proc_role proc_roles[] = {
-	/* title	id		drop chroot sandbox	late run */
-	{ "parent",	PROC_PARENT,	0, 0, SANDBOX_PARENT,	1, NULL },
-	{ "control",	PROC_CONTROL,	1, 1, SANDBOX_CONTROL,	0,
-	    control_run },
-	{ "vmm",	PROC_VMM,	1, 0, SANDBOX_VMM,	0, vmm_run },
-	{ "vm",		PROC_VM,	0, 0, SANDBOX_VM,	1,
-	    proc_vm_run },
-};
-
 const struct proc_role *
 proc_role_find(const char *title)
 {
 	size_t	 i;
 
-	for (i = 0; i < sizeof(proc_roles) / sizeof(proc_roles[0]); i++)
+	for (i = 0; i < proc_nroles; i++)
 		if (strcmp(proc_roles[i].title, title) == 0)
 			return (&proc_roles[i]);
 	return (NULL);
+}
+
+/* The device role that serves descriptors of kind (VMOP_FD_*), or NULL. */
+const struct proc_role *
+proc_role_device(uint32_t kind)
+{
+	size_t	 i;
+
+	for (i = 0; i < proc_nroles; i++)
+		if (proc_roles[i].dev != NULL &&
+		    proc_roles[i].dev->fdkind == kind)
+			return (&proc_roles[i]);
+	return (NULL);
+}
+
+/*
+ * The groups of calls a role gets beyond its policy's: a device's own;
+ * for a role that starts the per-VM roles (vmm), every group they need,
+ * since they run under its filter and a filter only ever narrows.
+ */
+const struct sandbox_calls *const *
+proc_role_calls(const struct proc_role *role)
+{
+	static const struct sandbox_calls	*list[PROC_MAX_ROLES * 2 + 1];
+	size_t					 i, n = 0;
+
+	if (role->dev != NULL && role->dev->calls != NULL)
+		list[n++] = role->dev->calls;
+	if (role->flags & PROC_SPAWNS) {
+		for (i = 0; i < proc_nroles && n + 2 < sizeof(list) / sizeof(list[0]); i++) {
+			if (!(proc_roles[i].flags & PROC_PER_VM))
+				continue;
+			list[n++] = sandbox_groups(proc_roles[i].sandbox);
+			if (proc_roles[i].dev != NULL &&
+			    proc_roles[i].dev->calls != NULL)
+				list[n++] = proc_roles[i].dev->calls;
+		}
+	}
+	list[n] = NULL;
+	return (list);
 }
 
 void
@@ -105,7 +126,7 @@ proc_env_init(struct proc_env *env, int debug, int verbose)
 	env->verbose = verbose;
 	env->ppid = getppid();
 	env->exe_fd = -1;
-	env->role = &proc_roles[0];
+	env->role = proc_role_find("parent");
 }
 
 int
@@ -211,14 +232,15 @@ proc_spawn_error(void)
 }
 
 /*
- * Start role title (with VM name for the vm role) as a child running
- * vmd's binary, env->exe_fd, with fds[] on descriptors 3, 4, ...  Returns
- * the child's pid once it runs vmd, or -1 with errno and
+ * Start role title (with VM name for the per-VM roles) as a child
+ * running vmd's binary, env->exe_fd, with fds[] on descriptors 3, 4, ...
+ * and show (what ps shows: "vmd: vm NAME vioblk 0") as its argv[0].
+ * Returns the child's pid once it runs vmd, or -1 with errno and
  * proc_spawn_error() saying why (the child is then reaped).
  */
 pid_t
 proc_spawn(struct proc_env *env, const char *title, const char *name,
-    const int *fds, int nfds)
+    const char *show, const int *fds, int nfds)
 {
 	struct proc_spawn_err	 e;
 	char			*argv[PROC_ARGV_MAX];
@@ -234,7 +256,7 @@ proc_spawn(struct proc_env *env, const char *title, const char *name,
 		    "no binary to execute");
 		return (-1);
 	}
-	argv[argc++] = "vmd";
+	argv[argc++] = (char *)(show != NULL ? show : "vmd");
 	argv[argc++] = "-P";
 	argv[argc++] = (char *)title;
 	if (name != NULL) {
@@ -317,7 +339,7 @@ proc_privdrop(struct proc_env *env)
 		fatalx("%s: needs to start as root", env->role->title);
 	if (proc_lookup_user(env) == -1)
 		fatalx("unknown user %s", VMD_USER);
-	if (env->role->chroot) {
+	if (env->role->flags & PROC_CHROOT) {
 		/*
 		 * _vmd's home is normally an empty directory.  Without one
 		 * the sandbox's filesystem rules still apply.
@@ -348,17 +370,22 @@ void
 proc_run(struct proc_env *env, const char *title, const char *name)
 {
 	const struct proc_role	*role;
-	static char		 procname[VM_NAME_MAX + 8];
+	static char		 procname[VMD_PROCNAME_MAX];
 	struct stat		 st;
 
 	if ((role = proc_role_find(title)) == NULL || role->run == NULL)
 		fatalx("unknown process role %s", title);
 	env->role = role;
-	if (role->id == PROC_VM) {
+	if (role->flags & PROC_PER_VM) {
 		if (name == NULL || !vmd_valid_name(name))
-			fatalx("vm process without a valid name");
+			fatalx("%s process without a valid vm name", title);
 		env->vm_name = name;
-		(void)snprintf(procname, sizeof(procname), "vm %s", name);
+		if (role->dev != NULL)
+			(void)snprintf(procname, sizeof(procname), "vm %s %s",
+			    name, title);
+		else
+			(void)snprintf(procname, sizeof(procname), "vm %s",
+			    name);
 		log_procinit(procname);
 	} else
 		log_procinit(role->title);
@@ -368,16 +395,16 @@ proc_run(struct proc_env *env, const char *title, const char *name)
 		    "internal to vmd", title, PROC_PARENT_FD);
 	/* HUP is the parent's (reload); TERM and INT are each role's own. */
 	signal(SIGHUP, SIG_IGN);
-	/* From here on a vm process's lines (its fatal too) reach vmm. */
-	if (role->id == PROC_VM)
-		vm_log_init(PROC_PARENT_FD);
-	/* vmm starts vm processes from vmd's binary, by descriptor. */
-	if (role->id == PROC_VMM) {
+	/* From here on a per-VM process's lines (its fatal too) reach vmm. */
+	if (role->flags & PROC_PER_VM)
+		proc_log_fd(PROC_PARENT_FD);
+	/* vmm starts processes from vmd's binary, by descriptor. */
+	if (role->flags & PROC_SPAWNS) {
 		env->exe_fd = PROC_EXE_FD;
 		sandbox_exe(env->exe_fd);
 	}
 
-	if (role->privdrop)
+	if (role->flags & PROC_PRIVDROP)
 		proc_privdrop(env);
 	else if (geteuid() == 0)
 		fatalx("%s: must not run as root", title);
@@ -386,15 +413,9 @@ proc_run(struct proc_env *env, const char *title, const char *name)
 	if (proc_pdeathsig(env->ppid) == -1)
 		_exit(0);
 
-	if (!role->late_sandbox)
-		sandbox_enter(role->sandbox);
+	if (!(role->flags & PROC_LATE))
+		sandbox_enter(role->sandbox, proc_role_calls(role));
 	role->run(env);
-}
-
-static void
-proc_vm_run(struct proc_env *env)
-{
-	vm_main(PROC_PARENT_FD, env->vm_name);
 }
 
 /*
@@ -428,14 +449,24 @@ imsgev_init(struct imsgev *iev, struct event_base *evbase, int fd,
 	return (0);
 }
 
+/*
+ * Register for what the channel waits for.  Only ever on the thread
+ * that runs evbase; other threads wake it (imsgev_wake).
+ */
 void
 imsgev_add(struct imsgev *iev)
 {
-	short	 events = iev->paused ? 0 : EV_READ;
+	short		 events = iev->paused ? 0 : EV_READ;
+	uint32_t	 queued;
 
 	if (!iev->active)
 		return;
-	if (imsgbuf_queuelen(&iev->ibuf) > 0)
+	if (iev->lock != NULL)
+		pthread_mutex_lock(iev->lock);
+	queued = imsgbuf_queuelen(&iev->ibuf);
+	if (iev->lock != NULL)
+		pthread_mutex_unlock(iev->lock);
+	if (queued > 0)
 		events |= EV_WRITE;
 	if (iev->events == events)
 		return;
@@ -449,6 +480,62 @@ imsgev_add(struct imsgev *iev)
 		return;
 	}
 	iev->events = events;
+}
+
+static void
+imsgev_wake(int fd, short events, void *arg)
+{
+	imsgev_add(arg);
+}
+
+/*
+ * A channel other threads write too (the vm process's vCPU threads log
+ * and report): every write to the buffer holds lock, and a thread that
+ * queued what the socket did not take wakes the event thread through
+ * ev_wake rather than touching the events, which are that thread's.
+ * Reading stays with the event thread.
+ */
+int
+imsgev_threads(struct imsgev *iev, pthread_mutex_t *lock)
+{
+	if ((iev->ev_wake = event_new(iev->evbase, -1, 0, imsgev_wake,
+	    iev)) == NULL)
+		return (-1);
+	iev->lock = lock;
+	return (0);
+}
+
+/* With iev->lock held: write what the socket takes, wake for the rest. */
+static void
+imsgev_flush_locked(struct imsgev *iev)
+{
+	if (imsgbuf_write(&iev->ibuf) == -1)
+		return;
+	if (imsgbuf_queuelen(&iev->ibuf) > 0)
+		event_active(iev->ev_wake, 0, 0);
+}
+
+/*
+ * Queue one message and write it before returning, waiting up to ms for
+ * the peer: for what must not be lost when the process ends next (a
+ * VM's end).  From any thread.  Returns 0, or -1 when not all was sent.
+ */
+int
+imsgev_compose_sync(struct imsgev *iev, uint32_t type, const void *data,
+    size_t len, int ms)
+{
+	int	 rv = -1;
+
+	if (iev->lock != NULL)
+		pthread_mutex_lock(iev->lock);
+	if (iev->active && imsg_compose(&iev->ibuf, type, 0, 0, -1, data,
+	    len) != -1) {
+		proc_flush(&iev->ibuf, ms);
+		rv = imsgbuf_queuelen(&iev->ibuf) == 0 ? 0 : -1;
+	}
+	if (iev->lock != NULL)
+		pthread_mutex_unlock(iev->lock);
+	return (rv);
 }
 
 /*
@@ -502,10 +589,14 @@ imsgev_clear(struct imsgev *iev)
 	if (iev->events != 0)
 		event_del(&iev->ev);
 	iev->events = 0;
+	if (iev->lock != NULL)
+		pthread_mutex_lock(iev->lock);
 	iev->active = 0;
 	imsgbuf_clear(&iev->ibuf);
 	close(iev->ibuf.fd);
 	iev->ibuf.fd = -1;
+	if (iev->lock != NULL)
+		pthread_mutex_unlock(iev->lock);
 }
 
 /*
@@ -530,15 +621,27 @@ imsgev_compose(struct imsgev *iev, uint32_t type, uint32_t peerid,
 		errno = ENOBUFS;
 		return (-1);
 	}
-	if (imsg_compose(&iev->ibuf, type, peerid, pid, fd, data,
-	    len) == -1) {
-		log_warn("%s: cannot queue message %u", iev->name, type);
-		if (fd != -1)
-			close(fd);
-		return (-1);
+	if (iev->lock != NULL) {
+		pthread_mutex_lock(iev->lock);
+		if (imsg_compose(&iev->ibuf, type, peerid, pid, fd, data,
+		    len) == -1) {
+			pthread_mutex_unlock(iev->lock);
+			goto fail;
+		}
+		imsgev_flush_locked(iev);
+		pthread_mutex_unlock(iev->lock);
+		return (0);
 	}
+	if (imsg_compose(&iev->ibuf, type, peerid, pid, fd, data,
+	    len) == -1)
+		goto fail;
 	imsgev_add(iev);
 	return (0);
+ fail:
+	log_warn("%s: cannot queue message %u", iev->name, type);
+	if (fd != -1)
+		close(fd);
+	return (-1);
 }
 
 /*
@@ -579,7 +682,12 @@ imsgev_handler(int fd, short events, void *arg)
 	/* The event is not persistent: it is no longer pending now. */
 	iev->events = 0;
 	if (events & EV_WRITE) {
-		if (imsgbuf_write(&iev->ibuf) == -1) {
+		if (iev->lock != NULL)
+			pthread_mutex_lock(iev->lock);
+		n = imsgbuf_write(&iev->ibuf);
+		if (iev->lock != NULL)
+			pthread_mutex_unlock(iev->lock);
+		if (n == -1) {
 			if (errno != EPIPE && errno != ECONNRESET)
 				log_warn("%s: write", iev->name);
 			goto closed;
@@ -737,6 +845,18 @@ proc_log_sink(int pri, const char *text, size_t len, void *arg)
 
 	if (!iev->active)
 		return (-1);
+	if (iev->lock != NULL) {
+		pthread_mutex_lock(iev->lock);
+		if (proc_log_compose(&iev->ibuf, pri, proc_log_dropped, NULL,
+		    text, len) == -1)
+			proc_log_dropped++;
+		else {
+			proc_log_dropped = 0;
+			imsgev_flush_locked(iev);
+		}
+		pthread_mutex_unlock(iev->lock);
+		return (0);
+	}
 	if (proc_log_compose(&iev->ibuf, pri, proc_log_dropped, NULL, text,
 	    len) == -1) {
 		proc_log_dropped++;
@@ -745,6 +865,34 @@ proc_log_sink(int pri, const char *text, size_t len, void *arg)
 	proc_log_dropped = 0;
 	imsgev_add(iev);
 	return (0);
+}
+
+/*
+ * Before a process has its event loop: each line goes at once, over a
+ * channel of its own on fd, and the process waits until it is written.
+ */
+static struct imsgbuf	 proc_early_ibuf;
+
+static int
+proc_log_early(int pri, const char *text, size_t len, void *arg)
+{
+	if (proc_log_compose(&proc_early_ibuf, pri, proc_log_dropped, NULL,
+	    text, len) == -1) {
+		proc_log_dropped++;
+		return (0);
+	}
+	proc_log_dropped = 0;
+	proc_flush(&proc_early_ibuf, PROC_LOG_FLUSH_MS);
+	return (0);
+}
+
+/* Until proc_log_to, this process's log lines go over fd, one by one. */
+void
+proc_log_fd(int fd)
+{
+	if (imsgbuf_init(&proc_early_ibuf, fd) == -1)
+		return;
+	log_setsink(proc_log_early, NULL);
 }
 
 /* From now on this process's log lines go to the parent over iev. */

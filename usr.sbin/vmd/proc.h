@@ -1,9 +1,10 @@
 /*
  * proc.h: vmd's privilege separation framework.  One table of roles
- * (title, id, dispatcher, entry), one way to start a role (fork and
- * fexecve of vmd's own binary with the role's channel on fd 3), one way
- * to enter it (privilege drop, parent-death signal, sandbox), and the
- * imsg-over-libevent helpers every process uses.  Nothing here knows
+ * (roles.c: title, flags, sandbox policy, entry, device), one way to
+ * start a role (fork and fexecve of vmd's own binary with the role's
+ * channels on fd 3 and up), one way to enter it (privilege drop,
+ * parent-death signal, sandbox), and the imsg-over-libevent helpers
+ * every process uses.  Nothing here knows
  * about VMs; nothing here may trust a message before its dispatcher
  * checked its type and size.
  */
@@ -12,6 +13,8 @@
 #define PROC_H
 
 #include <sys/types.h>
+
+#include <pthread.h>
 
 #include <event.h>
 
@@ -30,35 +33,34 @@
 #define PROC_PARENT_FD		3	/* the channel to the parent */
 #define PROC_CONTROL_SOCK_FD	4	/* control: the listening socket */
 #define PROC_EXE_FD		4	/* vmm: vmd's binary, for fexecve */
-
-enum proc_id {
-	PROC_PARENT,
-	PROC_CONTROL,
-	PROC_VMM,
-	PROC_VM,
-	PROC_MAX
-};
+#define PROC_DEVICE_VM_FD	4	/* a device: its channel to the vm */
 
 struct proc_env;
+struct devproc_ops;
+struct sandbox_policy;
 
-/* sandbox.c's policies */
-enum sandbox_role {
-	SANDBOX_PARENT,
-	SANDBOX_CONTROL,
-	SANDBOX_VMM,
-	SANDBOX_VM
-};
+/*
+ * A row of the role table (roles.c): one per kind of process.  Adding a
+ * role, a device process above all, is adding a row.
+ */
+#define PROC_PRIVDROP	0x01	/* switch to _vmd (needs root) */
+#define PROC_CHROOT	0x02	/* chroot to _vmd's home first */
+#define PROC_LATE	0x04	/* run() enters the sandbox itself */
+#define PROC_PER_VM	0x08	/* started by vmm for one VM, -N names it */
+#define PROC_SPAWNS	0x10	/* starts the PER_VM roles: vmd's binary */
 
-/* A row of the role table. */
 struct proc_role {
-	const char	*title;		/* -P argument and log name */
-	enum proc_id	 id;
-	int		 privdrop;	/* switch to _vmd (needs root) */
-	int		 chroot;	/* chroot to _vmd's home first */
-	enum sandbox_role sandbox;
-	int		 late_sandbox;	/* run() enters the sandbox itself */
-	void		(*run)(struct proc_env *) __attribute__((noreturn));
+	const char			*title;	/* -P argument, log name */
+	unsigned int			 flags;
+	const struct sandbox_policy	*sandbox;
+	void				(*run)(struct proc_env *)
+					    __attribute__((noreturn));
+	const struct devproc_ops	*dev;	/* device roles: the device */
 };
+
+/* roles.c */
+extern const struct proc_role	 proc_roles[];
+extern const size_t		 proc_nroles;
 
 /* What every process of vmd knows about itself. */
 struct proc_env {
@@ -96,13 +98,36 @@ struct imsgev {
 	imsgev_closed_fn	 closed;
 	void			*arg;
 	const char		*name;		/* peer, for logs */
+	pthread_mutex_t		*lock;		/* imsgev_threads */
+	struct event		*ev_wake;	/* another thread queued */
 };
 
-/* sandbox.c */
-void		 sandbox_enter(enum sandbox_role);
+/*
+ * sandbox.c: one policy per kind of process, each a list of groups of
+ * system calls with the reason for each (struct sandbox_calls), plus
+ * its Landlock rules; a role may add groups of its own.
+ */
+struct sandbox_calls {
+	const char	*why;		/* NULL ends a list */
+	const int	*calls;
+	size_t		 n;
+};
+#define SANDBOX_CALLS(why, list) \
+	{ (why), (list), sizeof(list) / sizeof((list)[0]) }
+
+extern const struct sandbox_policy sandbox_parent;
+extern const struct sandbox_policy sandbox_control;
+extern const struct sandbox_policy sandbox_vmm;
+extern const struct sandbox_policy sandbox_vm;
+extern const struct sandbox_policy sandbox_device;
+
+void		 sandbox_enter(const struct sandbox_policy *,
+		    const struct sandbox_calls *const *);
 void		 sandbox_exe(int);
-void		 sandbox_landlock(enum sandbox_role);
-void		 sandbox_seccomp(enum sandbox_role);
+void		 sandbox_landlock(const struct sandbox_policy *);
+void		 sandbox_seccomp(const struct sandbox_policy *,
+		    const struct sandbox_calls *const *);
+const struct sandbox_calls *sandbox_groups(const struct sandbox_policy *);
 
 /* control.c */
 void		 control_run(struct proc_env *) __attribute__((noreturn));
@@ -112,11 +137,14 @@ void		 vmm_run(struct proc_env *) __attribute__((noreturn));
 
 /* proc.c */
 const struct proc_role	*proc_role_find(const char *);
+const struct proc_role	*proc_role_device(uint32_t);
+const struct sandbox_calls *const *proc_role_calls(const struct proc_role *);
+void		 proc_log_fd(int);
 void		 proc_env_init(struct proc_env *, int, int);
 void		 proc_run(struct proc_env *, const char *, const char *)
 		    __attribute__((noreturn));
 pid_t		 proc_spawn(struct proc_env *, const char *, const char *,
-		    const int *, int);
+		    const char *, const int *, int);
 const char	*proc_spawn_error(void);
 void		 proc_signals_ignore(void);
 void		 proc_signals_log(struct event_base *, int);
@@ -126,6 +154,9 @@ int		 imsgev_init(struct imsgev *, struct event_base *, int,
 		    const char *, int, imsgev_dispatch_fn, imsgev_closed_fn,
 		    void *);
 void		 imsgev_add(struct imsgev *);
+int		 imsgev_threads(struct imsgev *, pthread_mutex_t *);
+int		 imsgev_compose_sync(struct imsgev *, uint32_t, const void *,
+		    size_t, int);
 int		 imsgev_compose(struct imsgev *, uint32_t, uint32_t, pid_t,
 		    int, const void *, size_t);
 void		 imsgev_clear(struct imsgev *);

@@ -98,10 +98,12 @@ static const int sc_control[] = {
 };
 
 /*
- * vmm: fork and fexecve vm processes, pass them descriptors, reap and
- * signal them.  A new vm process then runs the dynamic loader and enters
- * its own sandbox, all under this filter: hence open/access/arch_prctl
- * and the seccomp/landlock/prctl calls.
+ * vmm: fork and fexecve vm and device processes, pass them descriptors,
+ * reap and signal them.  A new child then runs the dynamic loader and
+ * enters its own sandbox, all under this filter: hence open, access,
+ * arch_prctl and the seccomp/landlock/prctl calls.  What the children
+ * need to run is added to vmm's filter from the role table (proc_run),
+ * since filters stack and a child can never allow more than vmm did.
  */
 static const int sc_vmm[] = {
 	SC(clone), SC(execve), SC(execveat), SC(wait4), SC(waitid),
@@ -113,8 +115,6 @@ static const int sc_vmm[] = {
 	SC(statfs), SC(fstatfs), SC(uname), SC(getppid),
 	SC(seccomp), SC(landlock_create_ruleset), SC(landlock_add_rule),
 	SC(landlock_restrict_self),
-	/* what the vm processes need, since they inherit this filter */
-	SC(ioctl), SC(memfd_create), SC(ftruncate),
 };
 
 /*
@@ -229,75 +229,145 @@ sc_threads_only(scmp_filter_ctx sc)
 		fatalx("seccomp clone rule");
 }
 
+/* The groups of each policy, each with the reason it is allowed. */
+static const struct sandbox_calls sg_parent[] = {
+	SANDBOX_CALLS("the event loop, memory, time, exiting", sc_base),
+	SANDBOX_CALLS("vm.conf, kernels, disks, /dev/kvm, ptys, statm",
+	    sc_parent_files),
+	SANDBOX_CALLS("consoles and the socket go to their owners",
+	    sc_parent_owner),
+	SANDBOX_CALLS("a user's paths opened with the user's rights",
+	    sc_parent_creds),
+	SANDBOX_CALLS("control and vmm ended and reaped", sc_parent_procs),
+	SANDBOX_CALLS("syslog and nscd over AF_UNIX", sc_parent_sockets),
+	SANDBOX_CALLS("the socket and pid file removed at exit",
+	    sc_parent_unlink),
+	{ NULL, NULL, 0 }
+};
+
+static const struct sandbox_calls sg_control[] = {
+	SANDBOX_CALLS("the event loop, memory, time, exiting", sc_base),
+	SANDBOX_CALLS("vmctl connections and their peer", sc_control),
+	{ NULL, NULL, 0 }
+};
+
+static const struct sandbox_calls sg_vmm[] = {
+	SANDBOX_CALLS("the event loop, memory, time, exiting", sc_base),
+	SANDBOX_CALLS("starting, reaping and ending children", sc_vmm),
+	{ NULL, NULL, 0 }
+};
+
+static const struct sandbox_calls sg_vm[] = {
+	SANDBOX_CALLS("the event loop, memory, time, exiting", sc_base),
+	SANDBOX_CALLS("KVM, guest RAM, vCPU threads", sc_vm),
+	{ NULL, NULL, 0 }
+};
+
+/*
+ * A device process maps guest RAM from the memfd the vm process sends,
+ * reads kicks and writes interrupts on eventfds, and talks over its two
+ * channels: all in sc_base.  What the device itself needs (disk I/O,
+ * a tap) its struct devproc_ops adds, with its reasons.
+ */
+static const struct sandbox_calls sg_device[] = {
+	SANDBOX_CALLS("the event loop, guest RAM, eventfds, exiting",
+	    sc_base),
+	{ NULL, NULL, 0 }
+};
+
+/*
+ * The policies.  ROOT: the parent's (default EPERM rather than death,
+ * argument-checked rules, its capabilities, no Landlock); SELF: threads
+ * but no processes, signals only to itself; EXEC: may execute vmd's
+ * binary.
+ */
+#define SBX_ROOT	0x01
+#define SBX_SELF	0x02
+#define SBX_EXEC	0x04
+
+struct sandbox_policy {
+	const char			*name;
+	unsigned int			 flags;
+	const struct sandbox_calls	*groups;
+};
+
+const struct sandbox_policy sandbox_parent = { "parent", SBX_ROOT, sg_parent };
+const struct sandbox_policy sandbox_control = { "control", SBX_SELF,
+    sg_control };
+const struct sandbox_policy sandbox_vmm = { "vmm", SBX_EXEC, sg_vmm };
+const struct sandbox_policy sandbox_vm = { "vm", SBX_SELF, sg_vm };
+const struct sandbox_policy sandbox_device = { "device", SBX_SELF,
+    sg_device };
+
+const struct sandbox_calls *
+sandbox_groups(const struct sandbox_policy *p)
+{
+	return (p->groups);
+}
+
 static void
-seccomp_enter(enum sandbox_role role)
+sc_allow_groups(scmp_filter_ctx sc, const struct sandbox_calls *g)
+{
+	for (; g != NULL && g->why != NULL; g++)
+		sc_allow(sc, g->calls, g->n, g->why);
+}
+
+/* The parent's rules that look at arguments. */
+static void
+sc_parent_rules(scmp_filter_ctx sc)
+{
+	size_t	 i;
+
+	/* sc_parent_sockets: a new socket is an AF_UNIX one */
+	if (seccomp_rule_add(sc, SCMP_ACT_ALLOW, SC(socket), 1,
+	    SCMP_A0(SCMP_CMP_EQ, AF_UNIX)) != 0)
+		fatalx("seccomp parent socket rule");
+	for (i = 0; i < sizeof(sc_parent_ioctls) /
+	    sizeof(sc_parent_ioctls[0]); i++)
+		if (seccomp_rule_add(sc, SCMP_ACT_ALLOW, SC(ioctl), 1,
+		    SCMP_A1(SCMP_CMP_EQ, sc_parent_ioctls[i])) != 0)
+			fatalx("seccomp parent ioctl rule");
+	/*
+	 * NSS modules loaded on a user's first lookup may pull in libcap,
+	 * which reads the bounding set when it loads.
+	 */
+	if (seccomp_rule_add(sc, SCMP_ACT_ALLOW, SC(prctl), 1,
+	    SCMP_A0(SCMP_CMP_EQ, PR_CAPBSET_READ)) != 0)
+		fatalx("seccomp parent prctl rule");
+	/* a signal for ourselves, as raise() sends it */
+	if (seccomp_rule_add(sc, SCMP_ACT_ALLOW, SC(tgkill), 1,
+	    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid())) != 0)
+		fatalx("seccomp parent tgkill rule");
+}
+
+static void
+seccomp_enter(const struct sandbox_policy *p,
+    const struct sandbox_calls *const *extra)
 {
 	scmp_filter_ctx	 sc;
-	size_t		 i;
 
-	if (role == SANDBOX_PARENT) {
-		if ((sc = seccomp_init(SCMP_ACT_ERRNO(EPERM))) == NULL)
-			fatalx("seccomp_init");
-		ALLOW(sc, sc_base);
-		ALLOW(sc, sc_parent_files);
-		ALLOW(sc, sc_parent_owner);
-		ALLOW(sc, sc_parent_creds);
-		ALLOW(sc, sc_parent_procs);
-		ALLOW(sc, sc_parent_sockets);
-		ALLOW(sc, sc_parent_unlink);
-		/* sc_parent_sockets: a new socket is an AF_UNIX one */
-		if (seccomp_rule_add(sc, SCMP_ACT_ALLOW, SC(socket), 1,
-		    SCMP_A0(SCMP_CMP_EQ, AF_UNIX)) != 0)
-			fatalx("seccomp parent socket rule");
-		for (i = 0; i < sizeof(sc_parent_ioctls) /
-		    sizeof(sc_parent_ioctls[0]); i++)
-			if (seccomp_rule_add(sc, SCMP_ACT_ALLOW, SC(ioctl), 1,
-			    SCMP_A1(SCMP_CMP_EQ, sc_parent_ioctls[i])) != 0)
-				fatalx("seccomp parent ioctl rule");
-		/*
-		 * NSS modules loaded on a user's first lookup may pull in
-		 * libcap, which reads the bounding set when it loads.
-		 */
-		if (seccomp_rule_add(sc, SCMP_ACT_ALLOW, SC(prctl), 1,
-		    SCMP_A0(SCMP_CMP_EQ, PR_CAPBSET_READ)) != 0)
-			fatalx("seccomp parent prctl rule");
-		/* a signal for ourselves, as raise() sends it */
-		if (seccomp_rule_add(sc, SCMP_ACT_ALLOW, SC(tgkill), 1,
-		    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid())) != 0)
-			fatalx("seccomp parent tgkill rule");
-#ifdef SANDBOX_SANITIZER
-		ALLOW(sc, sc_sanitizer);
-#endif
-	} else {
-		if ((sc = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL)
-			fatalx("seccomp_init");
-		ALLOW(sc, sc_base);
+	if ((sc = seccomp_init((p->flags & SBX_ROOT) ?
+	    SCMP_ACT_ERRNO(EPERM) : SCMP_ACT_KILL_PROCESS)) == NULL)
+		fatalx("seccomp_init");
+	sc_allow_groups(sc, p->groups);
+	for (; extra != NULL && *extra != NULL; extra++)
+		sc_allow_groups(sc, *extra);
+	if (p->flags & SBX_ROOT)
+		sc_parent_rules(sc);
+	else {
 		/* glibc falls back to clone, whose flags we can check */
 		if (seccomp_rule_add(sc, SCMP_ACT_ERRNO(ENOSYS), SC(clone3),
 		    0) != 0)
 			fatalx("seccomp clone3 rule");
-		switch (role) {
-		case SANDBOX_VM:
-			ALLOW(sc, sc_vm);
-			break;
-		case SANDBOX_CONTROL:
-			ALLOW(sc, sc_control);
-			break;
-		case SANDBOX_VMM:
-			ALLOW(sc, sc_vmm);
-			break;
-		default:
-			break;
-		}
+	}
 #ifdef SANDBOX_SANITIZER
-		ALLOW(sc, sc_sanitizer);
+	ALLOW(sc, sc_sanitizer);
 #else
-		(void)sc_sanitizer;
+	(void)sc_sanitizer;
 #endif
-		if (role != SANDBOX_VMM) {
-			sc_threads_only(sc);
-			sc_signal_self(sc);
-		}
+	if (p->flags & SBX_SELF) {
+		sc_threads_only(sc);
+		sc_signal_self(sc);
 	}
 	if (seccomp_load(sc) != 0)
 		fatalx("seccomp_load");
@@ -399,7 +469,7 @@ sandbox_allow_lib(struct dl_phdr_info *info, size_t size, void *arg)
  * takes over its vm process cannot end other VMs, vmm or control.
  */
 static void
-landlock_enter(enum sandbox_role role)
+landlock_enter(const struct sandbox_policy *p)
 {
 	struct sandbox_ruleset_attr	 attr;
 	uint64_t			 rx;
@@ -420,7 +490,7 @@ landlock_enter(enum sandbox_role role)
 	if (ruleset == -1)
 		fatal("landlock_create_ruleset");
 	rx = LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE;
-	if (role == SANDBOX_VMM) {
+	if (p->flags & SBX_EXEC) {
 		if (sandbox_exe_fd == -1)
 			fatalx("vmm: no binary to execute");
 		landlock_allow_fd(ruleset, sandbox_exe_fd, rx, "vmd");
@@ -499,25 +569,32 @@ caps_parent(void)
  * old for scopes).  Both need no_new_privs first.
  */
 void
-sandbox_landlock(enum sandbox_role role)
+sandbox_landlock(const struct sandbox_policy *p)
 {
-	if (role != SANDBOX_PARENT)
-		landlock_enter(role);
+	if (!(p->flags & SBX_ROOT))
+		landlock_enter(p);
 }
 
 void
-sandbox_seccomp(enum sandbox_role role)
+sandbox_seccomp(const struct sandbox_policy *p,
+    const struct sandbox_calls *const *extra)
 {
-	seccomp_enter(role);
+	seccomp_enter(p, extra);
 }
 
+/*
+ * Enter policy p, allowing the groups of extra (a NULL-terminated list
+ * of group lists) too: a device's own calls, or for vmm what its
+ * children need.
+ */
 void
-sandbox_enter(enum sandbox_role role)
+sandbox_enter(const struct sandbox_policy *p,
+    const struct sandbox_calls *const *extra)
 {
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		fatal("no_new_privs");
-	if (role == SANDBOX_PARENT)
+	if (p->flags & SBX_ROOT)
 		caps_parent();
-	sandbox_landlock(role);
-	sandbox_seccomp(role);
+	sandbox_landlock(p);
+	sandbox_seccomp(p, extra);
 }

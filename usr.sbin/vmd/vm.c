@@ -29,6 +29,7 @@
 #include "vm.h"
 #include "vmd.h"
 #include "proc.h"
+#include "devproc.h"
 
 _Static_assert(sizeof(((struct vmctx *)0)->reason) == VM_REASON_MAX,
     "vm.h's reason buffer must match the protocol's");
@@ -43,66 +44,26 @@ _Static_assert(VM_CMDLINE_LEN == VM_CMDLINE_MAX,
 #define CONSOLE_DRAIN_MAX_MS	2000
 
 /*
- * The channel to vmm, one per process.  The main thread reads it; any
- * thread writes it (vCPU threads log), so writing holds vm_wlock.  The
- * socket is non-blocking: a log line never waits for vmm, it is queued
- * (within VMD_LOG_QUEUE_MAX, else dropped and counted) and vm_ev_write
- * sends the rest from the event loop.
+ * The channel to vmm, one per process, on imsgev like every channel of
+ * vmd.  The event thread reads it; any thread writes it (vCPU threads
+ * log and report), so writes hold vm_wlock (imsgev_threads).  A log
+ * line never waits for vmm: it is queued (within VMD_LOG_QUEUE_MAX, else
+ * dropped and counted) and the event thread sends the rest.
  */
-static struct imsgbuf	 vm_ibuf;
+static struct imsgev	 vm_iev;
 static pthread_mutex_t	 vm_wlock = PTHREAD_MUTEX_INITIALIZER;
-static struct event	*vm_ev_write;	/* NULL until the loop exists */
 static struct event	*vm_ev_limit;	/* reports what log_limited drops */
-static uint32_t		 vm_log_dropped;
 
 static void	vm_start_vcpu(struct vmctx *);
-static int	vm_log_sink(int, const char *, size_t, void *);
-
-/* With vm_wlock held: write what the socket takes, the rest later. */
-static void
-vm_write_locked(void)
-{
-	if (imsgbuf_write(&vm_ibuf) == -1)
-		return;
-	if (imsgbuf_queuelen(&vm_ibuf) > 0 && vm_ev_write != NULL)
-		event_add(vm_ev_write, NULL);
-}
-
-static void
-vm_write_ready(evutil_socket_t fd, short ev, void *arg)
-{
-	pthread_mutex_lock(&vm_wlock);
-	vm_write_locked();
-	pthread_mutex_unlock(&vm_wlock);
-}
+static int	vm_dispatch_vmm(struct imsgev *, struct imsg *);
+static void	vm_vmm_closed(struct imsgev *);
 
 /* Messages about the VM's life: never dropped, sent before returning. */
 static void
 vm_send(uint32_t type, const void *data, size_t len)
 {
-	int	 rv;
-
-	pthread_mutex_lock(&vm_wlock);
-	rv = imsg_compose(&vm_ibuf, type, 0, 0, -1, data, len);
-	if (rv != -1)
-		rv = imsgbuf_flush(&vm_ibuf);
-	pthread_mutex_unlock(&vm_wlock);
-	if (rv == -1)
-		log_warn("send to vmm");
-}
-
-/*
- * The channel to vmm, set up first thing: from now on this process's
- * log lines go to vmm, which relays them to the parent.
- */
-void
-vm_log_init(int fd)
-{
-	if (imsgbuf_init(&vm_ibuf, fd) == -1 ||
-	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1)
-		fatal("channel to vmm");
-	imsgbuf_allow_fdpass(&vm_ibuf);
-	log_setsink(vm_log_sink, NULL);
+	if (imsgev_compose_sync(&vm_iev, type, data, len, 2000) == -1)
+		log_warnx("cannot tell vmm: %s", msg_name(type));
 }
 
 /*
@@ -121,22 +82,6 @@ static void
 vm_limit_flush(evutil_socket_t fd, short ev, void *arg)
 {
 	log_limited_flush();
-}
-
-/* log.c's sink: this process's lines go to vmm, which relays them. */
-static int
-vm_log_sink(int pri, const char *text, size_t len, void *arg)
-{
-	pthread_mutex_lock(&vm_wlock);
-	if (proc_log_compose(&vm_ibuf, pri, vm_log_dropped, NULL, text,
-	    len) == -1)
-		vm_log_dropped++;
-	else {
-		vm_log_dropped = 0;
-		vm_write_locked();
-	}
-	pthread_mutex_unlock(&vm_wlock);
-	return (0);
 }
 
 /*
@@ -266,6 +211,7 @@ vm_pause(struct vmctx *ctx, int pause)
 		pthread_cond_broadcast(&ctx->pause_cv);
 		pthread_mutex_unlock(&ctx->vm_lock);
 		dev_resume_all(&ctx->devs);
+		vm_devices_ctl(ctx, IMSG_DEVOP_RESUME);
 		return (0);
 	}
 	if (ctx->vcpu != NULL && ctx->vcpu_running) {
@@ -285,6 +231,7 @@ vm_pause(struct vmctx *ctx, int pause)
 		return (EBUSY);
 	}
 	dev_pause_all(&ctx->devs);
+	vm_devices_ctl(ctx, IMSG_DEVOP_PAUSE);
 	return (0);
 }
 
@@ -350,6 +297,7 @@ vm_reboot(struct vmctx *ctx)
 	if (!vm_reboot_allowed())
 		vm_end(ctx, VM_END_ERROR, "reboot loop: too many resets");
 	dev_reset_all(&ctx->devs);
+	vm_devices_ctl(ctx, IMSG_DEVOP_RESET);
 	ctx->reason[0] = '\0';
 	__atomic_store_n(&ctx->request, VM_REQ_NONE, __ATOMIC_RELEASE);
 	if (x86_boot(ctx, err, sizeof(err)) == -1)
@@ -426,106 +374,67 @@ vm_answer_pause(struct vmctx *ctx, struct imsg *imsg, int pause)
 	    IMSG_VMDOP_UNPAUSE_VM_RESPONSE, &r, sizeof(r));
 }
 
-/* vmm asks for a pause or a log level; its going away ends us. */
-static void
-vm_dispatch_vmm(evutil_socket_t fd, short ev, void *arg)
-{
-	struct vmctx	*ctx = arg;
-	struct imsg	 imsg;
-	ssize_t		 n;
-	int32_t		 verbose;
-
-	if ((n = imsgbuf_read(&vm_ibuf)) == -1 || n == 0) {
-		vm_request(ctx, VM_REQ_STOP, "vmm went away");
-		if (!ctx->vcpu_running)
-			exit(0);
-		return;
-	}
-	while ((n = imsg_get(&vm_ibuf, &imsg)) > 0) {
-		switch (imsg_get_type(&imsg)) {
-		case IMSG_VMDOP_PAUSE_VM:
-			vm_answer_pause(ctx, &imsg, 1);
-			break;
-		case IMSG_VMDOP_UNPAUSE_VM:
-			vm_answer_pause(ctx, &imsg, 0);
-			break;
-		case IMSG_CTL_VERBOSE:
-			if (imsg_get_data(&imsg, &verbose,
-			    sizeof(verbose)) == 0)
-				log_setverbose(verbose);
-			else
-				log_warnx("bad log level message");
-			break;
-		default:
-			log_warnx("unexpected message %u from vmm",
-			    imsg_get_type(&imsg));
-			break;
-		}
-		imsg_free(&imsg);
-	}
-	if (n == -1)
-		log_warnx("bad message from vmm");
-}
-
 /*
- * Read descriptors and parameters until START_VM_END; blocking.  Each
- * descriptor is filed in fds as its message says (vmop_fdset_put
- * refuses what is out of place: the start then fails).
+ * vmm first gives the VM's descriptors and parameters, then asks for
+ * pauses and log levels; its going away ends us.
  */
 static int
-vm_receive(struct vmctx *ctx, struct vmop_fdset *fds, char *err,
-    size_t errlen)
+vm_dispatch_vmm(struct imsgev *iev, struct imsg *imsg)
 {
-	struct pollfd	 pfd;
-	struct imsg	 imsg;
+	struct vmctx	*ctx = iev->arg;
 	struct vmop_fd	 vmf;
-	ssize_t		 n;
-	int		 done = 0, bad = 0, fd;
+	int32_t		 verbose;
+	int		 fd;
 
-	while (!done) {
-		pfd.fd = vm_ibuf.fd;
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, -1) == -1 && errno != EINTR) {
-			snprintf(err, errlen, "poll: %s", strerror(errno));
-			return (-1);
+	if (!msg_ok(imsg, MSG_VMM_VM, "vmm"))
+		return (0);
+	switch (imsg_get_type(imsg)) {
+	case IMSG_VMDOP_START_VM_FD:
+		fd = imsg_get_fd(imsg);
+		(void)imsg_get_data(imsg, &vmf, sizeof(vmf));
+		if (ctx->received) {
+			log_warnx("descriptor after the start");
+			if (fd != -1)
+				close(fd);
+		} else if (ctx->start_error[0] == '\0')
+			(void)vmop_fdset_put(ctx->fds, &vmf, fd,
+			    ctx->start_error, sizeof(ctx->start_error));
+		else if (fd != -1)
+			close(fd);
+		break;
+	case IMSG_VMDOP_START_VM_END:
+		if (ctx->received) {
+			log_warnx("started twice?");
+			break;
 		}
-		if ((n = imsgbuf_read(&vm_ibuf)) == -1 || n == 0) {
-			snprintf(err, errlen, "lost vmm while starting");
-			return (-1);
-		}
-		while (!done && (n = imsg_get(&vm_ibuf, &imsg)) > 0) {
-			if (!msg_ok(&imsg, MSG_VMM_VM, "vmm")) {
-				imsg_free(&imsg);
-				continue;
-			}
-			switch (imsg_get_type(&imsg)) {
-			case IMSG_VMDOP_START_VM_FD:
-				fd = imsg_get_fd(&imsg);
-				(void)imsg_get_data(&imsg, &vmf, sizeof(vmf));
-				if (!bad && vmop_fdset_put(fds, &vmf, fd, err,
-				    errlen) == -1)
-					bad = 1;
-				else if (bad && fd != -1)
-					close(fd);
-				break;
-			case IMSG_VMDOP_START_VM_END:
-				(void)imsg_get_data(&imsg, ctx->params,
-				    sizeof(*ctx->params));
-				done = 1;
-				break;
-			default:
-				log_warnx("unexpected %s",
-				    msg_name(imsg_get_type(&imsg)));
-				break;
-			}
-			imsg_free(&imsg);
-		}
-		if (n == -1) {
-			snprintf(err, errlen, "bad message from vmm");
-			return (-1);
-		}
+		(void)imsg_get_data(imsg, ctx->params, sizeof(*ctx->params));
+		ctx->received = 1;
+		event_base_loopbreak(ctx->evbase);
+		break;
+	case IMSG_VMDOP_PAUSE_VM:
+		vm_answer_pause(ctx, imsg, 1);
+		break;
+	case IMSG_VMDOP_UNPAUSE_VM:
+		vm_answer_pause(ctx, imsg, 0);
+		break;
+	case IMSG_CTL_VERBOSE:
+		(void)imsg_get_data(imsg, &verbose, sizeof(verbose));
+		log_setverbose(verbose);
+		break;
 	}
-	return (bad ? -1 : 0);
+	return (0);
+}
+
+static void
+vm_vmm_closed(struct imsgev *iev)
+{
+	struct vmctx	*ctx = iev->arg;
+
+	if (!ctx->received)
+		exit(1);
+	vm_request(ctx, VM_REQ_STOP, "vmm went away");
+	if (!ctx->vcpu_running)
+		exit(0);
 }
 
 /*
@@ -574,6 +483,69 @@ vm_check_params(struct vmctx *ctx, struct vmop_fdset *fds, char *err,
 	return (0);
 }
 
+/*
+ * The VM's device processes: a channel to each came with the start.
+ * Wait until each says what it offers, then give each guest RAM.
+ * On reset, pause and resume they follow the VM.
+ */
+static int
+vm_devices_start(struct vmctx *ctx, struct vmop_fdset *fds, char *err,
+    size_t errlen)
+{
+	static const uint32_t	 kinds[] = { VMOP_FD_VIOBLK, VMOP_FD_VIONET };
+	struct devop_memrange	 r[DEVOP_MAX_RANGES];
+	uint32_t		 nr, k, i;
+	int			 fd;
+
+	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		for (i = 0; i < ctx->params->vmc_fds.vf_count[kinds[k]]; i++) {
+			fd = vmop_fdset_take(fds, kinds[k], i, 0);
+			if (ctx->ndevprocs >= VM_DEVPROCS) {
+				close(fd);
+				snprintf(err, errlen, "too many devices");
+				return (-1);
+			}
+			if ((ctx->devprocs[ctx->ndevprocs] = vmdev_open(
+			    ctx->evbase, fd, kinds[k], i)) == NULL) {
+				snprintf(err, errlen, "%s %u: no channel",
+				    vmop_fd_kind_name(kinds[k]), i);
+				return (-1);
+			}
+			ctx->ndevprocs++;
+		}
+	}
+	if (ctx->ndevprocs == 0)
+		return (0);
+	if (vmdev_wait_ready(ctx->evbase, ctx->devprocs, ctx->ndevprocs,
+	    VM_DEVPROC_WAIT_MS, err, errlen) == -1)
+		return (-1);
+	nr = vmdev_memranges(ctx->mem.memsize, r, DEVOP_MAX_RANGES);
+	for (i = 0; i < ctx->ndevprocs; i++)
+		if (vmdev_mem(ctx->devprocs[i], ctx->mem.fd, r, nr) == -1) {
+			snprintf(err, errlen, "%s: cannot send guest memory",
+			    vmdev_name(ctx->devprocs[i]));
+			return (-1);
+		}
+	return (0);
+}
+
+/* IMSG_DEVOP_RESET, _PAUSE or _RESUME to every device process. */
+void
+vm_devices_ctl(struct vmctx *ctx, uint32_t type)
+{
+	size_t	 i;
+
+	for (i = 0; i < ctx->ndevprocs; i++)
+		(void)vmdev_ctl(ctx->devprocs[i], type);
+}
+
+/* The role's entry: the channel to vmm is on PROC_PARENT_FD. */
+void
+vm_run(struct proc_env *env)
+{
+	vm_main(PROC_PARENT_FD, env->vm_name);
+}
+
 void
 vm_main(int fd, const char *name)
 {
@@ -582,42 +554,47 @@ vm_main(int fd, const char *name)
 	static struct vmop_fdset fds;
 	struct vmctx		*ctx = &vmctx;
 	struct vmop_result	 r;
-	struct event		*ev_term, *ev_int, *ev_vmm;
+	struct event		*ev_term, *ev_int;
 	char			 err[VM_REASON_MAX], title[VM_NAME_MAX + 4];
 
 	snprintf(title, sizeof(title), "vm %s", name);
 	log_procinit(title);
 	ctx->params = &params;
+	ctx->fds = &fds;
 	ctx->kvmfd = ctx->kernelfd = ctx->tty_master = ctx->tty_slave = -1;
 	ctx->initrdfd = ctx->cdromfd = -1;
 	vmop_fdset_init(&fds);
 	pthread_mutex_init(&ctx->vm_lock, NULL);
 	pthread_cond_init(&ctx->pause_cv, NULL);
-	if (vm_ibuf.rbuf == NULL)
-		vm_log_init(fd);
-	if (vm_receive(ctx, &fds, err, sizeof(err)) == -1)
-		fatalx("%s", err);
+
+	/* The channel to vmm first: from now on our lines reach it. */
+	if (evthread_use_pthreads() == -1 ||
+	    (ctx->evbase = event_base_new()) == NULL)
+		fatalx("event loop");
+	if (imsgev_init(&vm_iev, ctx->evbase, fd, "vmm", 1, vm_dispatch_vmm,
+	    vm_vmm_closed, ctx) == -1 ||
+	    imsgev_threads(&vm_iev, &vm_wlock) == -1)
+		fatal("channel to vmm");
+	proc_log_to(&vm_iev);
+	while (!ctx->received)
+		if (event_base_loop(ctx->evbase, EVLOOP_ONCE) == -1)
+			fatalx("event loop");
+	if (ctx->start_error[0] != '\0')
+		fatalx("%s", ctx->start_error);
 
 	/* Everything below parses what the outside gave us: sandbox first. */
-	sandbox_enter(SANDBOX_VM);
+	sandbox_enter(&sandbox_vm, NULL);
 
 	if (vm_check_params(ctx, &fds, err, sizeof(err)) == -1)
 		vm_start_failed(ctx, EINVAL, err);
 	if (vmm_probe(ctx->kvmfd, err, sizeof(err)) == -1)
 		vm_start_failed(ctx, errno, err);
-	if (evthread_use_pthreads() == -1 ||
-	    (ctx->evbase = event_base_new()) == NULL)
-		vm_start_failed(ctx, ENOMEM, "event loop");
 	ctx->ev_vcpu_done = event_new(ctx->evbase, -1, 0, vm_vcpu_done, ctx);
 	ev_term = evsignal_new(ctx->evbase, SIGTERM, vm_signal, ctx);
 	ev_int = evsignal_new(ctx->evbase, SIGINT, vm_signal, ctx);
-	ev_vmm = event_new(ctx->evbase, fd, EV_READ | EV_PERSIST,
-	    vm_dispatch_vmm, ctx);
-	vm_ev_write = event_new(ctx->evbase, fd, EV_WRITE, vm_write_ready,
-	    NULL);
 	vm_ev_limit = evtimer_new(ctx->evbase, vm_limit_flush, NULL);
 	if (ctx->ev_vcpu_done == NULL || ev_term == NULL || ev_int == NULL ||
-	    ev_vmm == NULL || vm_ev_write == NULL || vm_ev_limit == NULL)
+	    vm_ev_limit == NULL)
 		vm_start_failed(ctx, ENOMEM, "events");
 	log_limited_notify(vm_limit_notify);
 	event_add(ev_term, NULL);
@@ -627,6 +604,8 @@ vm_main(int fd, const char *name)
 
 	if (x86_mem_alloc(ctx, err, sizeof(err)) == -1)
 		vm_start_failed(ctx, ENOMEM, err);
+	if (vm_devices_start(ctx, &fds, err, sizeof(err)) == -1)
+		vm_start_failed(ctx, ENXIO, err);
 	if (x86_devices_attach(ctx, err, sizeof(err)) == -1)
 		vm_start_failed(ctx, ENXIO, err);
 	errno = 0;
@@ -646,7 +625,6 @@ vm_main(int fd, const char *name)
 	    (unsigned long long)(ctx->mem.memsize >> 20),
 	    ctx->params->vmc_kernel);
 
-	event_add(ev_vmm, NULL);
 	event_base_dispatch(ctx->evbase);
 	vm_end(ctx, VM_END_ERROR, "event loop ended");
 }

@@ -91,6 +91,12 @@ void		*vm_hole_ptr(const struct vm_mem *, uint64_t, uint64_t);
 #define VM_REASON_LEN		256	/* as VM_REASON_MAX in vmd.h */
 
 struct vmop_create_params;
+struct vmop_fdset;
+struct vmdev;
+struct proc_env;
+
+#define VM_DEVPROCS		8	/* device processes: disks, nics */
+#define VM_DEVPROC_WAIT_MS	10000	/* for them to be ready */
 
 /* Why the vCPU loop stopped, in the order they win. */
 enum vm_request {
@@ -103,6 +109,11 @@ enum vm_request {
 
 struct vmctx {
 	struct vmop_create_params *params;	/* from vmm, checked */
+	struct vmop_fdset	*fds;		/* as they came */
+	int			 received;	/* the start is in */
+	char			 start_error[192];	/* or "" */
+	struct vmdev		*devprocs[VM_DEVPROCS];	/* device processes */
+	size_t			 ndevprocs;
 	int			 kvmfd;
 	int			 kernelfd;
 	int			 initrdfd;	/* or -1 */
@@ -131,8 +142,9 @@ struct vmctx {
 };
 
 /* vm.c: entry of a "vm NAME" process; fd is its channel to vmm */
+void	 vm_run(struct proc_env *) __attribute__((noreturn));
 void	 vm_main(int, const char *) __attribute__((noreturn));
-void	 vm_log_init(int);
+void	 vm_devices_ctl(struct vmctx *, uint32_t);
 void	 vm_request(struct vmctx *, enum vm_request, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
 

@@ -348,7 +348,7 @@ main(int argc, char *argv[])
 		fatalx("cannot watch signals");
 	proc_signals_log(vmd.env.evbase, 0);
 
-	sandbox_enter(SANDBOX_PARENT);
+	sandbox_enter(&sandbox_parent, NULL);
 	/* OpenBSD vmd's words, for those who grep their logs */
 	log_info("startup");
 	if (vmd.hostquirks) {
@@ -443,8 +443,8 @@ vmd_spawn_children(struct vmd *vmd, int lsock)
 
 	fds[0] = cp[1];
 	fds[1] = lsock;
-	if ((vmd->control_pid = proc_spawn(&vmd->env, "control", NULL, fds,
-	    2)) == -1)
+	if ((vmd->control_pid = proc_spawn(&vmd->env, "control", NULL,
+	    "vmd: control", fds, 2)) == -1)
 		fatalx("cannot start the control process: %s",
 		    proc_spawn_error());
 	close(cp[1]);
@@ -452,8 +452,8 @@ vmd_spawn_children(struct vmd *vmd, int lsock)
 
 	fds[0] = vp[1];
 	fds[1] = vmd->env.exe_fd;
-	if ((vmd->vmm_pid = proc_spawn(&vmd->env, "vmm", NULL, fds, 2)) ==
-	    -1)
+	if ((vmd->vmm_pid = proc_spawn(&vmd->env, "vmm", NULL, "vmd: vmm",
+	    fds, 2)) == -1)
 		fatalx("cannot start the vmm process: %s",
 		    proc_spawn_error());
 	close(vp[1]);

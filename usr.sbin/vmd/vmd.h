@@ -214,12 +214,12 @@ struct vmop_result {
  */
 #define VMD_LOG_TEXT_MAX	4000
 #define VMD_LOG_QUEUE_MAX	256
-#define VMD_PROCNAME_MAX	(VM_NAME_MAX + 8)	/* "vm NAME" */
+#define VMD_PROCNAME_MAX	(VM_NAME_MAX + 32)	/* "vm NAME vioblk 0" */
 
 struct vmop_log {
 	int32_t		vl_pri;		/* syslog priority */
 	uint32_t	vl_dropped;	/* lines dropped just before this one */
-	char		vl_proc[VMD_PROCNAME_MAX];	/* set by vmm for vm */
+	char		vl_proc[VMD_PROCNAME_MAX];	/* set by vmm */
 };
 
 /* vmctl load FILE */
