@@ -76,6 +76,12 @@ expect kernel-dir 1 "vmctl: kernel must be a regular file" \
     $NOSOCK start -b "$T" vm1
 expect kernel-missing 1 "vmctl: invalid boot image path: No such file or directory" \
     $NOSOCK start -b "$T/nothere" vm1
+expect initrd-dir 1 "vmctl: initrd must be a regular file" \
+    $NOSOCK start -b "$T/vmctl" -I "$T" vm1
+expect initrd-missing 1 "vmctl: invalid initrd path: No such file or directory" \
+    $NOSOCK start -I "$T/nothere" vm1
+expect initrd-twice 1 "vmctl: initrd specified multiple times" \
+    $NOSOCK start -I /dev/null -I /dev/null vm1
 expect usage-start 1 "usage:${TAB}vmctl [-v] start [-cL] [-B device] [-b path] [-d disk] [-i count]" \
     $NOSOCK start
 expect usage-stop 1 "usage:${TAB}vmctl [-v] stop [-fw] [id | -a]" $NOSOCK stop

@@ -2,7 +2,7 @@
  * bzmain.c: gmain() of the bzImage variant of the test guest.  It checks
  * what the Linux 64-bit boot protocol promises at startup_64 (entry
  * state, the zero page with the setup header, the e820 map, the command
- * line, the initrd fields, the ACPI RSDP) and reads the ACPI tables, then
+ * line, the ACPI RSDP), reads the ACPI tables, checks the initrd, then
  * runs the console, timer, rtc and pci checks and powers off.  Each check
  * prints one result line; nothing here trusts the zero page beyond the
  * identity map.
@@ -13,6 +13,8 @@
 
 #define MAPPED		0x100000000ULL
 #define BP_RSDP		0x070
+#define BP_EXT_RAMDISK	0x0c0
+#define BP_EXT_RAMDISK_SZ 0x0c4
 #define BP_E820_N	0x1e8
 #define BP_SENTINEL	0x1ef
 #define BP_E820		0x2d0
@@ -115,10 +117,6 @@ check_zero_page(void)
 			return NULL;
 		}
 	}
-	if (le(bp + HDR_RAMDISK, 4) != 0 || le(bp + HDR_RAMDISK_SZ, 4) != 0) {
-		kprintf("FAIL bzparams: an initrd nobody gave\n");
-		return NULL;
-	}
 	cl = le(bp + HDR_CMDLINE, 4);
 	if (cl == 0 || cl >= MAPPED - CMDLINE_MAX) {
 		kprintf("FAIL bzparams: cmd_line_ptr 0x%lx\n",
@@ -147,8 +145,12 @@ gmain(uint32_t unused)
 	machine_init();
 	g.cmdline = cmdline;
 	check_entry();
-	if (bp != NULL)
+	if (bp != NULL) {
 		check_acpi_tables(le(bp + BP_RSDP, 8));
+		check_initrd_at(cmdline, le(bp + HDR_RAMDISK, 4) |
+		    le(bp + BP_EXT_RAMDISK, 4) << 32, le(bp + HDR_RAMDISK_SZ,
+		    4) | le(bp + BP_EXT_RAMDISK_SZ, 4) << 32, "the zero page");
+	}
 	check_console(&g);
 	check_timer(&g);
 	check_rtc(&g);

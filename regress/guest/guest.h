@@ -466,6 +466,10 @@ void		check_echo(struct guest *);
 void		check_int3(struct guest *);
 void		check_popcnt(struct guest *);
 
+/* initrd.c */
+void		check_initrd(struct guest *);
+void		check_initrd_at(const char *, uint64_t, uint64_t, const char *);
+
 /* user.c */
 void		check_user(struct guest *);
 int		user_trap(struct trapframe *);

@@ -22,6 +22,7 @@ static const struct check {
 	{ "timer",	check_timer,	1 },
 	{ "rtc",	check_rtc,	1 },
 	{ "pci",	check_pci,	1 },
+	{ "initrd",	check_initrd,	0 },
 	{ "smp",	check_smp,	0 },
 	{ "rng",	check_rng,	0 },
 	{ "rngreset",	check_rngreset,	0 },
@@ -141,6 +142,8 @@ parse_cmdline(struct guest *g, int *want, int *interactive)
 			*interactive = 1;
 		else if (prefix(w, "user="))
 			;	/* read by check_user() */
+		else if (prefix(w, "initrd="))
+			;	/* read by check_initrd() */
 		else if (streq(w, "intx"))
 			virtio_no_msix = 1;
 		else if (prefix(w, "ip=")) {

@@ -421,6 +421,11 @@ bios(void)
 	    sizeof(errbuf)) == 0 && lkind == LOADFILE_BIOS);
 	CHECK(mem.ram[0xeffff] == 0 &&
 	    memcmp(mem.ram + 0xf0000, b + (64 << 10), 64 << 10) == 0);
+	/* firmware takes no initrd */
+	a.initrdfd = fd;
+	CHECK(loadfile(&a, &mem, &regs, &sregs, &lkind, errbuf,
+	    sizeof(errbuf)) == -1 && strstr(errbuf, "no initrd") != NULL);
+	a.initrdfd = -1;
 	/* no jump at the reset vector, or a size off the 64 KiB grid */
 	b[sizeof(b) - 16] = 0x90;
 	CHECK(pwrite(fd, b + sizeof(b) - (64 << 10), 64 << 10, 0) ==

@@ -33,7 +33,7 @@ static int	 ctl_start(struct parse_result *, int, char *[]);
 static int	 ctl_status(struct parse_result *, int, char *[]);
 static int	 ctl_stop(struct parse_result *, int, char *[]);
 
-/* OpenBSD's commands, in its order, with its usage lines (plus -k). */
+/* OpenBSD's commands, in its order, with its usage lines (plus -I, -k). */
 static const struct ctl_command ctl_commands[] = {
 	{ "console",	CMD_CONSOLE,	ctl_one_vm,	"id" },
 	{ "create",	CMD_CREATE,	ctl_create,
@@ -46,8 +46,8 @@ static const struct ctl_command ctl_commands[] = {
 	{ "show",	CMD_STATUS,	ctl_status,	"[-r] [id]" },
 	{ "start",	CMD_START,	ctl_start,
 	    "[-cL] [-B device] [-b path] [-d disk] [-i count]\n"
-	    "\t\t[-k cmdline] [-m size] [-n switch] [-r path] [-t name]"
-	    " id | name" },
+	    "\t\t[-I path] [-k cmdline] [-m size] [-n switch] [-r path]"
+	    " [-t name] id | name" },
 	{ "status",	CMD_STATUS,	ctl_status,	"[-r] [id]" },
 	{ "stop",	CMD_STOP,	ctl_stop,	"[-fw] [id | -a]" },
 	{ "unpause",	CMD_UNPAUSE,	ctl_one_vm,	"id" },
@@ -170,22 +170,23 @@ opt_memsize(struct parse_result *res, const char *word)
 }
 
 /*
- * start -b: the kernel must be a file vmctl's user can open, as on
- * OpenBSD where vmctl opens it (vmd opens it again, with the user's
- * rights).  Non-blocking, so that a FIFO cannot hang vmctl.
+ * start -b and -I: the kernel and initrd must be files vmctl's user can
+ * open, as on OpenBSD where vmctl opens the kernel (vmd opens them
+ * again, with the user's rights).  Non-blocking, so that a FIFO cannot
+ * hang vmctl.
  */
 static void
-check_kernel(const char *path)
+check_file(const char *what, const char *path)
 {
 	struct stat	 st;
 	int		 fd;
 
 	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
-		err(1, "cannot open kernel '%s'", path);
+		err(1, "cannot open %s '%s'", what, path);
 	if (fstat(fd, &st) == -1)
-		err(1, "fstat kernel");
+		err(1, "fstat %s", what);
 	if (!S_ISREG(st.st_mode))
-		errx(1, "kernel must be a regular file");
+		errx(1, "%s must be a regular file", what);
 	(void)close(fd);
 }
 
@@ -202,7 +203,7 @@ ctl_start(struct parse_result *res, int argc, char *argv[])
 
 	optind = 0;
 	while ((ch = ctl_getopt(res, argc, argv,
-	    "+b:B:cd:i:k:Lm:n:r:t:")) != -1) {
+	    "+b:B:cd:I:i:k:Lm:n:r:t:")) != -1) {
 		if ((missing = start_flag_missing(ch)) != NULL)
 			errx(1, "-%c: %s", ch, missing);
 		switch (ch) {
@@ -217,6 +218,14 @@ ctl_start(struct parse_result *res, int argc, char *argv[])
 			break;
 		case 'c':
 			res->autoconnect = 1;
+			break;
+		case 'I':
+			if (res->initrd[0] != '\0')
+				errx(1, "initrd specified multiple times");
+			if (realpath(optarg, path) == NULL)
+				err(1, "invalid initrd path");
+			(void)snprintf(res->initrd, sizeof(res->initrd), "%s",
+			    path);
 			break;
 		case 'k':
 			if (res->has_cmdline)
@@ -249,7 +258,9 @@ ctl_start(struct parse_result *res, int argc, char *argv[])
 	if (res->id == 0 && !vm_name_valid(res->name))
 		errx(1, "invalid VM name");
 	if (res->kernel[0] != '\0')
-		check_kernel(res->kernel);
+		check_file("kernel", res->kernel);
+	if (res->initrd[0] != '\0')
+		check_file("initrd", res->initrd);
 	return (vmmaction(res));
 }
 

@@ -57,6 +57,7 @@ struct parse_result {
 	uint32_t	 id;		/* 0: by name */
 	char		 name[VM_NAME_MAX];
 	char		 kernel[PATH_MAX];	/* "": not given */
+	char		 initrd[PATH_MAX];	/* "": not given */
 	char		 path[PATH_MAX];	/* load: absolute path */
 	char		 instance[VM_NAME_MAX];	/* start -t, "": not given */
 	char		 cmdline[VM_CMDLINE_MAX];

@@ -277,6 +277,11 @@ config_instance_check(const struct vmd_conf_vm *parent,
 	    !instance_may(parent, VMOP_CREATE_KERNEL))
 		return (ERR("vm \"%s\" no permission to set boot image",
 		    name));
+	/* The initrd goes with the kernel: "allow instance boot". */
+	if (c->vmc_initrd[0] != '\0' &&
+	    strcmp(c->vmc_initrd, p->vmc_initrd) != 0 &&
+	    !instance_may(parent, VMOP_CREATE_KERNEL))
+		return (ERR("vm \"%s\" no permission to set initrd", name));
 	if ((c->vmc_flags & VMOP_CREATE_CMDLINE) &&
 	    strcmp(c->vmc_cmdline, p->vmc_cmdline) != 0 &&
 	    !instance_may(parent, VMOP_CREATE_CMDLINE))
@@ -341,6 +346,10 @@ config_instance_apply(const struct vmd_conf_vm *parent,
 	if (c->vmc_kernel[0] == '\0') {
 		memcpy(c->vmc_kernel, p->vmc_kernel, sizeof(c->vmc_kernel));
 		c->vmc_flags |= p->vmc_flags & VMOP_CREATE_KERNEL;
+	}
+	if (c->vmc_initrd[0] == '\0') {
+		memcpy(c->vmc_initrd, p->vmc_initrd, sizeof(c->vmc_initrd));
+		c->vmc_flags |= p->vmc_flags & VMOP_CREATE_INITRD;
 	}
 	if (!(c->vmc_flags & VMOP_CREATE_CMDLINE)) {
 		memcpy(c->vmc_cmdline, p->vmc_cmdline, sizeof(c->vmc_cmdline));

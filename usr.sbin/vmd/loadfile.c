@@ -160,6 +160,9 @@ loadfile(const struct loadfile_args *args, const struct vm_mem *mem,
 	}
 	if (loadfile_bios(args->kernelfd, size, mem, regs, sregs, NULL,
 	    0) == 0) {
+		if (args->initrdfd != -1)
+			return (loadfile_fail(err, errlen, EINVAL, "a BIOS "
+			    "image takes no initrd"));
 		*kind = LOADFILE_BIOS;
 		return (0);
 	}

@@ -141,6 +141,7 @@ static void		 vm_memory(uint64_t, const char *, int);
 static void		 vm_boot(const char *);
 static void		 vm_cdrom(const char *);
 static void		 vm_cmdline(const char *);
+static void		 vm_initrd(const char *);
 static void		 vm_disk(const char *, int);
 static void		 vm_nifs(long long);
 static void		 vm_vcpu(long long);
@@ -174,9 +175,9 @@ typedef struct {
 
 %token	INCLUDE ERROR
 %token	AGENTX ALLOW BOOT CDROM CMDLINE CONTEXT DELAY DEVICE DISABLE DISK
-%token	DOWN ENABLE FORMAT GROUP INET6 INSTANCE INTERFACE INTERFACES LLADDR
-%token	LOCAL LOCKED MEMORY NET OWNER PARALLEL PATH PREFIX RDOMAIN SOCKET
-%token	STAGGERED START SWITCH UP VCPU VM
+%token	DOWN ENABLE FORMAT GROUP INET6 INITRD INSTANCE INTERFACE INTERFACES
+%token	LLADDR LOCAL LOCKED MEMORY NET OWNER PARALLEL PATH PREFIX RDOMAIN
+%token	SOCKET STAGGERED START SWITCH UP VCPU VM
 %token	<v.number>	NUMBER
 %token	<v.string>	STRING
 %type	<v.string>	string optstring vm_instance
@@ -368,6 +369,7 @@ vm_opts		: disable			{ cur->disabled = (int)$1; }
 			free($2);
 		}
 		| CMDLINE string		{ vm_cmdline($2); free($2); }
+		| INITRD string			{ vm_initrd($2); free($2); }
 		| VCPU NUMBER			{ vm_vcpu($2); }
 		| OWNER owner_id		{
 			if ($2.ok) {
@@ -1007,6 +1009,25 @@ vm_boot(const char *path)
 	}
 }
 
+/* Like the kernel: must exist now, its absolute path is kept. */
+static void
+vm_initrd(const char *path)
+{
+	char	 real[PATH_MAX];
+
+	if (cur->params.vmc_initrd[0] != '\0')
+		yyerror("initrd specified more than once");
+	else if (strlen(path) >= sizeof(cur->params.vmc_initrd))
+		yyerror("initrd name too long");
+	else if (conf_realpath(path, real) == NULL)
+		yyerror("initrd path not found: %s", strerror(errno));
+	else {
+		(void)snprintf(cur->params.vmc_initrd,
+		    sizeof(cur->params.vmc_initrd), "%s", real);
+		cur->params.vmc_flags |= VMOP_CREATE_INITRD;
+	}
+}
+
 static void
 vm_cdrom(const char *path)
 {
@@ -1278,6 +1299,7 @@ lookup(const char *s)
 		{ "group",	GROUP },
 		{ "include",	INCLUDE },
 		{ "inet6",	INET6 },
+		{ "initrd",	INITRD },
 		{ "instance",	INSTANCE },
 		{ "interface",	INTERFACE },
 		{ "interfaces",	INTERFACES },

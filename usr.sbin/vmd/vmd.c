@@ -912,6 +912,16 @@ vmd_merge_params(const struct vmd_vm *vm,
 		    sizeof(out->vmc_cmdline));
 		out->vmc_flags |= VMOP_CREATE_CMDLINE;
 	}
+	if (req->vmc_flags & VMOP_CREATE_INITRD) {
+		memcpy(out->vmc_initrd, req->vmc_initrd,
+		    sizeof(out->vmc_initrd));
+		out->vmc_flags |= VMOP_CREATE_INITRD;
+	}
+	if (out->vmc_kernel[0] == '\0' && out->vmc_initrd[0] != '\0') {
+		(void)snprintf(reason, rlen, "initrd given without a kernel "
+		    "to boot");
+		return (EINVAL);
+	}
 	if (out->vmc_kernel[0] == '\0') {
 		(void)snprintf(reason, rlen, "no kernel specified: booting "
 		    "without one, from a disk or cdrom, is not available yet; "
@@ -998,10 +1008,14 @@ vmd_instance(struct vmd *vmd, const struct vmop_create_params *req,
 	(void)snprintf(child->params.vmc_name, sizeof(child->params.vmc_name),
 	    "%s", req->vmc_name);
 	child->params.vmc_flags = req->vmc_flags &
-	    (VMOP_CREATE_KERNEL | VMOP_CREATE_MEMORY | VMOP_CREATE_CMDLINE);
+	    (VMOP_CREATE_KERNEL | VMOP_CREATE_MEMORY | VMOP_CREATE_CMDLINE |
+	    VMOP_CREATE_INITRD);
 	if (req->vmc_flags & VMOP_CREATE_KERNEL)
 		memcpy(child->params.vmc_kernel, req->vmc_kernel,
 		    sizeof(child->params.vmc_kernel));
+	if (req->vmc_flags & VMOP_CREATE_INITRD)
+		memcpy(child->params.vmc_initrd, req->vmc_initrd,
+		    sizeof(child->params.vmc_initrd));
 	if (req->vmc_flags & VMOP_CREATE_MEMORY)
 		child->params.vmc_memsize = req->vmc_memsize;
 	if (req->vmc_flags & VMOP_CREATE_CMDLINE)

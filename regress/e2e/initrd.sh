@@ -1,0 +1,150 @@
+# initrd.sh: an initrd reaches the guest.  The test guest checks the
+# ramdisk its loader reported against the size and FNV-1a hash the test
+# puts on its command line: through PVH (vm.conf's initrd, its first
+# module) and through the bzImage boot protocol (vmctl start -I, the
+# zero page).  vmd opens a user's initrd with that user's rights: an
+# instance user who names an initrd only root can read is refused, and
+# one it can read boots.  An initrd without a kernel is refused.
+TESTNAME=initrd
+. "$(dirname "$0")/lib.subr"
+need_root
+# the system's python: the test user may not reach root's own
+PY=/usr/bin/python3
+[ -x $PY ] || { skip all "no $PY"; exit 0; }
+BZ=$TOP/regress/guest/bzguest.bin
+IUSR=$(acct irdu) IGRP=$(acct irdg)
+need_test_accounts "$IUSR" "$IGRP"
+add_test_group $IGRP
+add_test_user $IUSR $IGRP
+share_with_users
+
+# 20 KiB of random bytes, and the word the guest checks them against
+head -c 20000 /dev/urandom >"$T/initrd.img"
+chmod 0644 "$T/initrd.img"
+word=$($PY -c '
+import sys
+h = 2166136261
+for b in open(sys.argv[1], "rb").read():
+    h = ((h ^ b) * 16777619) & 0xffffffff
+print("initrd=%d:%d" % (20000, h))' "$T/initrd.img")
+cp "$T/initrd.img" "$T/secret.img" && chmod 0600 "$T/secret.img"
+
+cat >"$CONF" <<CONF
+socket owner ":$IGRP"
+vm "pvh" {
+	disable
+	memory 64M
+	boot "$GUEST"
+	initrd "$T/initrd.img"
+	cmdline "console initrd $word"
+}
+vm "tmpl" {
+	disable
+	memory 64M
+	boot "$GUEST"
+	cmdline "console initrd $word"
+	allow instance { boot, owner "$IUSR" }
+}
+vm "closed" {
+	disable
+	memory 64M
+	boot "$GUEST"
+	cmdline "console initrd $word"
+	allow instance { memory, owner "$IUSR" }
+}
+CONF
+"$VMD" -n -f "$CONF" >"$T/n.out" 2>&1 ||
+    { fail config "$(cat "$T/n.out")"; exit 1; }
+start_vmd || { fail start "vmd did not come up"; exit 1; }
+as() { setpriv --reuid=$IUSR --regid=$IGRP --init-groups \
+    "$UVMCTL" -s "$SOCK" "$@"; }
+
+# boot NAME CMD...: runs vmctl start -c ... NAME with the console on a file
+boot() {
+	n=$1; shift
+	"$@" -c "$n" </dev/null >"$T/$n.console" 2>"$T/$n.err" &
+	CPID=$!
+	EXTRA_PIDS="$EXTRA_PIDS $CPID"
+	i=0
+	while kill -0 $CPID 2>/dev/null && [ $i -lt 300 ]; do
+		sleep 0.1; i=$((i + 1))
+	done
+	kill -0 $CPID 2>/dev/null && fail "$n.console" "still running after 30 s"
+	tr -d '\r' <"$T/$n.console" >"$T/$n.out"
+}
+
+# check NAME HOW: a PASS initrd line naming HOW, no FAIL, ALL DONE
+check() {
+	if grep -q "^PASS initrd: 20000 bytes at .* through $2" "$T/$1.out" &&
+	    ! grep -q "^FAIL" "$T/$1.out" && grep -q "^ALL DONE" "$T/$1.out"
+	then
+		pass "$1"
+	else
+		fail "$1" "$(grep -E '^(PASS|FAIL|ALL)' "$T/$1.out" | tr '\n' ' ')$(cat "$T/$1.err")"
+	fi
+}
+
+boot pvh vmctl start
+check pvh "the PVH start info"
+
+boot bz vmctl start -b "$BZ" -m 64M -I "$T/initrd.img" -k "$word"
+check bz "the zero page"
+
+# without an initrd, the guest sees none and says so
+boot none vmctl start -b "$GUEST" -m 64M -k "console initrd"
+grep -q "^PASS initrd: none given, none reported" "$T/none.out" &&
+    pass none || fail none "$(grep initrd "$T/none.out")"
+
+# the user's own rights open the initrd: vmctl checks first, and vmd,
+# asked directly (a start request of vmctl's layout), checks again
+as start -t tmpl -I "$T/secret.img" u1 >"$T/o" 2>&1 &&
+    fail user-secret "started with a file the user cannot read" ||
+    { grep -q "cannot open initrd '$T/secret.img': Permission denied" \
+    "$T/o" && pass user-secret || fail user-secret "$(cat "$T/o")"; }
+cat >"$T/start.py" <<'PY'
+import socket, struct, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+s.settimeout(30)
+# vmop_create_params: flags INITRD, instance, name, kernel, initrd, ...
+body = struct.pack("<IIQIII64s64s4096s4096s2048s32s88x4x", 0, 0x100, 0, 0,
+    0, 0, sys.argv[2].encode(), sys.argv[3].encode(), b"",
+    sys.argv[4].encode(), b"", b"")
+s.sendall(struct.pack("<IHHII", 1, 16 + len(body), 0, 0, 0) + body)
+buf = b""
+while len(buf) < 16 or len(buf) < struct.unpack_from("<IH", buf)[1]:
+    b = s.recv(65536)
+    if not b:
+        break
+    buf += b
+print(struct.unpack_from("<i", buf, 16)[0], buf[64:320].split(b"\0")[0].decode())
+PY
+chmod 0644 "$T/start.py"
+setpriv --reuid=$IUSR --regid=$IGRP --init-groups "$PY" "$T/start.py" \
+    "$SOCK" tmpl u1 "$T/secret.img" >"$T/o" 2>&1
+grep -q "^13 initrd $T/secret.img: Permission denied" "$T/o" &&
+    pass vmd-user-rights || fail vmd-user-rights "$(cat "$T/o")"
+[ -z "$(vm_state u1)" ] && pass user-secret-nothing ||
+    fail user-secret-nothing "u1 exists"
+as start -t closed -I "$T/initrd.img" u2 >"$T/o" 2>&1 &&
+    fail user-closed "allowed without allow instance boot" ||
+    { grep -q "no permission to set initrd" "$T/o" && pass user-closed ||
+    fail user-closed "$(cat "$T/o")"; }
+setpriv --reuid=$IUSR --regid=$IGRP --init-groups sh -c \
+    "'$UVMCTL' -s '$SOCK' start -t tmpl -I '$T/initrd.img' -c u3" \
+    </dev/null >"$T/u3.console" 2>"$T/u3.err" &
+CPID=$!
+EXTRA_PIDS="$EXTRA_PIDS $CPID"
+i=0
+while kill -0 $CPID 2>/dev/null && [ $i -lt 300 ]; do
+	sleep 0.1; i=$((i + 1))
+done
+tr -d '\r' <"$T/u3.console" >"$T/u3.out"
+check u3 "the PVH start info"
+
+# an initrd without a kernel
+vmctl start -m 64M -I "$T/initrd.img" nok >"$T/o" 2>&1 &&
+    fail no-kernel "started" ||
+    { grep -q "initrd given without a kernel to boot" "$T/o" &&
+    pass no-kernel || fail no-kernel "$(cat "$T/o")"; }
+[ -z "$FAILED" ]
