@@ -310,8 +310,8 @@ fake_vm_run(struct proc_env *env)
 	    EIO;
 	imsgev_compose_sync(&f.iev, IMSG_VMDOP_VM_STARTED, &res, sizeof(res),
 	    2000);
-	/* Live on with the VM, as a vm process does. */
-	event_base_dispatch(f.evbase);
+	/* Live on with the VM, as a vm process does, until vmm ends it. */
+	event_base_loop(f.evbase, EVLOOP_NO_EXIT_ON_EMPTY);
 	_exit(0);
 }
 

@@ -207,6 +207,32 @@ vmdev_closed(struct imsgev *iev)
 		d->cb->closed(d->arg, d);
 }
 
+/* Are all of devs ready?  1 yes, 0 not yet, -1 one went away (err). */
+static int
+vmdev_all_ready(struct vmdev *const *devs, size_t n, size_t *waiting,
+    char *err, size_t errlen)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		if (!devs[i]->iev.active) {
+			(void)snprintf(err, errlen, "%s went away before it "
+			    "was ready", devs[i]->name);
+			return (-1);
+		}
+		if (!devs[i]->ready) {
+			*waiting = i;
+			return (0);
+		}
+	}
+	return (1);
+}
+
+static void
+vmdev_tick(evutil_socket_t fd, short ev, void *arg)
+{
+}
+
 /*
  * Run evbase until every device of devs[n] is ready, at most ms.
  * Returns 0, or -1 with err naming the first that is not.
@@ -217,32 +243,34 @@ vmdev_wait_ready(struct event_base *evbase, struct vmdev *const *devs,
 {
 	struct timespec	 start, now;
 	struct timeval	 tick = { 0, 20000 };
-	size_t		 i;
+	struct event	*ev_tick;
+	size_t		 waiting = 0;
+	int		 rv;
 
+	/*
+	 * A tick of our own to look at the clock, not event_base_loopexit:
+	 * its timer would outlive this loop and end the caller's next one.
+	 */
+	if ((ev_tick = evtimer_new(evbase, vmdev_tick, NULL)) == NULL) {
+		(void)snprintf(err, errlen, "cannot wait: %s",
+		    strerror(errno));
+		return (-1);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	for (;;) {
-		for (i = 0; i < n; i++) {
-			if (!devs[i]->iev.active) {
-				(void)snprintf(err, errlen, "%s went away "
-				    "before it was ready", devs[i]->name);
-				return (-1);
-			}
-			if (!devs[i]->ready)
-				break;
-		}
-		if (i == n)
-			return (0);
+	while ((rv = vmdev_all_ready(devs, n, &waiting, err, errlen)) == 0) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if ((now.tv_sec - start.tv_sec) * 1000 +
 		    (now.tv_nsec - start.tv_nsec) / 1000000 >= ms) {
 			(void)snprintf(err, errlen, "%s not ready in %d ms",
-			    devs[i]->name, ms);
-			return (-1);
+			    devs[waiting]->name, ms);
+			rv = -1;
+			break;
 		}
-		/* one round of events, or a tick to look at the clock */
-		event_base_loopexit(evbase, &tick);
+		evtimer_add(ev_tick, &tick);
 		event_base_loop(evbase, EVLOOP_ONCE);
 	}
+	event_free(ev_tick);
+	return (rv == 1 ? 0 : -1);
 }
 
 /*
