@@ -82,6 +82,10 @@ expect initrd-missing 1 "vmctl: invalid initrd path: No such file or directory" 
     $NOSOCK start -I "$T/nothere" vm1
 expect initrd-twice 1 "vmctl: initrd specified multiple times" \
     $NOSOCK start -I /dev/null -I /dev/null vm1
+expect bootdev-unknown 1 "vmctl: unknown boot device floppy" \
+    $NOSOCK start -B floppy vm1
+expect bootdev-twice 1 "vmctl: boot device specified multiple times" \
+    $NOSOCK start -B disk -B net vm1
 expect usage-start 1 "usage:${TAB}vmctl [-v] start [-cL] [-B device] [-b path] [-d disk] [-i count]" \
     $NOSOCK start
 expect usage-stop 1 "usage:${TAB}vmctl [-v] stop [-fw] [id | -a]" $NOSOCK stop
@@ -120,7 +124,7 @@ vmctl status >/dev/null 2>&1
 [ "$(nconn)" -gt 0 ] && COUNT_CONN=1 || COUNT_CONN=
 for f in "-d $T/disk.img:disk support is" "-r $T/cd.iso:cdrom support is" \
     "-i 1:network interfaces are" "-n sw0:network interfaces are" \
-    "-L:local interfaces are" "-B disk:boot device selection is"; do
+    "-L:local interfaces are"; do
 	opt=${f%%:*} what=${f#*:}
 	flag=${opt%% *}
 	before=$(nconn)

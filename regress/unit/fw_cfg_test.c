@@ -4,7 +4,8 @@
  * directory, reads past an item's end, the DMA interface (select, read,
  * skip, the refused write, hostile addresses and lengths), and the ACPI
  * linker/loader script, which is run here as SeaBIOS runs it to check
- * that the tables it produces are the ones vmd places itself.
+ * that the tables it produces are the ones vmd places itself, and the
+ * boot order SeaBIOS reads for each boot device.
  */
 
 #include <sys/mman.h>
@@ -305,6 +306,32 @@ test_acpi_loader(void)
 	free(ab);
 }
 
+/* SeaBIOS's boot order for each boot device, and a buffer too small. */
+static void
+test_bootorder(void)
+{
+	static const uint8_t	 disks[] = { 5, 6 };
+	char			 b[256];
+
+	CHECK(fw_cfg_bootorder(b, sizeof(b), FW_CFG_BOOT_AUTO, disks, 2, 9) ==
+	    (int)strlen(b) && strcmp(b, "/pci@i0cf8/*@5\n/pci@i0cf8/*@6\n"
+	    "/pci@i0cf8/*@9/*@0/*@0,0") == 0);
+	CHECK(fw_cfg_bootorder(b, sizeof(b), FW_CFG_BOOT_AUTO, NULL, 0, -1) ==
+	    0 && b[0] == '\0');
+	CHECK(fw_cfg_bootorder(b, sizeof(b), FW_CFG_BOOT_DISK, disks, 2, 9) >
+	    0 && strcmp(b, "/pci@i0cf8/*@5\n/pci@i0cf8/*@6\nHALT") == 0);
+	CHECK(fw_cfg_bootorder(b, sizeof(b), FW_CFG_BOOT_DISK, NULL, 0, 9) >
+	    0 && strcmp(b, "HALT") == 0);
+	CHECK(fw_cfg_bootorder(b, sizeof(b), FW_CFG_BOOT_CDROM, disks, 2,
+	    0x1a) > 0 && strcmp(b, "/pci@i0cf8/*@1a/*@0/*@0,0\nHALT") == 0);
+	CHECK(fw_cfg_bootorder(b, sizeof(b), FW_CFG_BOOT_CDROM, disks, 2,
+	    -1) > 0 && strcmp(b, "HALT") == 0);
+	CHECK(fw_cfg_bootorder(b, sizeof(b), FW_CFG_BOOT_NET, disks, 2, 9) >
+	    0 && strcmp(b, "HALT") == 0);
+	CHECK(fw_cfg_bootorder(b, 20, FW_CFG_BOOT_DISK, disks, 2, 9) == -1);
+	CHECK(fw_cfg_bootorder(b, 0, FW_CFG_BOOT_AUTO, NULL, 0, -1) == -1);
+}
+
 int
 main(void)
 {
@@ -329,6 +356,7 @@ main(void)
 	RUN(test_files);
 	RUN(test_dma);
 	RUN(test_acpi_loader);
+	RUN(test_bootorder);
 	fw_cfg_clear(fw);
 	dev_detach_all(&set);
 	TEST_EXIT();

@@ -340,7 +340,7 @@ test_parse_reset(void)
 static void
 test_start_flags(void)
 {
-	const char	*refused = "BLdinr", *kept = "bckmt";
+	const char	*refused = "Ldinr", *kept = "BbcIkmt";
 	const char	*s;
 
 	for (s = refused; *s != '\0'; s++)

@@ -307,8 +307,6 @@ const char *
 start_flag_missing(int ch)
 {
 	switch (ch) {
-	case 'B':
-		return ("boot device selection is not available yet");
 	case 'd':
 		return ("disk support is not available yet");
 	case 'i':

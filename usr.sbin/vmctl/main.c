@@ -216,6 +216,18 @@ ctl_start(struct parse_result *res, int argc, char *argv[])
 			(void)snprintf(res->kernel, sizeof(res->kernel), "%s",
 			    path);
 			break;
+		case 'B':
+			if (res->bootdevice != VMBOOTDEV_AUTO)
+				errx(1, "boot device specified multiple times");
+			if (strcmp(optarg, "disk") == 0)
+				res->bootdevice = VMBOOTDEV_DISK;
+			else if (strcmp(optarg, "cdrom") == 0)
+				res->bootdevice = VMBOOTDEV_CDROM;
+			else if (strcmp(optarg, "net") == 0)
+				res->bootdevice = VMBOOTDEV_NET;
+			else
+				errx(1, "unknown boot device %s", optarg);
+			break;
 		case 'c':
 			res->autoconnect = 1;
 			break;

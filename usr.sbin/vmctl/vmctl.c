@@ -269,6 +269,7 @@ vm_start(struct ctl_conn *c, struct parse_result *res)
 		vmc.vmc_flags |= VMOP_CREATE_KERNEL;
 		(void)strcpy(vmc.vmc_kernel, res->kernel);
 	}
+	vmc.vmc_bootdevice = res->bootdevice;
 	if (res->initrd[0] != '\0') {
 		vmc.vmc_flags |= VMOP_CREATE_INITRD;
 		(void)strcpy(vmc.vmc_initrd, res->initrd);

@@ -58,6 +58,7 @@ struct parse_result {
 	char		 name[VM_NAME_MAX];
 	char		 kernel[PATH_MAX];	/* "": not given */
 	char		 initrd[PATH_MAX];	/* "": not given */
+	uint32_t	 bootdevice;	/* start -B: VMBOOTDEV_*, 0 not given */
 	char		 path[PATH_MAX];	/* load: absolute path */
 	char		 instance[VM_NAME_MAX];	/* start -t, "": not given */
 	char		 cmdline[VM_CMDLINE_MAX];

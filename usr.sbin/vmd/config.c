@@ -586,8 +586,6 @@ config_unavailable(const struct vmd_conf_vm *def, char *reason, size_t rlen)
 		what = "cdrom support";
 	else if (def->nnics > 0)
 		what = "network interface support";
-	else if (def->bootdev != VMBOOT_AUTO)
-		what = "boot device selection";
 	if (what == NULL)
 		return (0);
 	if (def->lineno > 0)
@@ -598,6 +596,10 @@ config_unavailable(const struct vmd_conf_vm *def, char *reason, size_t rlen)
 	return (ENOTSUP);
 }
 
+_Static_assert(VMBOOTDEV_AUTO == VMBOOT_AUTO &&
+    VMBOOTDEV_CDROM == VMBOOT_CDROM && VMBOOTDEV_DISK == VMBOOT_DISK &&
+    VMBOOTDEV_NET == VMBOOT_NET,
+    "the start protocol numbers boot devices as vm.conf's");
 _Static_assert(VMOP_DISK_RAW == DISK_FMT_RAW &&
     VMOP_DISK_QCOW2 == DISK_FMT_QCOW2,
     "the start protocol numbers disk formats as disk.h does");
@@ -705,8 +707,18 @@ config_openvm(const struct vmd_conf_vm *def,
 	vmop_fdset_init(set);
 	params->vmc_ttyname[0] = '\0';
 	if ((error = config_open_one(AS(VMOP_CREATE_KERNEL), "kernel",
-	    params->vmc_kernel, VMOP_FD_KERNEL, fds, set, reason, rlen)) != 0)
+	    params->vmc_kernel, VMOP_FD_KERNEL, fds, set, reason,
+	    rlen)) != 0) {
+		/* No kernel given: vmd's own firmware (vmd_merge_params). */
+		if (!(reqflags & VMOP_CREATE_KERNEL) &&
+		    !(params->vmc_flags & VMOP_CREATE_KERNEL) &&
+		    strcmp(params->vmc_kernel, VM_DEFAULT_BIOS) == 0)
+			(void)snprintf(reason, rlen, "no kernel to boot, and "
+			    "the firmware %s: %s (install Debian's seabios, "
+			    "or give boot or vmctl start -b)", VM_DEFAULT_BIOS,
+			    strerror(error));
 		goto fail;
+	}
 	if (params->vmc_initrd[0] != '\0' &&
 	    (error = config_open_one(AS(VMOP_CREATE_INITRD), "initrd",
 	    params->vmc_initrd, VMOP_FD_INITRD, fds, set, reason,

@@ -12,6 +12,7 @@
  */
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -399,6 +400,48 @@ loader_name(uint8_t *p, enum acpi_file f)
 {
 	strncpy((char *)p, f == ACPI_FILE_RSDP ? "etc/acpi/rsdp" :
 	    "etc/acpi/tables", FW_CFG_NAME_LEN);
+}
+
+/*
+ * SeaBIOS's "bootorder" file: one device path per line, as SeaBIOS
+ * builds them (src/boot.c): "/pci@i0cf8/" then "*@SLOT" for a PCI disk,
+ * and after that "/" "*@0/" "*@TARGET,LUN" for a SCSI unit, here the
+ * virtio-scsi CD-ROM at target 0, LUN 0 (a star is SeaBIOS's wildcard
+ * for the device's name).  A chosen device (FW_CFG_BOOT_DISK, _CDROM, _NET)
+ * comes alone and ends with HALT, which keeps SeaBIOS off any other;
+ * the default lists the disks, then the CD-ROM.  There is no network
+ * boot ROM, so "net" boots nothing.  disks holds ndisks slots, cdrom is
+ * a slot or -1.  Returns the length of the NUL-terminated text in buf,
+ * or -1 if len is too small.
+ */
+int
+fw_cfg_bootorder(char *buf, size_t len, int bootdev, const uint8_t *disks,
+    size_t ndisks, int cdrom)
+{
+	size_t	 off = 0, i;
+	int	 n;
+
+#define ADD(...)	do {						\
+	n = snprintf(buf + off, len - off, __VA_ARGS__);		\
+	if (n < 0 || (size_t)n >= len - off)				\
+		return (-1);						\
+	off += (size_t)n;						\
+} while (0)
+	if (len == 0)
+		return (-1);
+	buf[0] = '\0';
+	if (bootdev == FW_CFG_BOOT_AUTO || bootdev == FW_CFG_BOOT_DISK)
+		for (i = 0; i < ndisks; i++)
+			ADD("%s/pci@i0cf8/*@%x", off > 0 ? "\n" : "",
+			    disks[i]);
+	if ((bootdev == FW_CFG_BOOT_AUTO || bootdev == FW_CFG_BOOT_CDROM) &&
+	    cdrom >= 0)
+		ADD("%s/pci@i0cf8/*@%x/*@0/*@0,0", off > 0 ? "\n" : "",
+		    cdrom);
+	if (bootdev != FW_CFG_BOOT_AUTO)
+		ADD("%sHALT", off > 0 ? "\n" : "");
+#undef ADD
+	return ((int)off);
 }
 
 /*

@@ -32,11 +32,19 @@ struct acpi_build;
 #define FW_CFG_MAX_ITEMS	64
 #define FW_CFG_ITEM_MAX		(16U << 20)	/* one item, bytes */
 
+/* Boot devices of fw_cfg_bootorder(), as vmd.h's VMBOOTDEV_* */
+#define FW_CFG_BOOT_AUTO	0
+#define FW_CFG_BOOT_CDROM	1
+#define FW_CFG_BOOT_DISK	2
+#define FW_CFG_BOOT_NET		3
+
 /* fw_cfg.c */
 int	 fw_cfg_add_item(struct device *, uint16_t, const void *, size_t);
 int	 fw_cfg_add_file(struct device *, const char *, const void *, size_t);
 void	 fw_cfg_set_mem(struct device *, const struct vm_mem *);
 void	 fw_cfg_clear(struct device *);
 int	 fw_cfg_add_acpi(struct device *, const struct acpi_build *);
+int	 fw_cfg_bootorder(char *, size_t, int, const uint8_t *, size_t,
+	    int);
 
 #endif /* FW_CFG_H */

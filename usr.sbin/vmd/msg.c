@@ -222,6 +222,8 @@ chk_create(uint32_t link, const void *data, size_t len, char *reason,
 	    !str_ok(vmc.vmc_cmdline, sizeof(vmc.vmc_cmdline)) ||
 	    !str_ok(vmc.vmc_ttyname, sizeof(vmc.vmc_ttyname)))
 		return (bad(reason, rlen, link, "unterminated string"));
+	if (vmc.vmc_bootdevice > VMBOOTDEV_NET)
+		return (bad(reason, rlen, link, "unknown boot device"));
 	if (link == MSG_CLIENT) {
 		if (vmc.vmc_flags & ~MSG_CREATE_FLAGS)
 			return (bad(reason, rlen, link, "unknown flags"));

@@ -468,6 +468,33 @@ pci_bar_base(struct device *dev, uint8_t slot, int i)
 	return (base);
 }
 
+/*
+ * The slots of the functions with this vendor and device id, in slot
+ * order (firmware's boot order names devices by slot): at most max of
+ * them in slots, and how many there are.
+ */
+size_t
+pci_find_slots(struct device *dev, uint16_t vendor, uint16_t device,
+    uint8_t *slots, size_t max)
+{
+	struct pci_bus	*bus = dev->softc;
+	size_t		 n = 0;
+	int		 s;
+
+	pthread_mutex_lock(&dev->lock);
+	for (s = 0; s < PCI_MAX_SLOTS; s++) {
+		if (!bus->slot[s].used ||
+		    cfg_get(bus->slot[s].cfg, PCI_CFG_VENDOR, 2) != vendor ||
+		    cfg_get(bus->slot[s].cfg, PCI_CFG_DEVICE, 2) != device)
+			continue;
+		if (n < max)
+			slots[n] = (uint8_t)s;
+		n++;
+	}
+	pthread_mutex_unlock(&dev->lock);
+	return (n);
+}
+
 /* The irq line INTA# of a slot is wired to (see vm.h). */
 uint8_t
 pci_intx_irq(uint8_t slot)

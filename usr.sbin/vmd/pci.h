@@ -99,5 +99,7 @@ int		 pci_cfg_set(struct device *, uint8_t, uint8_t, const void *,
 		    size_t, const void *);
 int		 pci_set_intx_status(struct device *, uint8_t, int);
 uint8_t		 pci_intx_irq(uint8_t);
+size_t		 pci_find_slots(struct device *, uint16_t, uint16_t,
+		    uint8_t *, size_t);
 
 #endif /* PCI_H */

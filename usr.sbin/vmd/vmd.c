@@ -922,12 +922,16 @@ vmd_merge_params(const struct vmd_vm *vm,
 		    "to boot");
 		return (EINVAL);
 	}
+	/* Without a kernel the firmware boots, as on OpenBSD. */
 	if (out->vmc_kernel[0] == '\0') {
-		(void)snprintf(reason, rlen, "no kernel specified: booting "
-		    "without one, from a disk or cdrom, is not available yet; "
-		    "give boot in vm.conf or vmctl start -b");
-		return (EINVAL);
+		(void)snprintf(out->vmc_kernel, sizeof(out->vmc_kernel), "%s",
+		    VM_DEFAULT_BIOS);
+		out->vmc_flags &= ~VMOP_CREATE_KERNEL;
 	}
+	out->vmc_bootdevice = vm != NULL ? (uint32_t)vm->def->bootdev :
+	    VMBOOTDEV_AUTO;
+	if (req->vmc_bootdevice != VMBOOTDEV_AUTO)
+		out->vmc_bootdevice = req->vmc_bootdevice;
 	if (out->vmc_memsize == 0)
 		out->vmc_memsize = VM_DEFAULT_MEMORY;
 	/* Whole megabytes, as vm.conf gives them. */
@@ -1016,6 +1020,7 @@ vmd_instance(struct vmd *vmd, const struct vmop_create_params *req,
 	if (req->vmc_flags & VMOP_CREATE_INITRD)
 		memcpy(child->params.vmc_initrd, req->vmc_initrd,
 		    sizeof(child->params.vmc_initrd));
+	child->bootdev = (enum vm_bootdev)req->vmc_bootdevice;
 	if (req->vmc_flags & VMOP_CREATE_MEMORY)
 		child->params.vmc_memsize = req->vmc_memsize;
 	if (req->vmc_flags & VMOP_CREATE_CMDLINE)

@@ -29,6 +29,8 @@
 #define VM_DEFAULT_MEMORY	(512ULL << 20)
 #define VM_MIN_MEMORY		(1ULL << 20)
 #define VM_MAX_MEMORY		(128ULL << 30)
+/* What a VM without a kernel boots, as OpenBSD's vmd its vmm-bios. */
+#define VM_DEFAULT_BIOS		"/usr/share/seabios/bios.bin"
 
 /* One enum for every message between vmd's processes and vmctl. */
 enum imsg_type {
@@ -175,7 +177,14 @@ struct vmop_create_params {
 	char		vmc_cmdline[VM_CMDLINE_MAX];
 	char		vmc_ttyname[VM_TTYNAME_MAX];	/* set by the parent */
 	struct vmop_fds	vmc_fds;	/* set by the parent, then vmm */
+	uint32_t	vmc_bootdevice;	/* VMBOOTDEV_*: start -B, boot device */
 };
+
+/* Where the firmware boots from, as config.h's enum vm_bootdev. */
+#define VMBOOTDEV_AUTO		0	/* disks, then the CD-ROM */
+#define VMBOOTDEV_CDROM		1
+#define VMBOOTDEV_DISK		2
+#define VMBOOTDEV_NET		3
 
 #define VMOP_WAIT		0x01	/* stop: answer when the VM ended */
 #define VMOP_FORCE		0x02	/* stop: terminate now */

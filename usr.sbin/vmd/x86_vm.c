@@ -19,6 +19,8 @@
 #include "acpi.h"
 #include "fw_cfg.h"
 #include "loadfile.h"
+#include "pci.h"
+#include "virtio.h"
 #include "vm.h"
 #include "vmd.h"
 
@@ -250,6 +252,50 @@ x86_map_ram(struct vmctx *ctx)
 	return (0);
 }
 
+_Static_assert(FW_CFG_BOOT_AUTO == VMBOOTDEV_AUTO &&
+    FW_CFG_BOOT_CDROM == VMBOOTDEV_CDROM &&
+    FW_CFG_BOOT_DISK == VMBOOTDEV_DISK && FW_CFG_BOOT_NET == VMBOOTDEV_NET,
+    "fw_cfg numbers boot devices as the start protocol");
+
+/*
+ * The boot order of the VM's disks and CD-ROM, by their PCI slots, and
+ * what SeaBIOS does around it: no boot menu prompt (the boot device is
+ * vm.conf's or vmctl's), and after "No bootable device" it waits halted
+ * until the VM is stopped instead of rebooting into the same failure
+ * every minute (its etc/boot-fail-wait, in milliseconds, -1 forever).
+ */
+static int
+x86_bootorder(struct vmctx *ctx, struct device *fw)
+{
+	static const uint32_t	 failwait = UINT32_MAX;
+	static const uint16_t	 menu = 0;
+	struct device		*pci;
+	uint8_t			 disks[PCI_MAX_SLOTS], cd;
+	size_t			 nd = 0, nc = 0;
+	char			 order[PCI_MAX_SLOTS * 48];
+	int			 len;
+
+	if ((pci = dev_find(&ctx->devs, &pci_devsw)) != NULL) {
+		nd = pci_find_slots(pci, VIRTIO_PCI_VENDOR,
+		    VIRTIO_PCI_DEVICE_BASE + VIRTIO_ID_BLOCK, disks,
+		    sizeof(disks));
+		nc = pci_find_slots(pci, VIRTIO_PCI_VENDOR,
+		    VIRTIO_PCI_DEVICE_BASE + VIRTIO_ID_SCSI, &cd, 1);
+	}
+	if ((len = fw_cfg_bootorder(order, sizeof(order),
+	    (int)ctx->params->vmc_bootdevice, disks, nd, nc > 0 ? cd : -1)) ==
+	    -1) {
+		errno = ENAMETOOLONG;
+		return (-1);
+	}
+	if (ctx->params->vmc_bootdevice == VMBOOTDEV_NET)
+		log_warnx("boot device net: the firmware has no network boot");
+	return (fw_cfg_add_file(fw, "bootorder", order, (size_t)len + 1) ==
+	    -1 || fw_cfg_add_file(fw, "etc/boot-fail-wait", &failwait,
+	    sizeof(failwait)) == -1 || fw_cfg_add_file(fw,
+	    "etc/show-boot-menu", &menu, sizeof(menu)) == -1 ? -1 : 0);
+}
+
 /*
  * Firmware: the whole image mapped to end at 4 GiB (loadfile_bios()
  * copied its last 128 KiB below 1 MiB), and what SeaBIOS asks fw_cfg
@@ -315,7 +361,7 @@ x86_bios(struct vmctx *ctx, char *err, size_t errlen)
 	    fw_cfg_add_item(fw, FW_CFG_MAX_CPUS, &ncpus, 2) == -1 ||
 	    fw_cfg_add_file(fw, "etc/e820", e820, 20 * n) == -1 ||
 	    fw_cfg_add_file(fw, "etc/sercon-port", &sercon, 2) == -1 ||
-	    fw_cfg_add_file(fw, "bootorder", "", 0) == -1 ||
+	    x86_bootorder(ctx, fw) == -1 ||
 	    fw_cfg_add_acpi(fw, ab) == -1) {
 		snprintf(err, errlen, "BIOS: fw_cfg: %s", strerror(errno));
 		goto done;
