@@ -239,6 +239,15 @@ test_dsdt(void)
 	/* IO (Decode16, 0x3f8, 0x3f8, 1, 8), IRQNoFlags {4} */
 	static const uint8_t com_io[] = { 0x47, 0x01, 0xf8, 0x03, 0xf8,
 	    0x03, 0x01, 0x08, 0x22, 0x10, 0x00 };
+	/* Package (4) { 0xSSSSFFFF, Zero, Zero, GSI } */
+	static const uint8_t prt1[] = { 0x12, 0x0b, 0x04, 0x0c, 0xff, 0xff,
+	    0x01, 0x00, 0x00, 0x00, 0x0a, 0x05 };
+	static const uint8_t prt4[] = { 0x12, 0x0b, 0x04, 0x0c, 0xff, 0xff,
+	    0x04, 0x00, 0x00, 0x00, 0x0a, 0x03 };
+	static const uint8_t prt10[] = { 0x12, 0x0b, 0x04, 0x0c, 0xff, 0xff,
+	    0x0a, 0x00, 0x00, 0x00, 0x0a, 0x05 };
+	static const uint8_t prt31[] = { 0x12, 0x0b, 0x04, 0x0c, 0xff, 0xff,
+	    0x1f, 0x00, 0x00, 0x00, 0x0a, 0x03 };
 	struct found	 f;
 	const uint8_t	*t;
 	uint64_t	 rsdp;
@@ -256,6 +265,11 @@ test_dsdt(void)
 	CHECK(has(t, len, com, sizeof(com)));
 	CHECK(has(t, len, rtc, sizeof(rtc)));
 	CHECK(has(t, len, com_io, sizeof(com_io)));
+	/* _PRT: slot 1 INTA# -> GSI 5, slot 4 -> 3, slot 10 -> 5, 31 -> 3 */
+	CHECK(has(t, len, "_PRT\x12", 5));
+	CHECK(has(t, len, prt1, sizeof(prt1)) && has(t, len, prt4,
+	    sizeof(prt4)) && has(t, len, prt10, sizeof(prt10)) &&
+	    has(t, len, prt31, sizeof(prt31)));
 	CHECK(has(t, len, "ACPI0007", 9));
 	CHECK(has(t, len, "C000", 4) && has(t, len, "C001", 4));
 	CHECK(!has(t, len, "C002", 4));
@@ -396,8 +410,9 @@ test_iasl(void)
 	snprintf(cmd, sizeof(cmd), "grep -qF 'Name (\\_S5, Package (0x04)' "
 	    "%s/DSDT.dsl && grep -q 'WordIO (ResourceProducer' %s/DSDT.dsl "
 	    "&& grep -q 'EisaId (\"PNP0A03\")' %s/DSDT.dsl && "
+	    "grep -q 'Name (_PRT, Package (0x1F)' %s/DSDT.dsl && "
 	    "grep -q 'Control Method Power Button (V1) : 0' %s/FACP.dsl", dir, dir, dir,
-	    dir);
+	    dir, dir);
 	CHECK(system(cmd) == 0);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)

@@ -4,9 +4,9 @@
  * and the PM timer at VM_PM_BASE, SCI on IRQ 9, a fixed-feature power
  * button, reset through the i8042), FACS, a DSDT written in AML here (\_S5
  * with the SLP_TYP acpi.c acts on, the PCI root bridge with pci.c's
- * windows, COM1, the RTC, one ACPI0007 processor device per vCPU) and a
- * MADT (one LAPIC per vCPU, KVM's IOAPIC, IRQ0 -> GSI 2 and the SCI as
- * level).  The build is position independent (see acpi.h); placing it
+ * windows and INTx routing, COM1, the RTC, one ACPI0007 processor device
+ * per vCPU) and a MADT (one LAPIC per vCPU, KVM's IOAPIC, IRQ0 -> GSI 2
+ * and the SCI as level).  The build is position independent (see acpi.h); placing it
  * fixes the pointers and checksums.  It takes no input from a guest; its
  * only inputs are the vCPU count and the platform constants, and it must
  * never write past the buffers of struct acpi_build.
@@ -393,6 +393,36 @@ res_dword_mem(struct aml *a, uint32_t min, uint32_t max)
 }
 
 /*
+ * \_SB.PCI0._PRT: the INTA# of each slot wired, as pci_intx_irq() says,
+ * straight to a GSI (source 0), which the OS programs level-triggered;
+ * without it an ACPI OS in APIC mode finds no interrupt for a function
+ * that has no MSI-X.  Other pins are not wired: every function is single
+ * and uses INTA#.
+ */
+static void
+dsdt_prt(struct aml *a)
+{
+	uint8_t	 slot;
+
+	aml_byte(a, AML_NAME);
+	aml_name(a, "_PRT");
+	aml_byte(a, AML_PACKAGE);
+	aml_open(a);
+	aml_byte(a, PCI_MAX_SLOTS - 1);
+	for (slot = 1; slot < PCI_MAX_SLOTS; slot++) {
+		aml_byte(a, AML_PACKAGE);
+		aml_open(a);
+		aml_byte(a, 4);
+		aml_int(a, ((uint32_t)slot << 16) | 0xffff);	/* any fn */
+		aml_int(a, 0);					/* INTA# */
+		aml_int(a, 0);					/* a GSI */
+		aml_int(a, pci_intx_irq(slot));
+		aml_close(a);
+	}
+	aml_close(a);
+}
+
+/*
  * The DSDT body.  The power button needs no object: it is the FADT's
  * fixed-feature button, which the OS finds without one.
  */
@@ -429,6 +459,7 @@ dsdt_body(struct aml *a, uint32_t ncpus)
 	    PCI_IO_WINDOW_END - 1);
 	res_dword_mem(a, VM_PCI_MMIO_START, VM_PCI_MMIO_END - 1);
 	res_close(a);
+	dsdt_prt(a);
 	aml_close(a);
 
 	aml_device_open(a, "COM1");
