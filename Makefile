@@ -216,6 +216,12 @@ deps:
 test: deps all $(UNIT_BINS) $(NET_TEST_BINS) $(FUZZERS) $(DISKTOOL)
 	@sh regress/run.sh
 
+# Opt-in: real Linux kernels under vmd (regress/linux/test-linux.sh);
+# minutes, and a kernel build the first time.
+test-linux: all
+	@sh ./deps.sh linux
+	@sh regress/linux/test-linux.sh
+
 demo: deps all
 	@sh regress/demo.sh
 
@@ -231,7 +237,7 @@ clean:
 	find . -type f \( -name '*.o' -o -name '*.d' \) | xargs rm -f
 	$(MAKE) guest-clean
 
-.PHONY: all deps test demo install clean fuzz bench
+.PHONY: all deps test test-linux demo install clean fuzz bench
 
 # keep the unit tests' objects: no "rm" after the test summary
 .SECONDARY:

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 # console.py: drives a VM's serial console (its pty) through a list of
 # steps and times them.  Each step is "expect NAME REGEX" (wait for a
-# line of output matching REGEX, then print "milestone NAME SECONDS")
-# or "send TEXT" (type TEXT; \n and \r are turned into the keys).  All
-# output goes to LOG.  Exits 0 when every step was met, 1 on a timeout
-# (printing the step it waited for) or when the console closed.  It
-# only reads and writes the pty it is given.
+# line of output matching REGEX, then print "milestone NAME SECONDS"),
+# "send TEXT" (type TEXT; \n and \r are turned into the keys) or "mark
+# NAME REGEX" (from the start on, in any order with the rest: the first
+# line matching REGEX prints "milestone NAME SECONDS"; marks not seen by
+# the end print "missing NAME").  All output goes to LOG.  Exits 0 when
+# every expect step was met, 1 on a timeout (printing the step it waited
+# for) or when the console closed.  It only reads and writes the pty it
+# is given.
 #
 #   console.py TTY LOG TIMEOUT STEP...     e.g. expect prompt 'vmd-linux# '
 
@@ -25,8 +28,12 @@ def main():
     path, logpath, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
     words = sys.argv[4:]
     steps = []
+    marks = []
     while words:
-        if words[0] == "expect" and len(words) >= 3:
+        if words[0] == "mark" and len(words) >= 3:
+            marks.append((words[1], re.compile(words[2])))
+            words = words[3:]
+        elif words[0] == "expect" and len(words) >= 3:
             steps.append(("expect", words[1], re.compile(words[2])))
             words = words[3:]
         elif words[0] == "send" and len(words) >= 2:
@@ -40,6 +47,29 @@ def main():
     tty.setraw(fd, termios.TCSANOW)
     log = open(logpath, "ab")
     start = time.monotonic()
+    buf = ""
+    line = ""
+
+    def see(text):
+        # whole lines against the marks not met yet
+        nonlocal line
+        line += text
+        *done, line = line.split("\n")
+        for ln in done:
+            for m in list(marks):
+                if m[1].search(ln):
+                    print("milestone %s %.1f" %
+                          (m[0], time.monotonic() - start), flush=True)
+                    marks.remove(m)
+
+    rc = run(fd, log, steps, timeout, start, see)
+    see("\n")
+    for name, _ in marks:
+        print("missing %s" % name, flush=True)
+    return rc
+
+
+def run(fd, log, steps, timeout, start, see):
     buf = ""
     for kind, arg, rx in steps:
         if kind == "send":
@@ -72,7 +102,9 @@ def main():
                 return 1
             log.write(data)
             log.flush()
-            buf += data.decode("utf-8", "replace").replace("\r", "")
+            text = data.decode("utf-8", "replace").replace("\r", "")
+            see(text)
+            buf += text
             # keep what a pattern spanning lines may need, not more
             if len(buf) > 65536:
                 buf = buf[-32768:]
