@@ -14,7 +14,7 @@
 # (<seconds> s)" per milestone, seconds from vmctl start; like the
 # end-to-end tests it leaves nothing running.
 #
-#   boot.sh [-eiuxz] [-c ncpus] [-k kernel] [-N name] [-S] [-t seconds]
+#   boot.sh [-deinuxz] [-c ncpus] [-k kernel] [-N name] [-S] [-t seconds]
 #
 #   -z          the bzImage instead of the vmlinux (PVH note)
 #   -x          pci=nomsi: the virtio devices use INTx, which the kernel
@@ -26,15 +26,25 @@
 #   -e          earlyprintk on COM1: the kernel's messages from its
 #               start, not only once the serial driver is up
 #   -c ncpus    vcpu NCPUS in vm.conf: the kernel must bring them all up
+#   -d          a virtio-blk disk the test makes (a partition table and
+#               an ext2 partition): the kernel finds both, the shell
+#               mounts it read-write and writes a file the test finds in
+#               the image after poweroff
+#   -n          a local interface and ip=dhcp: IP-Config reports the
+#               address, gateway and host name of vmd's DHCP, and the
+#               shell pings the gateway (the host)
 TESTNAME=linux
 . "$(dirname "$0")/../e2e/lib.subr"
 need_root
 
-user=0 initrd=0 bz=0 intx=0 soft=0 early=0 ncpus=0 kernel= name=
+user=0 initrd=0 bz=0 intx=0 soft=0 early=0 ncpus=0 disk=0 net=0 kernel=
+name=
 timeout=900
-while getopts c:eiuxzk:N:St: opt; do
+while getopts c:deinuxzk:N:St: opt; do
 	case $opt in
 	c) ncpus=$OPTARG ;;
+	d) disk=1 ;;
+	n) net=1 ;;
 	e) early=1 ;;
 	i) initrd=1 ;;
 	u) user=1 ;;
@@ -44,7 +54,7 @@ while getopts c:eiuxzk:N:St: opt; do
 	N) name=$OPTARG ;;
 	S) soft=1 ;;
 	t) timeout=$OPTARG ;;
-	*) echo "usage: boot.sh [-eiuxz] [-c ncpus] [-k kernel] [-N name]" \
+	*) echo "usage: boot.sh [-deinuxz] [-c ncpus] [-k kernel] [-N name]" \
 	    "[-S] [-t seconds]" >&2; exit 2 ;;
 	esac
 done
@@ -84,6 +94,15 @@ fi
 cmdline="console=ttyS0"
 [ $intx -eq 1 ] && cmdline="$cmdline pci=nomsi"
 [ $early -eq 1 ] && cmdline="$cmdline earlyprintk=serial,ttyS0,115200"
+[ $net -eq 1 ] && cmdline="$cmdline ip=dhcp"
+token=vmd-disk-$$-$(date +%s)
+if [ $disk -eq 1 ]; then
+	# 64 MB: an MBR with one Linux partition from 1 MB, ext2 in it
+	dd if=/dev/zero of="$T/disk.img" bs=1M count=0 seek=64 2>/dev/null &&
+	    echo 'start=2048, type=83' | sfdisk -q "$T/disk.img" >/dev/null &&
+	    mke2fs -q -F -t ext2 -E offset=1048576 "$T/disk.img" 63M \
+	    >/dev/null 2>&1 || { fail disk-image "cannot make $T/disk.img"; exit 1; }
+fi
 {
 	echo 'vm "lx" {'
 	echo '	disable'
@@ -92,6 +111,8 @@ cmdline="console=ttyS0"
 	echo "	boot \"$kernel\""
 	[ $initrd -eq 1 ] && echo "	initrd \"$CACHE/initramfs/busybox.cpio\""
 	echo "	cmdline \"$cmdline\""
+	[ $disk -eq 1 ] && echo "	disk \"$T/disk.img\""
+	[ $net -eq 1 ] && echo '	local interface'
 	echo '}'
 } >"$CONF"
 start_vmd || { fail start "vmd did not come up"; exit 1; }
@@ -111,6 +132,11 @@ if [ $user -eq 1 ]; then
 	    mark initrd-unpacked 'Freeing initrd memory'
 	[ "$ncpus" -gt 0 ] && set -- "$@" \
 	    mark cpus-up "smp: Brought up 1 node, $ncpus CPUs"
+	[ $disk -eq 1 ] && set -- "$@" \
+	    mark disk-found 'virtio_blk virtio[0-9]+: \[vda\]' \
+	    mark partition-found ' vda: vda1'
+	[ $net -eq 1 ] && set -- "$@" \
+	    mark ip-config 'IP-Config: Complete'
 	set -- "$@" \
 	    expect run-init 'Run /init as init process' \
 	    expect userland 'vmd-init: userland up' \
@@ -123,6 +149,12 @@ if [ $user -eq 1 ]; then
 	[ $intx -eq 1 ] && set -- "$@" \
 	    send 'echo intx=$(grep -c "IO-APIC.*fasteoi.*virtio" /proc/interrupts)\n' \
 	    expect intx-read 'intx=[0-9]+'
+	[ $disk -eq 1 ] && set -- "$@" \
+	    send "mkdir -p /tmp/m && mount -t ext2 -o rw /dev/vda1 /tmp/m && echo $token >/tmp/m/t && grep -q ' /tmp/m ext2 rw' /proc/mounts && umount /tmp/m && echo disk=\$((40+2))\\n" \
+	    expect disk-written 'disk=[0-9]+|mount: '
+	[ $net -eq 1 ] && set -- "$@" \
+	    send 'g=$(ip route | sed -n "s/^default via \([0-9.]*\).*/\1/p"); ping -c 1 -W 10 $g >/dev/null && echo ping=$((1+1)) || echo ping=$((2+2))\n' \
+	    expect ping-answer 'ping=(2|4)'
 	set -- "$@" \
 	    send 'poweroff -f\n' \
 	    expect poweroff 'reboot: (Power down|System halted)'
@@ -162,6 +194,25 @@ while read -r what m secs; do
 		grep -Eq '^rng=virtio_rng\.[0-9]+:64' "$T/console.txt" &&
 		    pass "rng ($secs s)" || missed rng \
 		    "$(grep -E '^rng=' "$T/console.txt" | head -1)" ;;
+	disk-written)
+		grep -q '^disk=42' "$T/console.txt" &&
+		    pass "disk-mounted-rw ($secs s)" || fail disk-mounted-rw \
+		    "$(grep -A3 'mount -t ext2' "$T/console.txt" | tail -3)" ;;
+	ping-answer)
+		grep -q '^ping=2' "$T/console.txt" &&
+		    pass "ping-host ($secs s)" || fail ping-host \
+		    "no answer from the gateway" ;;
+	ip-config)
+		# vmd's DHCP: an address of its local prefix, a gateway, and
+		# the VM's name as host name
+		c=$(sed -n '/IP-Config: Complete/,/bootserver/p' "$T/console.txt")
+		if echo "$c" | grep -q 'ipaddr=100\.' &&
+		    echo "$c" | grep -q 'gw=100\.' &&
+		    echo "$c" | grep -q 'host=lx,'; then
+			pass "ip-config ($secs s)"
+		else
+			fail ip-config "$(echo "$c" | tr '\n' ' ')"
+		fi ;;
 	intx-read)
 		grep -Eq '^intx=[1-9]' "$T/console.txt" &&
 		    grep -q 'PCI: Using ACPI for IRQ routing' "$T/console.txt" &&
@@ -171,6 +222,13 @@ while read -r what m secs; do
 		pass "$m ($secs s)" ;;
 	esac
 done <"$T/milestones"
+# the file the guest wrote is in the image, once the VM is gone
+if [ $disk -eq 1 ] && grep -q '^disk=42' "$T/console.txt"; then
+	vmctl stop -f lx >/dev/null 2>&1
+	wait_state lx stopped 10
+	grep -aq "$token" "$T/disk.img" && pass disk-file-persisted ||
+	    fail disk-file-persisted "$token is not in the image"
+fi
 if [ $user -eq 1 ] && ! grep -q "^milestone nogsi" "$T/milestones" &&
     grep -q "^milestone rng-read" "$T/milestones"; then
 	pass intx-routing
@@ -182,5 +240,7 @@ if [ $rc -ne 0 ]; then
 	missed milestones "$(grep -v '^milestone\|^missing' "$T/milestones")"
 	echo "--- console (last lines) ---"
 	tail -n 25 "$T/console.txt"
+	echo "--- what vmd said of the VM ---"
+	grep "vm lx" "$T/vmd.log" | tail -n 8
 fi
 [ -z "$FAILED" ]

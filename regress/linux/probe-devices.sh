@@ -1,10 +1,13 @@
 #!/bin/sh
-# probe-devices.sh: asks a private vmd whether it can start a VM with a
-# disk and with a local interface, and prints a SKIP line for the Linux
+# probe-devices.sh FILE: asks a private vmd whether it can start a VM
+# with a disk and with a local interface; writes the name of each it
+# can ("disk", "net") to FILE, and prints a SKIP line for the Linux
 # milestones that need each one it refuses, with vmd's reason (part of
 # make test-linux; see test-linux.sh).  The VMs boot the test guest and
 # are stopped at once; nothing is left running.
 TESTNAME=linux
+avail=$1
+: >"$avail" || exit 1
 . "$(dirname "$0")/../e2e/lib.subr"
 need_root
 dd if=/dev/zero of="$T/disk.img" bs=1M count=1 2>/dev/null
@@ -29,8 +32,7 @@ start_vmd || { fail probe "vmd did not come up"; exit 1; }
 try() {
 	if vmctl start "$1" >"$T/$1.out" 2>&1; then
 		vmctl stop -f "$1" >/dev/null 2>&1
-		skip "$2" "$3: vmd starts such VMs now; these milestones are" \
-		    "not written yet"
+		echo "$2" >>"$avail"
 	else
 		skip "$2" "$3: $(sed 's/^vmctl: start vm command failed: //' \
 		    "$T/$1.out")"

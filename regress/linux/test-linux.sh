@@ -6,10 +6,12 @@
 # initrd through its PVH note, and its bzImage through the 64-bit boot
 # protocol with pci=nomsi (virtio on INTx, routed by the DSDT's _PRT),
 # each to a shell, the virtio rng, the RTC and an ACPI poweroff, with
-# the time of each milestone (boot.sh); the PVH boot with vcpu 2 where
-# vmd takes it.  Milestones that need what vmd
-# cannot give yet (a second vCPU, disks, network interfaces) are SKIPs
-# naming what vmd says.  Last, Debian's stock kernel
+# the time of each milestone (boot.sh).  The PVH boot also gets what a
+# private vmd shows it can give (probe-devices.sh, vmd -n): vcpu 2, a
+# disk (partition, ext2 mounted rw, a file written and found in the
+# image), a local interface (IP-Config from vmd's DHCP, a ping of the
+# host); the milestones of what it cannot give yet are SKIPs naming what
+# vmd says.  Last, Debian's stock kernel
 # (linux-image-amd64's image package, downloaded with apt-get download
 # and unpacked with dpkg-deb -x, never installed) boots through PVH with
 # the same initrd for VMD_STOCK_TIMEOUT seconds (default 600): the
@@ -51,7 +53,7 @@ smp=
 probe() {
 	[ -n "$smp" ] ||
 	    echo "SKIP linux.smp: both CPUs up: $(head -1 "$tmp/smp.out")"
-	sh "$LINUX/probe-devices.sh"
+	sh "$LINUX/probe-devices.sh" "$tmp/avail"
 }
 
 # Debian's stock kernel, unpacked once in the cache: prints the path of
@@ -72,15 +74,18 @@ stock_kernel() {
 		sh "$x" "$d/root/boot/vmlinuz-${pkg#linux-image-}" \
 		    >"$d/vmlinux.tmp" || return 1
 		mv "$d/vmlinux.tmp" "$d/vmlinux"
-		rm -f "$d/${pkg}_"*.deb
+		rm -rf "$d/${pkg}_"*.deb "$d/root"
 	fi
 	echo "$d/vmlinux"
 }
 
-# shellcheck disable=SC2086
-part sh "$LINUX/boot.sh" -i $smp -N pvh
-part sh "$LINUX/boot.sh" -i -z -x -N bzimage
 part probe
+dev=
+grep -qx disk "$tmp/avail" && dev="$dev -d"
+grep -qx net "$tmp/avail" && dev="$dev -n"
+# shellcheck disable=SC2086
+part sh "$LINUX/boot.sh" -i $smp $dev -N pvh
+part sh "$LINUX/boot.sh" -i -z -x -N bzimage
 if k=$(stock_kernel 2>"$tmp/stock.err"); then
 	part sh "$LINUX/boot.sh" -k "$k" -e -S -t "$STOCK_TIMEOUT" -N stock
 else
