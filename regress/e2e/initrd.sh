@@ -96,32 +96,54 @@ grep -q "^PASS initrd: none given, none reported" "$T/none.out" &&
     pass none || fail none "$(grep initrd "$T/none.out")"
 
 # the user's own rights open the initrd: vmctl checks first, and vmd,
-# asked directly (a start request of vmctl's layout), checks again
+# asked directly (a start request laid out as vmd.h says), checks again
 as start -t tmpl -I "$T/secret.img" u1 >"$T/o" 2>&1 &&
     fail user-secret "started with a file the user cannot read" ||
     { grep -q "cannot open initrd '$T/secret.img': Permission denied" \
     "$T/o" && pass user-secret || fail user-secret "$(cat "$T/o")"; }
+# the request's layout as vmd.h has it today, from the compiler
+cat >"$T/layout.c" <<'C'
+#include <stddef.h>
+#include <stdio.h>
+#include "vmd.h"
+int
+main(void)
+{
+	printf("%zu %zu %zu %zu %zu %zu\n", sizeof(struct vmop_create_params),
+	    offsetof(struct vmop_create_params, vmc_flags),
+	    offsetof(struct vmop_create_params, vmc_instance),
+	    offsetof(struct vmop_create_params, vmc_name),
+	    offsetof(struct vmop_create_params, vmc_initrd),
+	    offsetof(struct vmop_result, vmr_reason));
+	return (0);
+}
+C
+cc -I"$TOP/usr.sbin/vmd" -I"$TOP/lib/libutil" -o "$T/layout" "$T/layout.c" &&
+    layout=$("$T/layout") || { fail layout "cannot compile $T/layout.c"; exit 1; }
 cat >"$T/start.py" <<'PY'
 import socket, struct, sys
+size, flags, inst, name, initrd, reason = map(int, sys.argv[5].split())
+body = bytearray(size)
+struct.pack_into("<I", body, flags, 0x100)	# VMOP_CREATE_INITRD
+for off, v in ((inst, sys.argv[2]), (name, sys.argv[3]),
+    (initrd, sys.argv[4])):
+    body[off:off + len(v)] = v.encode()
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.connect(sys.argv[1])
 s.settimeout(30)
-# vmop_create_params: flags INITRD, instance, name, kernel, initrd, ...
-body = struct.pack("<IIQIII64s64s4096s4096s2048s32s88x4x", 0, 0x100, 0, 0,
-    0, 0, sys.argv[2].encode(), sys.argv[3].encode(), b"",
-    sys.argv[4].encode(), b"", b"")
-s.sendall(struct.pack("<IHHII", 1, 16 + len(body), 0, 0, 0) + body)
+s.sendall(struct.pack("<IHHII", 1, 16 + len(body), 0, 0, 0) + bytes(body))
 buf = b""
 while len(buf) < 16 or len(buf) < struct.unpack_from("<IH", buf)[1]:
     b = s.recv(65536)
     if not b:
         break
     buf += b
-print(struct.unpack_from("<i", buf, 16)[0], buf[64:320].split(b"\0")[0].decode())
+print(struct.unpack_from("<i", buf, 16)[0],
+    buf[16 + reason:].split(b"\0")[0].decode())
 PY
 chmod 0644 "$T/start.py"
 setpriv --reuid=$IUSR --regid=$IGRP --init-groups "$PY" "$T/start.py" \
-    "$SOCK" tmpl u1 "$T/secret.img" >"$T/o" 2>&1
+    "$SOCK" tmpl u1 "$T/secret.img" "$layout" >"$T/o" 2>&1
 grep -q "^13 initrd $T/secret.img: Permission denied" "$T/o" &&
     pass vmd-user-rights || fail vmd-user-rights "$(cat "$T/o")"
 [ -z "$(vm_state u1)" ] && pass user-secret-nothing ||
