@@ -40,7 +40,6 @@
 #include "vmd.h"
 
 #define VMM_KILL_TIMEOUT	5	/* seconds from SIGTERM to SIGKILL */
-#define VMM_REAP_BATCH		16	/* reaped before the vm processes among them */
 
 struct vmm;
 struct vmm_guest;
@@ -791,32 +790,16 @@ vmm_sigchld(int sig, short events, void *arg)
 {
 	struct vmm		*vmm = arg;
 	struct vmm_child	*c;
-	struct vmm_child	*vms[VMM_REAP_BATCH];
 	pid_t			 pid;
-	int			 status, vmstatus[VMM_REAP_BATCH], nvms, i;
+	int			 status;
 
-	/*
-	 * A device that dies makes its vm process go soon after; when both
-	 * are reaped in one batch, the device's end is the VM's cause, so
-	 * vm processes are handled after every other child of the batch.
-	 */
-	do {
-		nvms = 0;
-		while (nvms < VMM_REAP_BATCH &&
-		    (pid = waitpid(-1, &status, WNOHANG)) > 0) {
-			if ((c = vmm_child_find(vmm, pid)) == NULL) {
-				log_debug("reaped unknown child %d", (int)pid);
-				continue;
-			}
-			if (c == c->guest->vm) {
-				vms[nvms] = c;
-				vmstatus[nvms++] = status;
-			} else
-				vmm_child_reaped(c, status);
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if ((c = vmm_child_find(vmm, pid)) == NULL) {
+			log_debug("reaped unknown child %d", (int)pid);
+			continue;
 		}
-		for (i = 0; i < nvms; i++)
-			vmm_child_reaped(vms[i], vmstatus[i]);
-	} while (nvms == VMM_REAP_BATCH);
+		vmm_child_reaped(c, status);
+	}
 }
 
 /*
