@@ -49,7 +49,8 @@ VMD_LIB_SRCS = usr.sbin/vmd/proc.c usr.sbin/vmd/roles.c \
 	usr.sbin/vmd/fw_cfg.c \
 	usr.sbin/vmd/virtq.c usr.sbin/vmd/vioscsi.c $(DISK_SRCS) \
 	usr.sbin/vmd/dhcp.c usr.sbin/vmd/netaddr.c usr.sbin/vmd/priv_nl.c \
-	usr.sbin/vmd/virtio.c usr.sbin/vmd/viornd.c usr.sbin/vmd/vioblk.c
+	usr.sbin/vmd/virtio.c usr.sbin/vmd/viornd.c usr.sbin/vmd/vioblk.c \
+	usr.sbin/vmd/vmmci.c
 VMD_LIB	 = usr.sbin/vmd/libvmd.a
 VMM_KVM_SRCS = sys/dev/vmm/vmm_kvm.c sys/dev/vmm/vmm_host.c
 VMM_NULL_SRCS = sys/dev/vmm/vmm_null.c sys/dev/vmm/vmm_host.c

@@ -27,10 +27,14 @@ enum dev_space {
 	DEV_SPACE_MMIO
 };
 
-/* What a device may ask of the VM as a whole. */
+/* What a device may ask of the VM as a whole, or tell it. */
 enum dev_request {
 	DEV_REQ_POWEROFF,	/* guest asked to power off */
-	DEV_REQ_RESET		/* guest asked to reset (reboot) */
+	DEV_REQ_RESET,		/* guest asked to reset (reboot) */
+	/* of a shutdown the VM asked the guest for (vmmci, power button): */
+	DEV_REQ_SHUTDOWN_ACK,	/* the guest acknowledged it */
+	DEV_REQ_SHUTDOWN_NOACK,	/* it did not, in time */
+	DEV_REQ_SHUTDOWN_LATE	/* it did, but is still running too long after */
 };
 
 /*
@@ -184,5 +188,6 @@ extern const struct devsw acpi_devsw;
 extern const struct devsw fw_cfg_devsw;
 extern const struct devsw viornd_devsw;
 extern const struct devsw vioscsi_devsw;
+extern const struct devsw vmmci_devsw;
 
 #endif /* DEV_H */

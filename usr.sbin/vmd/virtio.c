@@ -1017,10 +1017,13 @@ modern_caps(struct virtio_dev *vdev)
 static int
 type_ok(const struct virtio_type *t)
 {
-	if (t->nqueues == 0 || t->nqueues > VIRTIO_MAX_QUEUES ||
-	    t->queue_max == 0 || t->queue_max > VIRTQ_MAX_SIZE ||
-	    (t->queue_max & (t->queue_max - 1)) != 0 ||
-	    t->config_size > VIRTIO_MAX_CONFIG)
+	/* a legacy device may have no queue at all (vmmci) */
+	if ((t->nqueues == 0 && !t->legacy) ||
+	    t->nqueues > VIRTIO_MAX_QUEUES || t->config_size >
+	    VIRTIO_MAX_CONFIG)
+		return (0);
+	if (t->nqueues > 0 && (t->queue_max == 0 || t->queue_max >
+	    VIRTQ_MAX_SIZE || (t->queue_max & (t->queue_max - 1)) != 0))
 		return (0);
 	/* legacy: everything in a 256-port BAR, features in 32 bits */
 	if (t->legacy && (VIRTIO_LEG_CONFIG + t->config_size > 256 ||
@@ -1223,6 +1226,13 @@ struct device *
 virtio_device(struct virtio_dev *vdev)
 {
 	return (vdev->dev);
+}
+
+/* The device status the driver wrote; dev->lock held. */
+uint8_t
+virtio_status(struct virtio_dev *vdev)
+{
+	return (vdev->status);
 }
 
 /* The features both sides agreed on; dev->lock held. */

@@ -120,11 +120,36 @@ void		 virtio_reset(struct virtio_dev *);
 void		 virtio_detach(struct virtio_dev *);
 void		*virtio_softc(struct virtio_dev *);
 struct device	*virtio_device(struct virtio_dev *);
+uint8_t		 virtio_status(struct virtio_dev *);
 uint64_t	 virtio_features(struct virtio_dev *);
 void		 virtio_queue_error(struct virtio_dev *, struct virtq *);
 void		 virtio_config_changed(struct virtio_dev *);
 void		 virtio_queue_kick(struct virtio_dev *, uint16_t);
 int		 virtio_queue_state(struct virtio_dev *, uint16_t,
 		    struct virtq_state *);
+
+/*
+ * vmmci.c: OpenBSD's VMM control device, a legacy virtio function with
+ * no queue.  The host posts a command with vmmci_ctl(); the guest's
+ * driver acknowledges it by writing it back.  A shutdown or reboot not
+ * acknowledged within VMMCI_TIMEOUT_SHORT seconds is withdrawn
+ * (DEV_REQ_SHUTDOWN_NOACK); one acknowledged and still running
+ * VMMCI_TIMEOUT_LONG seconds later is given up on
+ * (DEV_REQ_SHUTDOWN_LATE, or DEV_REQ_RESET for a reboot).  A guest that
+ * announces its own shutdown gets VMMCI_TIMEOUT_SHORT seconds to power
+ * off before DEV_REQ_POWEROFF.  The timeouts are vmd's.
+ */
+enum vmmci_cmd {
+	VMMCI_NONE,
+	VMMCI_SHUTDOWN,
+	VMMCI_REBOOT,
+	VMMCI_SYNCRTC
+};
+
+#define VMMCI_TIMEOUT_SHORT	3	/* seconds */
+#define VMMCI_TIMEOUT_LONG	120	/* seconds */
+
+int		 vmmci_ctl(struct device *, enum vmmci_cmd);
+void		 vmmci_timeouts(struct device *, unsigned int, unsigned int);
 
 #endif /* VIRTIO_H */

@@ -79,6 +79,9 @@ x86_dev_request(void *arg, enum dev_request req)
 	case DEV_REQ_RESET:
 		vm_request(ctx, VM_REQ_RESET, "guest reset");
 		break;
+	default:
+		/* news of a shutdown this VM did not ask for */
+		break;
 	}
 }
 
