@@ -416,6 +416,12 @@ void		 mode_netbench(struct guest *);
 /* smp.c */
 void		 ap_main(void);
 void		 check_smp(struct guest *);
+const uint8_t	*acpi_find_table(const struct guest *, const char *);
+
+/* pwrbtn.c */
+void		 check_pwrbtn(struct guest *);
+void		 mode_idle(struct guest *);
+void		 mode_deaf(struct guest *);
 
 /* main.c */
 void		gmain(uint32_t);

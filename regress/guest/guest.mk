@@ -24,7 +24,8 @@ GUEST_OBJS	 = $(GUEST_DIR)/start.o $(GUEST_DIR)/main.o \
 		   $(GUEST_DIR)/vscsi.o $(GUEST_DIR)/vrng.o \
 		   $(GUEST_DIR)/vmmci.o $(GUEST_DIR)/vnet.o \
 		   $(GUEST_DIR)/net.o $(GUEST_DIR)/smp.o \
-		   $(GUEST_DIR)/hostbench.o $(GUEST_DIR)/initrd.o
+		   $(GUEST_DIR)/hostbench.o $(GUEST_DIR)/initrd.o \
+		   $(GUEST_DIR)/pwrbtn.o
 
 $(GUEST_DIR)/%.o: $(GUEST_DIR)/%.c $(GUEST_DIR)/guest.h $(GUEST_DIR)/guest.mk
 	$(GUEST_CC) $(GUEST_CFLAGS) -c -o $@ $<

@@ -38,8 +38,11 @@ static const struct check {
 	{ "blkcopy",	mode_blkcopy,	0 },
 	{ "blkbench",	mode_blkbench,	0 },
 	{ "netbench",	mode_netbench,	0 },
-	/* Waits for the host to end the guest: last. */
+	/* Wait for the host to end the guest: last. */
 	{ "vmmci",	check_vmmci,	0 },
+	{ "pwrbtn",	check_pwrbtn,	0 },
+	{ "idle",	mode_idle,	0 },
+	{ "deaf",	mode_deaf,	0 },
 };
 #define NCHECKS	(sizeof(checks) / sizeof(checks[0]))
 

@@ -110,31 +110,45 @@ add_cpu(uint32_t id)
 		apic_ids[ncpus++] = id;
 }
 
-/* The enabled processors of the MADT; 0 if there is no MADT. */
-static int
-parse_madt(const struct guest *g)
+/*
+ * The ACPI table with signature sig that the XSDT (or RSDT) lists,
+ * checked; NULL if there is none.  Also for pwrbtn.c, which wants the
+ * FADT.
+ */
+const uint8_t *
+acpi_find_table(const struct guest *g, const char *sig)
 {
-	const uint8_t *rsdp, *sdt, *madt = NULL, *e;
+	const uint8_t *rsdp, *sdt, *t = NULL;
 	uint32_t len, i, n, esz;
 	uint64_t pa;
 	int x;
 
 	if ((rsdp = find_rsdp(g)) == NULL)
-		return 0;
+		return NULL;
 	x = rsdp[15] >= 2 && *(const uint64_t *)(rsdp + 24) != 0;
 	sdt = x ? acpi_table(*(const uint64_t *)(rsdp + 24), "XSDT") :
 	    acpi_table(*(const uint32_t *)(rsdp + 16), "RSDT");
 	if (sdt == NULL)
-		return 0;
+		return NULL;
 	esz = x ? 8 : 4;
 	len = *(const uint32_t *)(sdt + 4);
 	n = (len - 36) / esz;
-	for (i = 0; i < n && madt == NULL; i++) {
+	for (i = 0; i < n && t == NULL; i++) {
 		pa = x ? *(const uint64_t *)(sdt + 36 + 8 * i) :
 		    *(const uint32_t *)(sdt + 36 + 4 * i);
-		madt = acpi_table(pa, "APIC");
+		t = acpi_table(pa, sig);
 	}
-	if (madt == NULL)
+	return t;
+}
+
+/* The enabled processors of the MADT; 0 if there is no MADT. */
+static int
+parse_madt(const struct guest *g)
+{
+	const uint8_t *madt, *e;
+	uint32_t len;
+
+	if ((madt = acpi_find_table(g, "APIC")) == NULL)
 		return 0;
 	len = *(const uint32_t *)(madt + 4);
 	for (e = madt + 44; e + 2 <= madt + len && e[1] >= 2 &&
