@@ -41,6 +41,7 @@ DISK_SRCS = usr.sbin/vmd/disk.c usr.sbin/vmd/vioraw.c usr.sbin/vmd/vioqcow2.c
 VMD_LIB_SRCS = usr.sbin/vmd/proc.c usr.sbin/vmd/roles.c \
 	usr.sbin/vmd/devproc.c usr.sbin/vmd/vm_devproc.c usr.sbin/vmd/control.c \
 	usr.sbin/vmd/msg.c 	usr.sbin/vmd/config.c usr.sbin/vmd/perm.c usr.sbin/vmd/vmm.c usr.sbin/vmd/vm.c \
+	usr.sbin/vmd/vm_stop.c \
 	usr.sbin/vmd/x86_vm.c usr.sbin/vmd/vm_mem.c usr.sbin/vmd/loadfile.c \
 	usr.sbin/vmd/loadfile_elf.c usr.sbin/vmd/loadfile_linux.c \
 	usr.sbin/vmd/sandbox.c usr.sbin/vmd/dev.c \

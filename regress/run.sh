@@ -66,7 +66,7 @@ else
 		runone "$t"
 	done
 	# again with vmd daemonized, as etc/vmd.service runs it
-	for t in boot console hostile; do
+	for t in boot console hostile stop; do
 		run "$t.sh daemon" env E2E_DAEMON=1 sh "regress/e2e/$t.sh"
 	done
 fi

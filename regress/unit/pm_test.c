@@ -18,6 +18,7 @@ struct req_rec {
 	int		 n;
 	int		 poweroff;
 	int		 reset;
+	int		 ack;
 	int		 irqs;
 	uint32_t	 last_irq;
 	int		 level;
@@ -35,6 +36,8 @@ rec_request(void *arg, enum dev_request r)
 		p->poweroff++;
 	else if (r == DEV_REQ_RESET)
 		p->reset++;
+	else if (r == DEV_REQ_SHUTDOWN_ACK)
+		p->ack++;
 }
 
 static void
@@ -187,9 +190,11 @@ test_power_button(void)
 	CHECK(rec.irqs == 3 && rec.level == 1);
 	CHECK(acpi_power_button(p.acpi) == 1);
 	CHECK(rec.irqs == 3);
-	/* a byte write to the high half clears it too */
+	/* a byte write to the high half clears it too: that answers */
+	CHECK(rec.ack == 0);
 	out(&p, PM1_STS + 1, 1, 0x01);
 	CHECK(rec.irqs == 4 && rec.level == 0);
+	CHECK(rec.ack == 1);
 	/* disabling with the status pending lowers the line */
 	CHECK(acpi_power_button(p.acpi) == 1);
 	CHECK(rec.level == 1);
@@ -204,11 +209,60 @@ test_power_button(void)
 	/* enable bits that do not exist do not stick */
 	out(&p, PM1_EN, 2, 0xffff);
 	CHECK(in(&p, PM1_EN, 2) == 0x0521);
-	/* no request came from any of this */
-	CHECK(rec.n == 0);
+	/* no other request came from any of this */
+	CHECK(rec.n == 1 && rec.ack == 1);
 	/* a device that is not the ACPI block is refused */
 	CHECK(acpi_power_button(p.kbd) == 0);
 	CHECK(acpi_power_button(NULL) == 0);
+	dev_detach_all(&p.set);
+}
+
+/*
+ * The guest's answer to a press is clearing its status, once; clearing
+ * it when the VM did not press, or after the press was taken back, is
+ * none.  A press taken back leaves nothing for the guest to find.
+ */
+static void
+test_power_button_answer(void)
+{
+	struct plat	 p;
+
+	CHECK(plat_open(&p) == 0);
+	if (p.acpi == NULL)
+		return;
+	/* what guests do at boot: clear every status bit */
+	out(&p, PM1_STS, 2, 0xffff);
+	out(&p, PM1_EN, 2, 0x0100);
+	CHECK(rec.n == 0);
+	CHECK(acpi_power_button(p.acpi) == 1);
+	/* writes that do not clear the button are no answer */
+	out(&p, PM1_STS, 2, 0x0001);
+	out(&p, PM1_EN, 2, 0x0100);
+	CHECK(rec.n == 0);
+	out(&p, PM1_STS, 2, 0xffff);
+	CHECK(rec.n == 1 && rec.ack == 1);
+	out(&p, PM1_STS, 2, 0xffff);
+	CHECK(rec.n == 1);
+	/* taken back: status and SCI gone, a later clear answers nothing */
+	CHECK(acpi_power_button(p.acpi) == 1);
+	CHECK(rec.level == 1);
+	acpi_power_button_cancel(p.acpi);
+	CHECK(rec.level == 0 && in(&p, PM1_STS, 2) == 0);
+	out(&p, PM1_STS, 2, 0x0100);
+	CHECK(rec.n == 1);
+	/* a press the guest had not enabled is taken back the same way */
+	out(&p, PM1_EN, 2, 0);
+	CHECK(acpi_power_button(p.acpi) == 0);
+	acpi_power_button_cancel(p.acpi);
+	out(&p, PM1_EN, 2, 0x0100);
+	CHECK(rec.level == 0 && in(&p, PM1_STS, 2) == 0);
+	/* a reset forgets a press */
+	CHECK(acpi_power_button(p.acpi) == 1);
+	dev_reset_all(&p.set);
+	out(&p, PM1_STS, 2, 0x0100);
+	CHECK(rec.n == 1);
+	acpi_power_button_cancel(NULL);
+	acpi_power_button_cancel(p.kbd);
 	dev_detach_all(&p.set);
 }
 
@@ -331,6 +385,7 @@ main(void)
 	RUN(test_other_sleep);
 	RUN(test_pm1_regs);
 	RUN(test_power_button);
+	RUN(test_power_button_answer);
 	RUN(test_pm_timer);
 	RUN(test_i8042_reset);
 	RUN(test_i8042_commands);

@@ -5,7 +5,9 @@
  * the VM off, and the 24-bit PM timer at 3.579545 MHz.  The SCI (IRQ 9,
  * level) is asserted while an enabled status bit is set.  A sleep request
  * is the only way out of here and it goes through dev_request(); nothing
- * a guest writes may end the vm process by any other path.
+ * a guest writes may end the vm process by any other path.  The guest
+ * clearing the status of a press the VM made is its answer to it, and
+ * goes there too (DEV_REQ_SHUTDOWN_ACK).
  */
 
 #include <stdlib.h>
@@ -40,6 +42,7 @@ struct acpi_pm {
 	uint16_t	 en;
 	uint16_t	 cnt;
 	int		 sci;		/* line level last set */
+	int		 pressed;	/* by the VM, not answered yet */
 };
 
 static int	 acpi_attach(struct device *, const struct dev_attach_args *);
@@ -128,7 +131,7 @@ acpi_write(struct acpi_pm *sc, unsigned int off, int size,
 {
 	uint16_t v, mask;
 	unsigned int reg;
-	int	 i;
+	int	 i, answered = 0;
 
 	for (reg = PM1_STS; reg <= PM1_CNT; reg += 2) {
 		v = 0;
@@ -146,6 +149,10 @@ acpi_write(struct acpi_pm *sc, unsigned int off, int size,
 			continue;
 		switch (reg) {
 		case PM1_STS:
+			if (sc->pressed && (sc->sts & v & mask & PM1_PWRBTN)) {
+				sc->pressed = 0;
+				answered = 1;
+			}
 			sc->sts &= ~(v & mask);	/* write 1 to clear */
 			break;
 		case PM1_EN:
@@ -158,6 +165,8 @@ acpi_write(struct acpi_pm *sc, unsigned int off, int size,
 	}
 	/* the timer is read-only */
 	sci_update(sc);
+	if (answered)
+		dev_request(sc->dev, DEV_REQ_SHUTDOWN_ACK);
 }
 
 static void
@@ -210,6 +219,7 @@ acpi_reset(struct device *dev)
 	sc->sts = 0;
 	sc->en = 0;
 	sc->cnt = PM1_CNT_SCI_EN;
+	sc->pressed = 0;
 	sci_update(sc);
 	pthread_mutex_unlock(&dev->lock);
 }
@@ -234,10 +244,30 @@ acpi_power_button(struct device *dev)
 	sc->sts |= PM1_PWRBTN;
 	sci_update(sc);
 	enabled = (sc->en & PM1_PWRBTN) != 0;
+	sc->pressed = enabled;
 	pthread_mutex_unlock(&dev->lock);
 	log_debug("acpi: power button pressed%s", enabled ? "" :
 	    " (the guest has not enabled it)");
 	return (enabled);
+}
+
+/*
+ * Take a press back that the guest did not answer, so that it does not
+ * act on it later: the status bit goes, and the SCI with it.
+ */
+void
+acpi_power_button_cancel(struct device *dev)
+{
+	struct acpi_pm	*sc;
+
+	if (dev == NULL || dev->sw != &acpi_devsw)
+		return;
+	sc = dev->softc;
+	pthread_mutex_lock(&dev->lock);
+	sc->sts &= ~PM1_PWRBTN;
+	sc->pressed = 0;
+	sci_update(sc);
+	pthread_mutex_unlock(&dev->lock);
 }
 
 static void

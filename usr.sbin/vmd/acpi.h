@@ -82,5 +82,6 @@ int	 acpi_tables_install(const struct vm_mem *, uint32_t, uint64_t *,
 
 /* acpi.c */
 int	 acpi_power_button(struct device *);
+void	 acpi_power_button_cancel(struct device *);
 
 #endif /* ACPI_H */

@@ -118,6 +118,10 @@ static const struct msg_def msg_defs[IMSG_MAX] = {
 	    SZ(vmop_result), 0, MSG_VM_VMM | MSG_VMM_PARENT, chk_result },
 	[IMSG_VMDOP_VM_REBOOT] = { "reboot",
 	    SZ(vmop_id), 0, MSG_VM_VMM | MSG_VMM_PARENT, chk_id },
+	[IMSG_VMDOP_VM_SHUTDOWN] = { "shutdown",
+	    SZ(vmop_id), 0, MSG_PARENT_VMM | MSG_VMM_VM, chk_id },
+	[IMSG_VMDOP_VM_SHUTDOWN_RESPONSE] = { "shutdown response",
+	    SZ(vmop_result), 0, MSG_VM_VMM | MSG_VMM_PARENT, chk_result },
 	/* proc_log_parse reads the text */
 	[IMSG_LOG] = { "log line",
 	    SZ(vmop_log) + 1, SZ(vmop_log) + VMD_LOG_TEXT_MAX,

@@ -146,6 +146,20 @@ vm_start_failed(struct vmctx *ctx, int error, const char *reason)
 	exit(1);
 }
 
+/* A result for vmm to pass on to the parent: error 0 or an errno value. */
+void
+vm_result(struct vmctx *ctx, uint32_t type, int error, const char *reason)
+{
+	struct vmop_result	 r;
+
+	memset(&r, 0, sizeof(r));
+	r.vmr_id = ctx->params->vmc_id;
+	r.vmr_pid = getpid();
+	r.vmr_result = error;
+	strlcpy(r.vmr_reason, reason, sizeof(r.vmr_reason));
+	vm_send(type, &r, sizeof(r));
+}
+
 /*
  * Ask the vCPU loop to stop for req; a later, stronger request wins
  * (a stop beats a poweroff beats a reset) and keeps its own reason.
@@ -288,6 +302,9 @@ vm_reboot(struct vmctx *ctx)
 	struct vmop_id	 id;
 	char		 err[VM_REASON_MAX];
 
+	/* a guest asked to shut down may reboot instead: that ends it */
+	if (vm_stop_pending(ctx))
+		vm_end(ctx, VM_END_STOPPED, "rebooted while shutting down");
 	log_info("rebooting (%s)", ctx->reason);
 	memset(&id, 0, sizeof(id));
 	id.vid_id = ctx->params->vmc_id;
@@ -368,8 +385,10 @@ vm_answer_pause(struct vmctx *ctx, struct imsg *imsg, int pause)
 		r.vmr_result = EINVAL;
 	else
 		r.vmr_result = vm_pause(ctx, pause);
-	if (r.vmr_result == 0)
+	if (r.vmr_result == 0) {
 		log_info("%s", pause ? "paused" : "unpaused");
+		vm_stop_paused(ctx, pause);
+	}
 	vm_send(pause ? IMSG_VMDOP_PAUSE_VM_RESPONSE :
 	    IMSG_VMDOP_UNPAUSE_VM_RESPONSE, &r, sizeof(r));
 }
@@ -416,6 +435,9 @@ vm_dispatch_vmm(struct imsgev *iev, struct imsg *imsg)
 		break;
 	case IMSG_VMDOP_UNPAUSE_VM:
 		vm_answer_pause(ctx, imsg, 0);
+		break;
+	case IMSG_VMDOP_VM_SHUTDOWN:
+		vm_stop_request(ctx);
 		break;
 	case IMSG_CTL_VERBOSE:
 		(void)imsg_get_data(imsg, &verbose, sizeof(verbose));
@@ -608,6 +630,8 @@ vm_main(int fd, const char *name)
 		vm_start_failed(ctx, ENXIO, err);
 	if (x86_devices_attach(ctx, err, sizeof(err)) == -1)
 		vm_start_failed(ctx, ENXIO, err);
+	if (vm_stop_init(ctx) == -1)
+		vm_start_failed(ctx, ENOMEM, "events");
 	errno = 0;
 	if (x86_boot(ctx, err, sizeof(err)) == -1)
 		vm_start_failed(ctx, errno ? errno : ENOEXEC, err);

@@ -139,6 +139,7 @@ struct vmctx {
 	int			 request;	/* enum vm_request, atomic */
 	char			 reason[VM_REASON_LEN];
 	uint64_t		 exits;		/* for debug logs */
+	struct vm_stop		*stop;		/* vm_stop.c's */
 };
 
 /* vm.c: entry of a "vm NAME" process; fd is its channel to vmm */
@@ -147,6 +148,14 @@ void	 vm_main(int, const char *) __attribute__((noreturn));
 void	 vm_devices_ctl(struct vmctx *, uint32_t);
 void	 vm_request(struct vmctx *, enum vm_request, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
+void	 vm_result(struct vmctx *, uint32_t, int, const char *);
+
+/* vm_stop.c */
+int	 vm_stop_init(struct vmctx *);
+void	 vm_stop_request(struct vmctx *);
+void	 vm_stop_notice(struct vmctx *, enum dev_request);
+int	 vm_stop_pending(struct vmctx *);
+void	 vm_stop_paused(struct vmctx *, int);
 
 /* x86_vm.c */
 int	 x86_mem_alloc(struct vmctx *, char *, size_t);
@@ -154,6 +163,7 @@ int	 x86_devices_attach(struct vmctx *, char *, size_t);
 int	 x86_boot(struct vmctx *, char *, size_t);
 void	 x86_halt(struct vmctx *);
 int	 x86_power_button(struct vmctx *);
+void	 x86_power_button_cancel(struct vmctx *);
 int	 x86_handle_exit(struct vmctx *, struct vmm_exit *);
 
 #endif /* VM_H */

@@ -83,6 +83,10 @@ struct vmd_vm {
 	int				 pause_pending;
 	uint32_t			 pause_peer;
 	uint32_t			 pause_type;	/* the answer it waits for */
+	int				 shutdown;	/* the guest is asked to */
+	int				 stop_pending;	/* its answer is not in */
+	uint32_t			 stop_peer;
+	int				 stop_wait;	/* stop -w: a waiter too */
 	struct vmd_waiters		 waiters;
 };
 TAILQ_HEAD(vmd_vms, vmd_vm);
@@ -154,6 +158,9 @@ static void	 vmd_req_pause(struct vmd *, struct imsg *, uid_t);
 static void	 vmd_req_config(struct vmd *, struct imsg *);
 static void	 vmd_req_verbose(struct vmd *, struct imsg *);
 static void	 vmd_pause_done(struct vmd *, struct imsg *);
+static void	 vmd_req_shutdown(struct vmd *, struct vmd_vm *, uint32_t,
+		    uint32_t, uid_t);
+static void	 vmd_shutdown_done(struct vmd *, struct imsg *);
 static void	 vmd_vm_cancel(struct vmd *, struct vmd_vm *);
 static int	 vmd_start_vm(struct vmd *, struct vmd_vm *,
 		    const struct perm_cred *, uint32_t, char *, size_t);
@@ -758,6 +765,8 @@ vmd_client_gone(struct vmd *vmd, uint32_t peerid)
 			vm->start_peer = VMD_PEERID_NONE;
 		if (vm->pause_pending && vm->pause_peer == peerid)
 			vm->pause_peer = VMD_PEERID_NONE;
+		if (vm->stop_pending && vm->stop_peer == peerid)
+			vm->stop_peer = VMD_PEERID_NONE;
 		for (w = TAILQ_FIRST(&vm->waiters); w != NULL; w = next) {
 			next = TAILQ_NEXT(w, entry);
 			if (w->peerid != peerid)
@@ -848,6 +857,9 @@ vmd_dispatch_vmm(struct imsgev *iev, struct imsg *imsg)
 	case IMSG_VMDOP_PAUSE_VM_RESPONSE:
 	case IMSG_VMDOP_UNPAUSE_VM_RESPONSE:
 		vmd_pause_done(vmd, imsg);
+		break;
+	case IMSG_VMDOP_VM_SHUTDOWN_RESPONSE:
+		vmd_shutdown_done(vmd, imsg);
 		break;
 	case IMSG_LOG:
 		vmd_log_line(imsg, NULL);
@@ -1309,6 +1321,11 @@ vmd_vm_ended(struct vmd *vmd, struct imsg *imsg)
 		    why);
 		vm->pause_pending = 0;
 	}
+	/* asked to shut down, it did (or was stopped): done as asked */
+	if (vm->stop_pending && !vm->stop_wait)
+		vmd_reply(vmd, vm->stop_peer, IMSG_VMDOP_TERMINATE_VM_RESPONSE,
+		    0, vm, NULL);
+	vm->stop_pending = vm->shutdown = 0;
 	vm->state = VM_STATE_STOPPED;
 	vm->pid = -1;
 	vm->ttyname[0] = '\0';
@@ -1353,7 +1370,8 @@ vmd_find_target(struct vmd *vmd, struct vmop_id *vid, int force,
 	if (vm == NULL) {
 		*error = ENOENT;
 		*reason = "vm not found";
-	} else if (vm->state == VM_STATE_SHUTDOWN && !force) {
+	} else if ((vm->state == VM_STATE_SHUTDOWN || vm->shutdown) &&
+	    !force) {
 		*error = EALREADY;
 		*reason = "vm is shutting down";
 	} else if (vm->state == VM_STATE_STOPPED) {
@@ -1408,6 +1426,21 @@ vmd_add_waiter(struct vmd *vmd, struct vmd_vm *vm, uint32_t peerid,
 	return (0);
 }
 
+/* Forget peerid's wait on vm, unanswered: it gets another answer. */
+static void
+vmd_drop_waiter(struct vmd_vm *vm, uint32_t peerid)
+{
+	struct vmd_waiter	*w;
+
+	TAILQ_FOREACH(w, &vm->waiters, entry)
+		if (w->peerid == peerid)
+			break;
+	if (w != NULL) {
+		TAILQ_REMOVE(&vm->waiters, w, entry);
+		free(w);
+	}
+}
+
 static void
 vmd_req_terminate(struct vmd *vmd, struct imsg *imsg, uid_t uid)
 {
@@ -1440,9 +1473,7 @@ vmd_req_terminate(struct vmd *vmd, struct imsg *imsg, uid_t uid)
 		return;
 	}
 	if ((flags & VMOP_FORCE) == 0) {
-		vmd_reply(vmd, peer, IMSG_VMDOP_TERMINATE_VM_RESPONSE,
-		    EOPNOTSUPP, vm, "graceful shutdown needs the vmmci device "
-		    "(not available yet); use stop -f");
+		vmd_req_shutdown(vmd, vm, peer, flags, uid);
 		return;
 	}
 	if ((flags & VMOP_WAIT) && (error = vmd_add_waiter(vmd, vm,
@@ -1456,6 +1487,7 @@ vmd_req_terminate(struct vmd *vmd, struct imsg *imsg, uid_t uid)
 	vid.vid_flags = VMOP_FORCE;
 	(void)snprintf(vid.vid_name, sizeof(vid.vid_name), "%s", vm->name);
 	vm->state = VM_STATE_SHUTDOWN;
+	vm->shutdown = 0;	/* what the guest says no longer matters */
 	log_debug("vm %s: terminating", vm->name);
 	imsgev_compose(&vmd->vmm, IMSG_VMDOP_VM_TERMINATE, 0, 0, -1, &vid,
 	    sizeof(vid));
@@ -1493,6 +1525,87 @@ vmd_req_wait(struct vmd *vmd, struct imsg *imsg, uid_t uid)
 		    reason);
 }
 
+/*
+ * A stop without -f: the vm process asks the guest to shut down (vmmci,
+ * else the ACPI power button) and says in vmd_shutdown_done() whether it
+ * answered.  The VM shows as stopping from now until it ends, or until
+ * it turns out the guest will not.
+ */
+static void
+vmd_req_shutdown(struct vmd *vmd, struct vmd_vm *vm, uint32_t peer,
+    uint32_t flags, uid_t uid)
+{
+	struct vmop_id	 vid;
+	const char	*reason;
+	int		 error;
+
+	if (vm->state != VM_STATE_RUNNING && vm->state != VM_STATE_PAUSED) {
+		vmd_reply(vmd, peer, IMSG_VMDOP_TERMINATE_VM_RESPONSE, EBUSY,
+		    vm, "vm is starting; stop -f ends it");
+		return;
+	}
+	if ((flags & VMOP_WAIT) && (error = vmd_add_waiter(vmd, vm,
+	    peer, IMSG_VMDOP_TERMINATE_VM_RESPONSE, uid, &reason)) != 0) {
+		vmd_reply(vmd, peer, IMSG_VMDOP_TERMINATE_VM_RESPONSE, error,
+		    vm, reason);
+		return;
+	}
+	memset(&vid, 0, sizeof(vid));
+	vid.vid_id = vm->id;
+	(void)snprintf(vid.vid_name, sizeof(vid.vid_name), "%s", vm->name);
+	if (imsgev_compose(&vmd->vmm, IMSG_VMDOP_VM_SHUTDOWN, 0, 0, -1, &vid,
+	    sizeof(vid)) == -1) {
+		if (flags & VMOP_WAIT)
+			vmd_drop_waiter(vm, peer);
+		vmd_reply(vmd, peer, IMSG_VMDOP_TERMINATE_VM_RESPONSE, EIO,
+		    vm, "cannot reach vmm");
+		return;
+	}
+	log_debug("vm %s: asking the guest to shut down", vm->name);
+	vm->shutdown = 1;
+	vm->stop_pending = 1;
+	vm->stop_peer = peer;
+	vm->stop_wait = (flags & VMOP_WAIT) != 0;
+	if (vm->state == VM_STATE_RUNNING)
+		vm->state = VM_STATE_SHUTDOWN;
+}
+
+static void
+vmd_shutdown_done(struct vmd *vmd, struct imsg *imsg)
+{
+	struct vmop_result	 vmr;
+	struct vmd_vm		*vm;
+
+	if (imsg_get_data(imsg, &vmr, sizeof(vmr)) == -1)
+		return;
+	vmr.vmr_reason[sizeof(vmr.vmr_reason) - 1] = '\0';
+	if ((vm = vmd_vm_byid(vmd, vmr.vmr_id)) == NULL ||
+	    !vm->stop_pending) {
+		log_debug("vm %u: stray shutdown answer", vmr.vmr_id);
+		return;
+	}
+	vm->stop_pending = 0;
+	/* a stop -f since then decides; this one is done as asked */
+	if (vmr.vmr_result == 0 || !vm->shutdown) {
+		if (vmr.vmr_result == 0)
+			log_info("vm %s: the guest is shutting down", vm->name);
+		if (!vm->stop_wait)
+			vmd_reply(vmd, vm->stop_peer,
+			    IMSG_VMDOP_TERMINATE_VM_RESPONSE, 0, vm, NULL);
+		return;
+	}
+	/* not answered: the VM goes on as it was */
+	vm->shutdown = 0;
+	if (vm->state == VM_STATE_SHUTDOWN)
+		vm->state = VM_STATE_RUNNING;
+	log_info("vm %s: not stopped: %s", vm->name, vmr.vmr_reason[0] ?
+	    vmr.vmr_reason : strerror(vmr.vmr_result));
+	if (vm->stop_wait)
+		vmd_drop_waiter(vm, vm->stop_peer);
+	vmd_reply(vmd, vm->stop_peer, IMSG_VMDOP_TERMINATE_VM_RESPONSE,
+	    vmr.vmr_result, vm, vmr.vmr_reason);
+}
+
 /* A staggered VM that will not start after all: stopped, waiters told. */
 static void
 vmd_vm_cancel(struct vmd *vmd, struct vmd_vm *vm)
@@ -1518,7 +1631,7 @@ vmd_req_pause(struct vmd *vmd, struct imsg *imsg, uid_t uid)
 	struct vmd_vm	*vm;
 	uint32_t	 peer = imsg_get_id(imsg), type = imsg_get_type(imsg);
 	uint32_t	 rtype;
-	int		 pause = type == IMSG_VMDOP_PAUSE_VM;
+	int		 pause = type == IMSG_VMDOP_PAUSE_VM, running;
 
 	rtype = pause ? IMSG_VMDOP_PAUSE_VM_RESPONSE :
 	    IMSG_VMDOP_UNPAUSE_VM_RESPONSE;
@@ -1541,16 +1654,19 @@ vmd_req_pause(struct vmd *vmd, struct imsg *imsg, uid_t uid)
 		    "a pause or unpause is in progress");
 		return;
 	}
+	/* a guest asked to shut down still runs, and may be paused (vmd) */
+	running = vm->state == VM_STATE_RUNNING ||
+	    (vm->state == VM_STATE_SHUTDOWN && vm->shutdown);
 	if (pause && vm->state == VM_STATE_PAUSED) {
 		vmd_reply(vmd, peer, rtype, EALREADY, vm,
 		    "vm is already paused");
 		return;
 	}
-	if (!pause && vm->state == VM_STATE_RUNNING) {
+	if (!pause && running) {
 		vmd_reply(vmd, peer, rtype, EALREADY, vm, "vm is not paused");
 		return;
 	}
-	if (vm->state != (pause ? VM_STATE_RUNNING : VM_STATE_PAUSED)) {
+	if (pause ? !running : vm->state != VM_STATE_PAUSED) {
 		vmd_reply(vmd, peer, rtype, EINVAL, vm, "vm not running");
 		return;
 	}
@@ -1585,10 +1701,12 @@ vmd_pause_done(struct vmd *vmd, struct imsg *imsg)
 	}
 	vm->pause_pending = 0;
 	if (vmr.vmr_result == 0) {
-		/* A VM being stopped stays so. */
+		/* A VM being terminated stays so. */
 		if (vm->state == VM_STATE_RUNNING ||
-		    vm->state == VM_STATE_PAUSED)
-			vm->state = pause ? VM_STATE_PAUSED : VM_STATE_RUNNING;
+		    vm->state == VM_STATE_PAUSED ||
+		    (vm->state == VM_STATE_SHUTDOWN && vm->shutdown))
+			vm->state = pause ? VM_STATE_PAUSED : vm->shutdown ?
+			    VM_STATE_SHUTDOWN : VM_STATE_RUNNING;
 		log_info("%s: %s vm %u successfully", vm->name,
 		    pause ? "paused" : "unpaused", vm->id);
 	} else
@@ -1674,12 +1792,13 @@ vmd_reset(struct vmd *vmd, uint32_t what)
 			continue;
 		}
 		vm->configured = 0;
-		if (vm->state == VM_STATE_SHUTDOWN)
+		if (vm->state == VM_STATE_SHUTDOWN && !vm->shutdown)
 			continue;
 		memset(&vid, 0, sizeof(vid));
 		vid.vid_id = vm->id;
 		vid.vid_flags = VMOP_FORCE;
 		vm->state = VM_STATE_SHUTDOWN;
+		vm->shutdown = 0;
 		imsgev_compose(&vmd->vmm, IMSG_VMDOP_VM_TERMINATE, 0, 0, -1,
 		    &vid, sizeof(vid));
 	}
@@ -1883,6 +2002,7 @@ vmd_shutdown(struct vmd *vmd)
 		vid.vid_id = vm->id;
 		vid.vid_flags = VMOP_FORCE;
 		vm->state = VM_STATE_SHUTDOWN;
+		vm->shutdown = 0;
 		imsgev_compose(&vmd->vmm, IMSG_VMDOP_VM_TERMINATE, 0, 0, -1,
 		    &vid, sizeof(vid));
 	}

@@ -63,6 +63,8 @@ enum imsg_type {
 	IMSG_VMDOP_VM_TERMINATE,	/* struct vmop_id: parent -> vmm */
 	IMSG_VMDOP_TERMINATE_VM_EVENT,	/* struct vmop_result: vmm -> parent */
 	IMSG_VMDOP_VM_REBOOT,		/* struct vmop_id: vm -> vmm -> parent */
+	IMSG_VMDOP_VM_SHUTDOWN,		/* struct vmop_id: parent -> vmm -> vm */
+	IMSG_VMDOP_VM_SHUTDOWN_RESPONSE,/* struct vmop_result: vm -> vmm -> parent */
 	IMSG_LOG,			/* struct vmop_log + text: see below */
 	/* vmm -> device process; vm <-> device process: see devproc.h */
 	IMSG_DEVOP_START,		/* struct devop_start */

@@ -249,6 +249,7 @@ vmm_dispatch_parent(struct imsgev *iev, struct imsg *imsg)
 		break;
 	case IMSG_VMDOP_PAUSE_VM:
 	case IMSG_VMDOP_UNPAUSE_VM:
+	case IMSG_VMDOP_VM_SHUTDOWN:
 		vmm_pause(vmm, imsg);
 		break;
 	case IMSG_CTL_VERBOSE:
@@ -613,9 +614,9 @@ vmm_terminate(struct vmm *vmm, struct imsg *imsg)
 }
 
 /*
- * Pass a pause or unpause on to the vm process (which pauses its
- * devices).  The parent only asks for running VMs; one that ended
- * meanwhile gets its answer here.
+ * Pass a pause, unpause or shutdown request on to the vm process (which
+ * pauses its devices).  The parent only asks for running VMs; one that
+ * ended meanwhile gets its answer here.
  */
 static void
 vmm_pause(struct vmm *vmm, struct imsg *imsg)
@@ -636,8 +637,9 @@ vmm_pause(struct vmm *vmm, struct imsg *imsg)
 		(void)snprintf(vmr.vmr_reason, sizeof(vmr.vmr_reason),
 		    "vm not running");
 		imsgev_compose(&vmm->parent, type == IMSG_VMDOP_PAUSE_VM ?
-		    IMSG_VMDOP_PAUSE_VM_RESPONSE :
-		    IMSG_VMDOP_UNPAUSE_VM_RESPONSE, 0, 0, -1, &vmr,
+		    IMSG_VMDOP_PAUSE_VM_RESPONSE : type ==
+		    IMSG_VMDOP_UNPAUSE_VM ? IMSG_VMDOP_UNPAUSE_VM_RESPONSE :
+		    IMSG_VMDOP_VM_SHUTDOWN_RESPONSE, 0, 0, -1, &vmr,
 		    sizeof(vmr));
 		return;
 	}
@@ -733,6 +735,7 @@ vmm_vm_news(struct vmm_child *c, struct imsg *imsg)
 		break;
 	case IMSG_VMDOP_PAUSE_VM_RESPONSE:
 	case IMSG_VMDOP_UNPAUSE_VM_RESPONSE:
+	case IMSG_VMDOP_VM_SHUTDOWN_RESPONSE:
 		/* Only errno-sized answers; the parent keeps the state. */
 		if (vmr.vmr_result < 0 || vmr.vmr_result > 4095)
 			vmr.vmr_result = EIO;

@@ -79,8 +79,10 @@ x86_dev_request(void *arg, enum dev_request req)
 	case DEV_REQ_RESET:
 		vm_request(ctx, VM_REQ_RESET, "guest reset");
 		break;
-	default:
-		/* news of a shutdown this VM did not ask for */
+	case DEV_REQ_SHUTDOWN_ACK:
+	case DEV_REQ_SHUTDOWN_NOACK:
+	case DEV_REQ_SHUTDOWN_LATE:
+		vm_stop_notice(ctx, req);
 		break;
 	}
 }
@@ -189,6 +191,7 @@ static const struct {
 	{ &acpi_devsw,		NULL },
 	{ &fw_cfg_devsw,	NULL },
 	{ &viornd_devsw,	NULL },	/* every VM has one, as on vmd */
+	{ &vmmci_devsw,		NULL },	/* this one too */
 };
 
 int
@@ -238,6 +241,13 @@ x86_power_button(struct vmctx *ctx)
 		if (ctx->devs.dev[i]->sw == &acpi_devsw)
 			return (acpi_power_button(ctx->devs.dev[i]));
 	return (0);
+}
+
+/* Take a press back that the guest did not act on. */
+void
+x86_power_button_cancel(struct vmctx *ctx)
+{
+	acpi_power_button_cancel(dev_find(&ctx->devs, &acpi_devsw));
 }
 
 static int
