@@ -1,7 +1,8 @@
 # stop.sh: vmctl stop without -f asks the guest to shut down, through
-# vmmci (the guest's vmmci check, the interactive prompt) or else the
-# ACPI power button (the pwrbtn check), and the guest powers off; stop -w
-# waits for that.  A guest that cannot be asked (idle) is told so at
+# vmmci (the guest's vmmci check, the interactive prompt: a reboot
+# request, as OpenBSD's vmd posts it, whose reset ends the VM) or else
+# the ACPI power button (the pwrbtn check, which powers off); stop -w
+# waits for the end.  A guest that cannot be asked (idle) is told so at
 # once, one that does not answer (deaf: vmmci, then the button) in vmd's
 # timeouts; either stays up and stop -f ends it.  The VM shows as
 # stopping meanwhile; a second stop, a pause and a stop -f during a
@@ -66,7 +67,8 @@ con() {
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-# --- vmmci: the guest acknowledges and powers off
+# --- vmmci: the guest acknowledges the reboot request and resets, which
+# ends the VM
 boot mci
 con mci "vmmci: waiting for a host request" 60 || {
 	fail mci-ready "$(tail -n 3 "$T/mci.con")"; exit 1; }
@@ -77,12 +79,14 @@ hs=$(tr -d '\r' <"$T/mci.con" | sed -n 's/^vmmci: features 0x7, host time \([0-9
 vmctl stop mci 2>"$T/err"; rc=$?
 [ $rc -eq 0 ] && grep -q "^stopping vm mci: requested to shutdown vm [0-9]*$" \
     "$T/err" && pass mci-stop || fail mci-stop "rc $rc: $(cat "$T/err")"
-con mci "^PASS vmmci: shutdown request acknowledged" 20 && pass mci-ack ||
+con mci "^PASS vmmci: reboot request acknowledged" 20 && pass mci-ack ||
     fail mci-ack "$(tail -n 3 "$T/mci.con")"
 wait_state mci stopped 20 && pass mci-stopped ||
     fail mci-stopped "$(vm_state mci)"
-wait_for "$T/vmd.log" "vm mci: powered off" 5 && pass mci-log ||
-    fail mci-log "no poweroff in the log"
+wait_for "$T/vmd.log" "vm mci: shutdown: the guest acknowledged (vmmci)" 5 &&
+    wait_for "$T/vmd.log" "vm mci: shut down: the guest reset while asked" 5 &&
+    wait_for "$T/vmd.log" "vm mci: stopped" 5 && pass mci-log ||
+    fail mci-log "no end in the log"
 
 # --- interactive: clock sync after a long pause only; stop -w
 boot ia
@@ -101,7 +105,7 @@ st=$(vm_state ia)
     pass ia-stop-w || fail ia-stop-w "rc $rc: $(cat "$T/err")"
 [ "$st" = stopped ] && pass ia-stopped-on-return ||
     fail ia-stopped-on-return "state $st"
-con ia "vmmci: shutdown requested, acknowledged" 5 && pass ia-ack ||
+con ia "vmmci: reboot requested, acknowledged" 5 && pass ia-ack ||
     fail ia-ack "$(tail -n 3 "$T/ia.con")"
 
 # --- power button: a guest without vmmci that enabled it
@@ -152,7 +156,7 @@ t1=$(now_ms)
     pass deaf-timeouts || fail deaf-timeouts "answer took $((t1 - t0)) ms"
 [ "$(vm_state deaf)" = running ] && pass deaf-stays ||
     fail deaf-stays "state $(vm_state deaf)"
-grep -q "did not acknowledge the shutdown request" "$T/vmd.log" &&
+grep -q "did not acknowledge the reboot request" "$T/vmd.log" &&
     pass deaf-log || fail deaf-log "no vmmci line in the log"
 # paused while it is pending: the timeouts run on, it stays paused
 vmctl stop deaf 2>"$T/err1" &

@@ -153,6 +153,13 @@ vmmci_poll(void)
 			kprintf("PASS vmmci: reboot request acknowledged\n");
 		else
 			kprintf("vmmci: reboot requested, acknowledged\n");
+		/*
+		 * As on the way to poweroff: the line before says what
+		 * happened, and a console that loses the last bytes when
+		 * the VM ends (vmd stops a VM that resets while stopping)
+		 * loses only this one.
+		 */
+		kprintf("ALL DONE\n");
 		machine_reset();
 	case VMMCI_SYNCRTC:
 		ack(cmd);

@@ -302,9 +302,14 @@ vm_reboot(struct vmctx *ctx)
 	struct vmop_id	 id;
 	char		 err[VM_REASON_MAX];
 
-	/* a guest asked to shut down may reboot instead: that ends it */
-	if (vm_stop_pending(ctx))
-		vm_end(ctx, VM_END_STOPPED, "rebooted while shutting down");
+	/*
+	 * A guest asked to shut down resets as vmmci's request asks (or as
+	 * it chose): that ends it.
+	 */
+	if (vm_stop_pending(ctx)) {
+		log_info("shut down: the guest reset while asked to stop");
+		vm_end(ctx, VM_END_STOPPED, "reset while asked to stop");
+	}
 	log_info("rebooting (%s)", ctx->reason);
 	memset(&id, 0, sizeof(id));
 	id.vid_id = ctx->params->vmc_id;

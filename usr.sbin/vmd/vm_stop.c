@@ -1,17 +1,20 @@
 /*
- * vm_stop.c: what the vm process asks of the guest's operating system.
- * A stop without -f asks the guest to shut down: through vmmci if a
- * driver runs that device, else by pressing the ACPI power button if the
- * guest enabled it; vmmci's answer is its acknowledgement, the button's
- * is the guest clearing its status.  vmm hears once, with
- * IMSG_VMDOP_VM_SHUTDOWN_RESPONSE: 0 when the guest answered (it then
- * has vmd's long timeout to power off before the VM is stopped), an
- * error when it cannot be asked or did not answer in vmd's short
- * timeout, and then the VM stays as it is.  After a pause long enough
- * for the guest's clock to be off, it asks for a clock sync, as vmd
- * does.  It runs on the main thread; devices reach it from any thread
- * through vm_stop_notice(), which only hands the news over.  Nothing the
- * guest does here can end the VM but its own answer and the timeouts.
+ * vm_stop.c: what the vm process asks of the guest's operating system.  A
+ * stop without -f asks the guest to shut down: through vmmci if a driver
+ * runs that device, else by pressing the ACPI power button if the guest
+ * enabled it; vmmci's answer is its acknowledgement, the button's is the
+ * guest clearing its status.  Through vmmci the request is a reboot, as
+ * OpenBSD's vmd posts it: the guest goes down as for any shutdown, and its
+ * reset ends the VM (vm_reboot() with a stop pending), so a guest that
+ * cannot power off (OpenBSD without ACPI) ends too.  vmm hears once, with
+ * IMSG_VMDOP_VM_SHUTDOWN_RESPONSE: 0 when the guest answered (it then has
+ * vmd's long timeout to power off or reset before the VM is stopped), an
+ * error when it cannot be asked or did not answer in vmd's short timeout,
+ * and then the VM stays as it is.  After a pause long enough for the guest's
+ * clock to be off, it asks for a clock sync, as vmd does.  It runs on the
+ * main thread; devices reach it from any thread through vm_stop_notice(),
+ * which only hands the news over.  Nothing the guest does here can end the
+ * VM but its own answer and the timeouts.
  */
 
 #include <errno.h>
@@ -182,8 +185,9 @@ vm_stop_request(struct vmctx *ctx)
 		answer(s, EALREADY, "a shutdown request is pending");
 		return;
 	}
-	if (vmmci_ctl(s->vmmci, VMMCI_SHUTDOWN) >= 0) {
-		log_info("shutdown: asked the guest through vmmci");
+	if (vmmci_ctl(s->vmmci, VMMCI_REBOOT) >= 0) {
+		log_info("shutdown: asked the guest through vmmci (reboot "
+		    "request)");
 		s->state = STOP_VMMCI;
 		return;
 	}
