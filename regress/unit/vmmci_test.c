@@ -10,6 +10,8 @@
  * request nobody acknowledges (withdrawn), a guest that announces its own
  * shutdown, clock sync and what may not hide a shutdown, a driver without
  * VMMCI_F_ACK, VM and driver resets, and random register traffic.
+ * Also vm_stop.c's measure of a host clock step, which decides the
+ * clock syncs it posts between pauses.
  */
 
 #include <stdlib.h>
@@ -21,6 +23,7 @@
 #include "dev.h"
 #include "pci.h"
 #include "virtio.h"
+#include "vm.h"
 #include "regress/test.h"
 
 #define IO		DEV_SPACE_IO
@@ -451,6 +454,43 @@ test_random(void)
 	vm_close(&vm);
 }
 
+static struct timespec
+ts(long long sec, long nsec)
+{
+	struct timespec	 t;
+
+	t.tv_sec = sec;
+	t.tv_nsec = nsec;
+	return (t);
+}
+
+/* The host's clock against the time that passed (CLOCK_MONOTONIC). */
+static void
+test_clock_step(void)
+{
+	struct timespec	 r0 = ts(1700000000, 900000000), m0 = ts(500, 0);
+	struct timespec	 r1, m1;
+
+	/* a tick a second later: nothing */
+	r1 = ts(1700000001, 900000000), m1 = ts(501, 0);
+	CHECK(vm_clock_step(&r0, &m0, &r1, &m1) == 0);
+	/* a late tick (busy host) is no step */
+	r1 = ts(1700000012, 900000000), m1 = ts(512, 0);
+	CHECK(vm_clock_step(&r0, &m0, &r1, &m1) == 0);
+	/* NTP slewing: half a millisecond */
+	r1 = ts(1700000001, 900500000), m1 = ts(501, 0);
+	CHECK(vm_clock_step(&r0, &m0, &r1, &m1) == 0);
+	/* a host suspend of 600 s: the monotonic clock stood still */
+	r1 = ts(1700000601, 950000000), m1 = ts(501, 50000000);
+	CHECK(vm_clock_step(&r0, &m0, &r1, &m1) == 600);
+	/* nanoseconds that borrow across the second */
+	r1 = ts(1700000007, 100000000), m1 = ts(501, 0);
+	CHECK(vm_clock_step(&r0, &m0, &r1, &m1) == 5);
+	/* the host's clock set back an hour */
+	r1 = ts(1699996401, 900000000), m1 = ts(501, 0);
+	CHECK(vm_clock_step(&r0, &m0, &r1, &m1) == -3600);
+}
+
 int
 main(void)
 {
@@ -465,5 +505,6 @@ main(void)
 	RUN(test_no_ack_feature);
 	RUN(test_resets);
 	RUN(test_random);
+	RUN(test_clock_step);
 	TEST_EXIT();
 }

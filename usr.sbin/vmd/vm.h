@@ -12,6 +12,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <event.h>
 
@@ -156,6 +157,8 @@ void	 vm_stop_request(struct vmctx *);
 void	 vm_stop_notice(struct vmctx *, enum dev_request);
 int	 vm_stop_pending(struct vmctx *);
 void	 vm_stop_paused(struct vmctx *, int);
+int64_t	 vm_clock_step(const struct timespec *, const struct timespec *,
+	    const struct timespec *, const struct timespec *);
 
 /* x86_vm.c */
 int	 x86_mem_alloc(struct vmctx *, char *, size_t);

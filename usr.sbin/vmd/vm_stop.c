@@ -10,11 +10,12 @@
  * IMSG_VMDOP_VM_SHUTDOWN_RESPONSE: 0 when the guest answered (it then has
  * vmd's long timeout to power off or reset before the VM is stopped), an
  * error when it cannot be asked or did not answer in vmd's short timeout,
- * and then the VM stays as it is.  After a pause long enough for the guest's
- * clock to be off, it asks for a clock sync, as vmd does.  It runs on the
- * main thread; devices reach it from any thread through vm_stop_notice(),
- * which only hands the news over.  Nothing the guest does here can end the
- * VM but its own answer and the timeouts.
+ * and then the VM stays as it is.  When the guest's clock must be off (after
+ * a long pause, a host suspend or a step of the host's clock), it asks for a
+ * vmmci clock sync, as vmd does.  It runs on the main thread; devices reach
+ * it from any thread through vm_stop_notice(), which only hands the news
+ * over.  Nothing the guest does here can end the VM but its own answer and
+ * the timeouts.
  */
 
 #include <errno.h>
@@ -32,6 +33,8 @@
 
 /* A pause longer than this leaves the guest's clock behind (vmd's). */
 #define VM_CLOCK_DRIFT_MAX	5	/* seconds */
+/* How often the host's clock is checked for steps (vmd's RTC tick). */
+#define VM_CLOCK_CHECK		1	/* seconds */
 
 enum stop_state {
 	STOP_NONE,
@@ -50,6 +53,9 @@ struct vm_stop {
 	uint32_t	 notices;	/* 1 << enum dev_request, atomic */
 	int		 paused;
 	struct timespec	 paused_at;
+	struct event	*ev_clock;
+	struct timespec	 real;		/* the clocks at the last check */
+	struct timespec	 mono;
 };
 
 static void
@@ -154,9 +160,54 @@ notice_run(evutil_socket_t fd, short ev, void *arg)
 		    VMMCI_TIMEOUT_LONG);
 }
 
+/*
+ * Whole seconds the host's clock moved beyond the time that passed
+ * between two readings of both clocks: a host suspend (CLOCK_MONOTONIC
+ * stands still meanwhile) or a step of the host's clock.  Slewing by NTP
+ * stays far below a second between checks.
+ */
+int64_t
+vm_clock_step(const struct timespec *real0, const struct timespec *mono0,
+    const struct timespec *real1, const struct timespec *mono1)
+{
+	int64_t	 dreal, dmono;
+
+	dreal = (int64_t)(real1->tv_sec - real0->tv_sec) * 1000000000 +
+	    (real1->tv_nsec - real0->tv_nsec);
+	dmono = (int64_t)(mono1->tv_sec - mono0->tv_sec) * 1000000000 +
+	    (mono1->tv_nsec - mono0->tv_nsec);
+	return ((dreal - dmono) / 1000000000);
+}
+
+/*
+ * vmd asks for a clock sync when its RTC's one-second tick finds the
+ * host's clock moved more than VM_CLOCK_DRIFT_MAX seconds; here the
+ * monotonic clock says how much time really passed, so a tick that is
+ * only late (a busy host) asks for nothing.
+ */
+static void
+clock_check(evutil_socket_t fd, short ev, void *arg)
+{
+	struct vm_stop	*s = arg;
+	struct timespec	 real, mono;
+	int64_t		 step;
+
+	clock_gettime(CLOCK_REALTIME, &real);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	step = vm_clock_step(&s->real, &s->mono, &real, &mono);
+	s->real = real;
+	s->mono = mono;
+	if ((step > VM_CLOCK_DRIFT_MAX || step < -VM_CLOCK_DRIFT_MAX) &&
+	    vmmci_ctl(s->vmmci, VMMCI_SYNCRTC) == 1)
+		log_debug("host clock moved %lld s: clock sync requested",
+		    (long long)step);
+}
+
 int
 vm_stop_init(struct vmctx *ctx)
 {
+	struct timeval	 tick = { VM_CLOCK_CHECK, 0 };
+
 	struct vm_stop	*s;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
@@ -166,7 +217,13 @@ vm_stop_init(struct vmctx *ctx)
 	s->vmmci = dev_find(&ctx->devs, &vmmci_devsw);
 	s->ev_timer = evtimer_new(ctx->evbase, timer_expired, s);
 	s->ev_notice = event_new(ctx->evbase, -1, 0, notice_run, s);
-	if (s->ev_timer == NULL || s->ev_notice == NULL)
+	s->ev_clock = event_new(ctx->evbase, -1, EV_PERSIST, clock_check, s);
+	if (s->ev_timer == NULL || s->ev_notice == NULL ||
+	    s->ev_clock == NULL)
+		return (-1);
+	clock_gettime(CLOCK_REALTIME, &s->real);
+	clock_gettime(CLOCK_MONOTONIC, &s->mono);
+	if (event_add(s->ev_clock, &tick) == -1)
 		return (-1);
 	return (0);
 }
