@@ -39,7 +39,8 @@ DISK_SRCS = usr.sbin/vmd/disk.c usr.sbin/vmd/vioraw.c usr.sbin/vmd/vioqcow2.c
 # vmd: everything but main() and the KVM backend goes in an archive that
 # the unit tests link too, with the fake backend.
 VMD_LIB_SRCS = usr.sbin/vmd/proc.c usr.sbin/vmd/roles.c \
-	usr.sbin/vmd/devproc.c usr.sbin/vmd/vm_devproc.c usr.sbin/vmd/control.c \
+	usr.sbin/vmd/devproc.c usr.sbin/vmd/vm_devproc.c \
+	usr.sbin/vmd/vioblk_proc.c usr.sbin/vmd/control.c \
 	usr.sbin/vmd/msg.c 	usr.sbin/vmd/config.c usr.sbin/vmd/perm.c usr.sbin/vmd/vmm.c usr.sbin/vmd/vm.c \
 	usr.sbin/vmd/vm_stop.c \
 	usr.sbin/vmd/x86_vm.c usr.sbin/vmd/vm_mem.c usr.sbin/vmd/loadfile.c \
@@ -50,8 +51,8 @@ VMD_LIB_SRCS = usr.sbin/vmd/proc.c usr.sbin/vmd/roles.c \
 	usr.sbin/vmd/fw_cfg.c \
 	usr.sbin/vmd/virtq.c usr.sbin/vmd/vioscsi.c $(DISK_SRCS) \
 	usr.sbin/vmd/dhcp.c usr.sbin/vmd/netaddr.c usr.sbin/vmd/priv_nl.c \
-	usr.sbin/vmd/virtio.c usr.sbin/vmd/viornd.c usr.sbin/vmd/vioblk.c \
-	usr.sbin/vmd/vmmci.c
+	usr.sbin/vmd/virtio.c usr.sbin/vmd/virtio_dev.c usr.sbin/vmd/viornd.c \
+	usr.sbin/vmd/vioblk.c usr.sbin/vmd/vmmci.c
 VMD_LIB	 = usr.sbin/vmd/libvmd.a
 VMM_KVM_SRCS = sys/dev/vmm/vmm_kvm.c sys/dev/vmm/vmm_host.c
 VMM_NULL_SRCS = sys/dev/vmm/vmm_null.c sys/dev/vmm/vmm_host.c

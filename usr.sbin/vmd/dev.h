@@ -72,6 +72,7 @@ struct dev_attach_args {
 	int		 fd2;		/* ns8250: pty slave kept open, or -1 */
 	uint16_t	 iobase;	/* base port, 0 for the device default */
 	uint32_t	 irq;		/* irq line, 0 for the device default */
+	void		*arg;		/* viodev: its struct vmdev */
 };
 
 struct devsw {
@@ -189,5 +190,6 @@ extern const struct devsw fw_cfg_devsw;
 extern const struct devsw viornd_devsw;
 extern const struct devsw vioscsi_devsw;
 extern const struct devsw vmmci_devsw;
+extern const struct devsw viodev_devsw;
 
 #endif /* DEV_H */

@@ -170,6 +170,9 @@ void		 devproc_queue_error(struct devproc *, struct virtq *);
 int		 devproc_config_changed(struct devproc *, const uint8_t *,
 		    uint32_t);
 
+/* The device roles (roles.c's rows) */
+extern const struct devproc_ops	 vioblk_ops;	/* vioblk_proc.c */
+
 /*
  * The vm process's end of a device process (vm_devproc.c).  Callbacks
  * run on the event thread and may be NULL.

@@ -16,6 +16,7 @@
 
 #include "proc.h"
 #include "vm.h"
+#include "devproc.h"
 
 const struct proc_role proc_roles[] = {
 	{ "parent",	PROC_LATE,			&sandbox_parent,
@@ -26,6 +27,8 @@ const struct proc_role proc_roles[] = {
 	    vmm_run,		NULL },
 	{ "vm",		PROC_PER_VM | PROC_LATE,	&sandbox_vm,
 	    vm_run,		NULL },
+	{ "vioblk",	PROC_PER_VM,			&sandbox_device,
+	    devproc_main,	&vioblk_ops },
 };
 
 const size_t proc_nroles = sizeof(proc_roles) / sizeof(proc_roles[0]);

@@ -84,6 +84,8 @@ struct virtio_dev {
 	uint64_t	 accepted;
 	uint32_t	 dfsel, gfsel;
 	uint8_t		 status;
+	uint8_t		 status_old;	/* read while a reset is pending */
+	int		 reset_pending;
 	uint8_t		 isr;
 	uint8_t		 generation;
 	int		 config_dirty;
@@ -407,6 +409,7 @@ status_reset(struct virtio_dev *vdev)
 
 	for (i = 0; i < vdev->nq; i++)
 		queue_reset(&vdev->q[i]);
+	vdev->status_old = vdev->status;
 	vdev->status = 0;
 	vdev->accepted = 0;
 	vdev->dfsel = vdev->gfsel = 0;
@@ -423,6 +426,7 @@ status_write(struct virtio_dev *vdev, uint8_t v)
 {
 	uint64_t	 one = 1;
 	uint16_t	 i;
+	uint8_t		 old = vdev->status;
 
 	if (v == 0) {
 		status_reset(vdev);
@@ -441,6 +445,9 @@ status_write(struct virtio_dev *vdev, uint8_t v)
 				(void)write(vdev->q[i].kickfd, &one,
 				    sizeof(one));
 	vdev->status = v | (vdev->status & VIRTIO_STATUS_NEEDS_RESET);
+	if ((v & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK) &&
+	    vdev->type->driver_ok != NULL)
+		vdev->type->driver_ok(vdev);
 }
 
 static struct virtio_queue *
@@ -464,7 +471,9 @@ common_image(struct virtio_dev *vdev, uint8_t *img)
 	    (uint32_t)(vdev->accepted >> (32 * vdev->gfsel)) : 0);
 	put_le(img + 0x10, 2, vdev->config_vector);
 	put_le(img + 0x12, 2, vdev->nq);
-	img[0x14] = vdev->status;
+	/* a reset shows done (0) once the device process says so */
+	img[0x14] = vdev->reset_pending && vdev->status == 0 ?
+	    vdev->status_old : vdev->status;
 	img[0x15] = vdev->generation;
 	put_le(img + 0x16, 2, vdev->qsel);
 	put_le(img + 0x1a, 2, VIRTIO_MSI_NO_VECTOR);
@@ -1083,8 +1092,10 @@ queues_init(struct virtio_dev *vdev)
 		    ev_kick, q);
 		q->ev_call = event_new(base, q->callfd, EV_READ | EV_PERSIST,
 		    ev_call, q);
+		/* a device process reads the doorbells of its queues */
 		if (q->ev_kick == NULL || q->ev_call == NULL ||
-		    event_add(q->ev_kick, NULL) == -1) {
+		    (!vdev->type->elsewhere &&
+		    event_add(q->ev_kick, NULL) == -1)) {
 			log_warnx("%s: queue events", vdev->type->name);
 			return (-1);
 		}
@@ -1281,4 +1292,27 @@ virtio_queue_state(struct virtio_dev *vdev, uint16_t i,
 		return (-1);
 	virtq_get_state(&vdev->q[i].vq, st);
 	return (0);
+}
+
+/*
+ * A device process found queue i broken (why): DEVICE_NEEDS_RESET, as
+ * if this process had.  lock held.
+ */
+void
+virtio_needs_reset(struct virtio_dev *vdev, uint16_t i, const char *why)
+{
+	if (i < vdev->nq)
+		queue_fail(&vdev->q[i], why);
+}
+
+/*
+ * A device process is still dropping its work after a reset (on): the
+ * status reads as before the reset until it is done (off), so a driver
+ * that waits for 0, as virtio 1.x asks, reuses no buffer too early.
+ * lock held.
+ */
+void
+virtio_reset_pending(struct virtio_dev *vdev, int on)
+{
+	vdev->reset_pending = on;
 }

@@ -98,6 +98,13 @@ struct virtio_type {
 	 */
 	int		 legacy;
 	uint16_t	 pci_vendor, pci_device, subsys_vendor, subsys;
+	/*
+	 * The queues run in a device process (virtio_dev.c): this process
+	 * never reads their doorbells; driver_ok hands them over.
+	 */
+	int		 elsewhere;
+	/* the driver set DRIVER_OK (queue_notify does the rest if NULL) */
+	void		(*driver_ok)(struct virtio_dev *);
 	/* device configuration access, off + size <= config_size */
 	void		(*config_read)(struct virtio_dev *, uint32_t,
 			    uint8_t *, int);
@@ -127,6 +134,9 @@ void		 virtio_config_changed(struct virtio_dev *);
 void		 virtio_queue_kick(struct virtio_dev *, uint16_t);
 int		 virtio_queue_state(struct virtio_dev *, uint16_t,
 		    struct virtq_state *);
+void		 virtio_needs_reset(struct virtio_dev *, uint16_t,
+		    const char *);
+void		 virtio_reset_pending(struct virtio_dev *, int);
 
 /*
  * vmmci.c: OpenBSD's VMM control device, a legacy virtio function with

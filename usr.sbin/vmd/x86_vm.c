@@ -22,6 +22,7 @@
 #include "pci.h"
 #include "virtio.h"
 #include "vm.h"
+#include "devproc.h"
 #include "vmd.h"
 
 #define SLOT_LOW	0	/* RAM below the PCI hole */
@@ -221,6 +222,17 @@ x86_devices_attach(struct vmctx *ctx, char *err, size_t errlen)
 		if (dev_attach(&ctx->devs, x86_devtab[i].sw, &a) == NULL) {
 			snprintf(err, errlen, "device %s failed to attach",
 			    x86_devtab[i].sw->name);
+			return (-1);
+		}
+	}
+	/* a PCI function for each device process, in the order they came */
+	for (i = 0; i < ctx->ndevprocs; i++) {
+		memset(&a, 0, sizeof(a));
+		a.fd = a.fd2 = -1;
+		a.arg = ctx->devprocs[i];
+		if (dev_attach(&ctx->devs, &viodev_devsw, &a) == NULL) {
+			snprintf(err, errlen, "%s failed to attach",
+			    vmdev_name(ctx->devprocs[i]));
 			return (-1);
 		}
 	}
