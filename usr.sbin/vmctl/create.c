@@ -57,7 +57,7 @@ create_size_arg(const char *word)
  * As OpenBSD's parse_disktype: a "raw:" or "qcow2:" prefix, else the
  * qcow2 magic of an existing file, else the extension, else raw.
  */
-static enum disk_format
+int
 disk_type(const char *name, const char **path)
 {
 	enum disk_format fmt;

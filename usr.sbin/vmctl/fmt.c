@@ -307,8 +307,6 @@ const char *
 start_flag_missing(int ch)
 {
 	switch (ch) {
-	case 'd':
-		return ("disk support is not available yet");
 	case 'i':
 	case 'n':
 		return ("network interfaces are not available yet");

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "disk.h"
 #include "vmd.h"
 #include "vmctl.h"
 
@@ -194,6 +195,31 @@ check_file(const char *what, const char *path)
  * Each command parses its own options, argv[0] being its name; optind =
  * 0 makes GNU getopt start over for this second pass.
  */
+/*
+ * start -d: as OpenBSD's vmctl, the format from a "raw:" or "qcow2:"
+ * prefix, else the qcow2 magic or the extension; vmd opens the path
+ * made absolute, with the user's rights.
+ */
+static void
+opt_disk(struct parse_result *res, const char *arg)
+{
+	char		 path[PATH_MAX];
+	const char	*name = arg;
+	int		 type;
+
+	if (res->ndisks >= VM_MAX_DISKS)
+		errx(1, "too many disks");
+	type = disk_type(arg, &name);
+	if (realpath(name, path) == NULL)
+		err(1, "invalid disk path");
+	if (strlen(path) >= sizeof(res->disks[0]))
+		errx(1, "disk path too long");
+	(void)strcpy(res->disks[res->ndisks], path);
+	res->disktypes[res->ndisks] = type == DISK_FMT_QCOW2 ?
+	    VMOP_DISK_QCOW2 : VMOP_DISK_RAW;
+	res->ndisks++;
+}
+
 static int
 ctl_start(struct parse_result *res, int argc, char *argv[])
 {
@@ -230,6 +256,9 @@ ctl_start(struct parse_result *res, int argc, char *argv[])
 			break;
 		case 'c':
 			res->autoconnect = 1;
+			break;
+		case 'd':
+			opt_disk(res, optarg);
 			break;
 		case 'I':
 			if (res->initrd[0] != '\0')

@@ -282,6 +282,13 @@ vm_start(struct ctl_conn *c, struct parse_result *res)
 		vmc.vmc_flags |= VMOP_CREATE_CMDLINE;
 		(void)strcpy(vmc.vmc_cmdline, res->cmdline);
 	}
+	if (res->ndisks > 0) {
+		vmc.vmc_flags |= VMOP_CREATE_DISK;
+		vmc.vmc_ndisks = res->ndisks;
+		memcpy(vmc.vmc_disks, res->disks, sizeof(vmc.vmc_disks));
+		memcpy(vmc.vmc_disktypes, res->disktypes,
+		    sizeof(vmc.vmc_disktypes));
+	}
 	(void)strcpy(vmc.vmc_instance, res->instance);
 
 	conn_send(c, IMSG_VMDOP_START_VM_REQUEST, &vmc, sizeof(vmc));

@@ -59,6 +59,9 @@ struct parse_result {
 	char		 kernel[PATH_MAX];	/* "": not given */
 	char		 initrd[PATH_MAX];	/* "": not given */
 	uint32_t	 bootdevice;	/* start -B: VMBOOTDEV_*, 0 not given */
+	char		 disks[VM_MAX_DISKS][VMOP_DISK_PATH_MAX];	/* -d */
+	uint32_t	 disktypes[VM_MAX_DISKS];	/* VMOP_DISK_* */
+	uint32_t	 ndisks;
 	char		 path[PATH_MAX];	/* load: absolute path */
 	char		 instance[VM_NAME_MAX];	/* start -t, "": not given */
 	char		 cmdline[VM_CMDLINE_MAX];
@@ -91,6 +94,7 @@ void		 ctl_usage(const struct ctl_command *)
 
 /* create.c */
 uint64_t	 create_size_arg(const char *);
+int		 disk_type(const char *, const char **);
 int		 create_image(const struct ctl_command *, const char *,
 		    const char *, const char *, uint64_t);
 

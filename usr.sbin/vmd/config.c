@@ -580,9 +580,7 @@ config_unavailable(const struct vmd_conf_vm *def, char *reason, size_t rlen)
 	const char	*what = NULL;
 	char		 where[32] = "";
 
-	if (def->ndisks > 0)
-		what = "disk support";
-	else if (def->cdrom[0] != '\0')
+	if (def->cdrom[0] != '\0')
 		what = "cdrom support";
 	else if (def->nnics > 0)
 		what = "network interface support";
@@ -607,14 +605,18 @@ _Static_assert(VM_MAX_DISK_CHAIN == DISK_CHAIN_MAX,
     "a disk's chain fits the start protocol");
 
 /*
- * The disks of def, each with its backing chain, opened and locked with
- * cred's rights (NULL: root's): the top read-write, the bases read-only.
- * Fills set (DISK, disk, image) and fds's disk counts.
+ * The disks of the run: those the request named (params), else def's,
+ * each with its backing chain, opened and locked with cred's rights
+ * (NULL: root's): the top read-write, the bases read-only.  Fills set
+ * (DISK, disk, image) and fds's disk counts.
  */
 static int
-config_open_disks(const struct vmd_conf_vm *def, const struct perm_cred *as,
+config_open_disks(const struct vmd_conf_vm *def,
+    const struct vmop_create_params *params, const struct perm_cred *as,
     struct vmop_fds *fds, struct vmop_fdset *set, char *reason, size_t rlen)
 {
+	const char		*path;
+	size_t			 ndisks;
 	struct config_creds	 saved;
 	struct disk_chain	 chain;
 	char			 err[DISK_ERR_MAX];
@@ -627,11 +629,19 @@ config_open_disks(const struct vmd_conf_vm *def, const struct perm_cred *as,
 		    "uid %u: %s", (unsigned)as->uid, strerror(error));
 		return (error);
 	}
-	for (d = 0; d < def->ndisks && d < VM_MAX_DISKS; d++) {
-		fmt = def->disk[d].format == VMDF_QCOW2 ? DISK_FMT_QCOW2 :
-		    DISK_FMT_RAW;
-		if (disk_chain_open(def->disk[d].path, fmt, 0,
-		    config_disk_opener, NULL, &chain, err, sizeof(err)) == -1) {
+	ndisks = params->vmc_ndisks > 0 ? params->vmc_ndisks : def->ndisks;
+	for (d = 0; d < ndisks && d < VM_MAX_DISKS; d++) {
+		if (params->vmc_ndisks > 0) {
+			path = params->vmc_disks[d];
+			fmt = params->vmc_disktypes[d] == VMOP_DISK_QCOW2 ?
+			    DISK_FMT_QCOW2 : DISK_FMT_RAW;
+		} else {
+			path = def->disk[d].path;
+			fmt = def->disk[d].format == VMDF_QCOW2 ?
+			    DISK_FMT_QCOW2 : DISK_FMT_RAW;
+		}
+		if (disk_chain_open(path, fmt, 0, config_disk_opener, NULL,
+		    &chain, err, sizeof(err)) == -1) {
 			error = errno != 0 ? errno : EINVAL;
 			(void)snprintf(reason, rlen, "disk %s", err);
 			break;
@@ -724,8 +734,8 @@ config_openvm(const struct vmd_conf_vm *def,
 	    params->vmc_initrd, VMOP_FD_INITRD, fds, set, reason,
 	    rlen)) != 0)
 		goto fail;
-	if ((error = config_open_disks(def, AS(VMOP_CREATE_DISK), fds, set,
-	    reason, rlen)) != 0)
+	if ((error = config_open_disks(def, params, AS(VMOP_CREATE_DISK), fds,
+	    set, reason, rlen)) != 0)
 		goto fail;
 	if (def->cdrom[0] != '\0' &&
 	    (error = config_open_one(AS(VMOP_CREATE_CDROM), "cdrom",

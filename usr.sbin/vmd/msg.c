@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "imsg.h"
 #include "vmd.h"
 #include "devproc.h"
 
@@ -217,6 +218,7 @@ chk_create(uint32_t link, const void *data, size_t len, char *reason,
 {
 	static const struct vmop_fds	 none;
 	struct vmop_create_params	 vmc;
+	uint32_t			 i;
 
 	memcpy(&vmc, data, sizeof(vmc));
 	if (!str_ok(vmc.vmc_name, sizeof(vmc.vmc_name)) ||
@@ -228,6 +230,18 @@ chk_create(uint32_t link, const void *data, size_t len, char *reason,
 		return (bad(reason, rlen, link, "unterminated string"));
 	if (vmc.vmc_bootdevice > VMBOOTDEV_NET)
 		return (bad(reason, rlen, link, "unknown boot device"));
+	if (vmc.vmc_ndisks > VM_MAX_DISKS)
+		return (bad(reason, rlen, link, "too many disks"));
+	for (i = 0; i < VM_MAX_DISKS; i++) {
+		if (!str_ok(vmc.vmc_disks[i], sizeof(vmc.vmc_disks[i])))
+			return (bad(reason, rlen, link,
+			    "unterminated string"));
+		if (i < vmc.vmc_ndisks &&
+		    (vmc.vmc_disks[i][0] != '/' ||
+		    (vmc.vmc_disktypes[i] != VMOP_DISK_RAW &&
+		    vmc.vmc_disktypes[i] != VMOP_DISK_QCOW2)))
+			return (bad(reason, rlen, link, "bad disk"));
+	}
 	if (link == MSG_CLIENT) {
 		if (vmc.vmc_flags & ~MSG_CREATE_FLAGS)
 			return (bad(reason, rlen, link, "unknown flags"));
@@ -442,6 +456,8 @@ static const struct vmop_kind vmop_kinds[VMOP_FD_NKINDS] = {
 				    K_VIONET },
 };
 
+_Static_assert(sizeof(struct vmop_create_params) + IMSG_HEADER_SIZE <=
+    MAX_IMSGSIZE, "a start request fits one message");
 _Static_assert(K_VIONET + VM_MAX_NICS == VMOP_FD_SLOTS,
     "vmd.h's VMOP_FD_SLOTS counts every slot of vmop_kinds");
 

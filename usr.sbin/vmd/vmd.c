@@ -929,6 +929,14 @@ vmd_merge_params(const struct vmd_vm *vm,
 		    sizeof(out->vmc_initrd));
 		out->vmc_flags |= VMOP_CREATE_INITRD;
 	}
+	/* Disks a request names replace the configured ones. */
+	if ((req->vmc_flags & VMOP_CREATE_DISK) && req->vmc_ndisks > 0) {
+		out->vmc_ndisks = req->vmc_ndisks;
+		memcpy(out->vmc_disktypes, req->vmc_disktypes,
+		    sizeof(out->vmc_disktypes));
+		memcpy(out->vmc_disks, req->vmc_disks, sizeof(out->vmc_disks));
+		out->vmc_flags |= VMOP_CREATE_DISK;
+	}
 	if (out->vmc_kernel[0] == '\0' && out->vmc_initrd[0] != '\0') {
 		(void)snprintf(reason, rlen, "initrd given without a kernel "
 		    "to boot");
@@ -999,6 +1007,7 @@ vmd_instance(struct vmd *vmd, const struct vmop_create_params *req,
 	struct vmd_conf_vm	*child;
 	struct vmd_vm		*parent;
 	char			 err[VM_REASON_MAX];
+	uint32_t		 i;
 
 	if ((parent = vmd_vm_byname(vmd, req->vmc_instance)) == NULL) {
 		(void)snprintf(reason, rlen, "invalid template %s",
@@ -1025,7 +1034,14 @@ vmd_instance(struct vmd *vmd, const struct vmop_create_params *req,
 	    "%s", req->vmc_name);
 	child->params.vmc_flags = req->vmc_flags &
 	    (VMOP_CREATE_KERNEL | VMOP_CREATE_MEMORY | VMOP_CREATE_CMDLINE |
-	    VMOP_CREATE_INITRD);
+	    VMOP_CREATE_INITRD | VMOP_CREATE_DISK);
+	for (i = 0; i < req->vmc_ndisks && i < VM_MAX_DISKS; i++) {
+		(void)snprintf(child->disk[i].path,
+		    sizeof(child->disk[i].path), "%s", req->vmc_disks[i]);
+		child->disk[i].format = req->vmc_disktypes[i] ==
+		    VMOP_DISK_QCOW2 ? VMDF_QCOW2 : VMDF_RAW;
+		child->ndisks = i + 1;
+	}
 	if (req->vmc_flags & VMOP_CREATE_KERNEL)
 		memcpy(child->params.vmc_kernel, req->vmc_kernel,
 		    sizeof(child->params.vmc_kernel));

@@ -165,6 +165,13 @@ struct vmop_fds {
 	struct vmop_disk vf_disk[VM_MAX_DISKS];
 };
 
+/*
+ * A disk a request names (vmctl start -d) travels as a path of at most
+ * VMOP_DISK_PATH_MAX bytes, OpenBSD's PATH_MAX: four of Linux's would
+ * not fit a message.  vm.conf's disks are the parent's and never sent.
+ */
+#define VMOP_DISK_PATH_MAX	1024
+
 struct vmop_create_params {
 	uint32_t	vmc_id;		/* 0 from vmctl; set by the parent */
 	uint32_t	vmc_flags;
@@ -177,6 +184,9 @@ struct vmop_create_params {
 	char		vmc_kernel[PATH_MAX];
 	char		vmc_initrd[PATH_MAX];		/* or "" */
 	char		vmc_cmdline[VM_CMDLINE_MAX];
+	uint32_t	vmc_ndisks;	/* start -d: replace vm.conf's disks */
+	uint32_t	vmc_disktypes[VM_MAX_DISKS];	/* VMOP_DISK_* */
+	char		vmc_disks[VM_MAX_DISKS][VMOP_DISK_PATH_MAX];
 	char		vmc_ttyname[VM_TTYNAME_MAX];	/* set by the parent */
 	struct vmop_fds	vmc_fds;	/* set by the parent, then vmm */
 	uint32_t	vmc_bootdevice;	/* VMBOOTDEV_*: start -B, boot device */
