@@ -4,7 +4,8 @@
 # of 4 KiB, 64 KiB and 2 MiB, preallocation=metadata, over a backing
 # file); after the guest powered off the host finds what the guest
 # wrote, qemu-img check is clean and qemu-img compare matches the
-# expected content, and a base stays unchanged.  A second VM on a disk
+# expected content, and a base stays unchanged.  Pause and unpause
+# while the guest's requests are in flight lose none.  A second VM on a disk
 # in use is refused with "disk image is in use"; a disk's process
 # killed ends its VM and the log says which process and why.  The
 # guest's blkcopy copies one disk onto another.  qemu-img is needed for
@@ -153,6 +154,23 @@ if [ $HAVE_QEMU_IMG = 1 ]; then
 	    "$T/to.qcow2" 2>&1) && pass blkcopy.compare ||
 	    fail blkcopy.compare "$out"
 fi
+
+# pause and unpause while the guest's requests are in flight
+truncate -s 64M "$T/bench.raw"
+vmctl start -c -k blkbench -d "$T/bench.raw" g1 </dev/null >"$T/pause.tty" \
+    2>&1 &
+CPID=$!
+EXTRA_PIDS=$CPID
+sleep 1.5
+vmctl pause g1 >/dev/null 2>&1 && sleep 1 && vmctl unpause g1 >/dev/null 2>&1 &&
+    sleep 0.5 && vmctl pause g1 >/dev/null 2>&1 && sleep 0.5 &&
+    vmctl unpause g1 >/dev/null 2>&1 || fail pause.ctl "pause/unpause failed"
+i=0
+while kill -0 $CPID 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+tr -d '\r' <"$T/pause.tty" >"$T/pause"
+[ "$(grep -c "^PASS blkbench\." "$T/pause")" -eq 4 ] && pass pause.io ||
+    fail pause.io "$(grep -E 'blkbench|^FAIL' "$T/pause" | tr '\n' ' ')"
+wait_state g1 stopped 5 || fail pause.stopped "state '$(vm_state g1)'"
 
 # a disk in use by a running VM is refused to another
 mkraw "$T/busy.raw"
