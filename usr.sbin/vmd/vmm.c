@@ -849,6 +849,15 @@ vmm_child_reaped(struct vmm_child *c, int status)
 		}
 		if (!TAILQ_EMPTY(&g->children))
 			vmm_guest_end(g, NULL);
+	} else if (!g->ending && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0 && c->last_word[0] == '\0' &&
+	    g->vm != NULL) {
+		/*
+		 * A device ends cleanly when its vm process went (or it was
+		 * told to stop): the VM ends, and the vm process, reaped
+		 * next, says why.
+		 */
+		vmm_guest_end(g, NULL);
 	} else if (!g->ending) {
 		/* Which VM, which device, why; then the VM ends. */
 		(void)snprintf(reason, sizeof(reason), "%s %u: %s",
