@@ -52,7 +52,8 @@ VMD_LIB_SRCS = usr.sbin/vmd/proc.c usr.sbin/vmd/roles.c \
 	usr.sbin/vmd/virtq.c usr.sbin/vmd/vioscsi.c $(DISK_SRCS) \
 	usr.sbin/vmd/dhcp.c usr.sbin/vmd/netaddr.c usr.sbin/vmd/priv_nl.c \
 	usr.sbin/vmd/virtio.c usr.sbin/vmd/virtio_dev.c usr.sbin/vmd/viornd.c \
-	usr.sbin/vmd/vioblk.c usr.sbin/vmd/vmmci.c
+	usr.sbin/vmd/vioblk.c usr.sbin/vmd/vmmci.c usr.sbin/vmd/vionet.c \
+	usr.sbin/vmd/priv.c usr.sbin/vmd/netconf.c
 VMD_LIB	 = usr.sbin/vmd/libvmd.a
 VMM_KVM_SRCS = sys/dev/vmm/vmm_kvm.c sys/dev/vmm/vmm_host.c
 VMM_NULL_SRCS = sys/dev/vmm/vmm_null.c sys/dev/vmm/vmm_host.c
@@ -125,7 +126,8 @@ FUZZERS	 = regress/fuzz/imsg_fuzzer regress/fuzz/elf_fuzzer \
 	regress/fuzz/host_fuzzer regress/fuzz/virtq_fuzzer \
 	regress/fuzz/qcow2_fuzzer regress/fuzz/bzimage_fuzzer \
 	regress/fuzz/dhcp_fuzzer regress/fuzz/fw_cfg_fuzzer \
-	regress/fuzz/scsi_fuzzer regress/fuzz/vioblk_fuzzer
+	regress/fuzz/scsi_fuzzer regress/fuzz/vioblk_fuzzer \
+	regress/fuzz/vionet_fuzzer
 
 regress/fuzz/imsg_fuzzer: regress/fuzz/imsg_fuzz.c lib/libutil/imsg.c \
     lib/libutil/imsg-buffer.c
@@ -172,6 +174,11 @@ regress/fuzz/vioblk_fuzzer: regress/fuzz/vioblk_fuzz.c usr.sbin/vmd/vioblk.c \
     usr.sbin/vmd/virtq.c $(DISK_SRCS)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Dlog_warnx=fuzz_log -Dlog_warn=fuzz_log \
 	    -o $@ $^
+
+regress/fuzz/vionet_fuzzer: regress/fuzz/vionet_fuzz.c usr.sbin/vmd/vionet.c \
+    usr.sbin/vmd/virtq.c usr.sbin/vmd/dhcp.c
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -DVIONET_ENGINE_ONLY -Dlog_warnx=fuzz_log \
+	    -Dlog_warn=fuzz_log -Dlog_debug=fuzz_log -o $@ $^
 
 regress/fuzz/dhcp_fuzzer: regress/fuzz/dhcp_fuzz.c usr.sbin/vmd/dhcp.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^

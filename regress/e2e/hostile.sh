@@ -101,9 +101,10 @@ def result(data):
 def create(name, kernel=b"", instance=b"", ncpus=0):
     flags = 0x01 if kernel else 0
     # vmc_initrd after the kernel, the -d disks (4116 bytes) after the
-    # command line; vmc_fds (88 bytes) is the parent's
-    return struct.pack("<IIQIII64s64s4096s4096s2048s4116x32s88x4x4x", 0, flags, 0,
-        ncpus, 0, 0, instance, name, kernel, b"", b"", b"")
+    # command line; vmc_fds (88 bytes) is the parent's; then no boot
+    # device, no interfaces (vmc_nnics, 4 vmop_nic of 108 bytes)
+    return struct.pack("<IIQIII64s64s4096s4096s2048s4116x32s88x4x4x432x", 0,
+        flags, 0, ncpus, 0, 0, instance, name, kernel, b"", b"", b"")
 
 def vmid(name):
     return struct.pack("<II64s", 0, 0, name)

@@ -397,6 +397,8 @@ void		 check_vmmci(struct guest *);
 
 /* vnet.c */
 struct vnet	*vnet_open(int, const char **);
+extern uint8_t	 vnet_mac[6];
+extern int	 vnet_mac_set;
 void		 vnet_reset_queues(struct vnet *);
 int		 vnet_link(struct vnet *);
 int		 vnet_rx_burst(struct vnet *, int,

@@ -79,6 +79,33 @@ read_cmdline(const struct hvm_start_info *si)
  * ip=CLIENT:SERVER:GATEWAY:NETMASK, the first four fields of Linux's
  * ip= (empty SERVER, GATEWAY or NETMASK allowed; more fields ignored).
  */
+/* mac=XX:XX:XX:XX:XX:XX, hexadecimal, two digits each. */
+static int
+parse_mac(const char *s, uint8_t *mac)
+{
+	int i, j, d;
+
+	for (i = 0; i < 6; i++) {
+		mac[i] = 0;
+		for (j = 0; j < 2; j++, s++) {
+			if (*s >= '0' && *s <= '9')
+				d = *s - '0';
+			else if (*s >= 'a' && *s <= 'f')
+				d = *s - 'a' + 10;
+			else if (*s >= 'A' && *s <= 'F')
+				d = *s - 'A' + 10;
+			else
+				return -1;
+			mac[i] = (uint8_t)(mac[i] << 4 | d);
+		}
+		if (*s != (i < 5 ? ':' : '\0'))
+			return -1;
+		if (i < 5)
+			s++;
+	}
+	return 0;
+}
+
 static int
 parse_ip(struct guest *g, const char *s)
 {
@@ -149,7 +176,12 @@ parse_cmdline(struct guest *g, int *want, int *interactive)
 			;	/* read by check_initrd() */
 		else if (streq(w, "intx"))
 			virtio_no_msix = 1;
-		else if (prefix(w, "ip=")) {
+		else if (prefix(w, "mac=")) {
+			if (parse_mac(w + 4, vnet_mac) == -1)
+				kprintf("note: bad %s, ignored\n", w);
+			else
+				vnet_mac_set = 1;
+		} else if (prefix(w, "ip=")) {
 			if (parse_ip(g, w + 3) == -1)
 				kprintf("note: bad %s, ignored\n", w);
 		} else if (prefix(w, "hosttime=")) {

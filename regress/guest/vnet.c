@@ -21,6 +21,8 @@
 #define QSIZE			256
 
 static struct vnet	nets[VNET_MAX];
+uint8_t			vnet_mac[6];	/* mac= */
+int			vnet_mac_set;
 
 struct vnet *
 vnet_open(int n, const char **why)
@@ -50,7 +52,11 @@ vnet_open(int n, const char **why)
 		*why = "out of memory";
 		return NULL;
 	}
-	if (vd->features & NET_F_MAC)
+	if (n == 0 && vnet_mac_set)
+		/* mac=: the first NIC claims another address (a spoofer) */
+		for (i = 0; i < 6; i++)
+			v->mac[i] = vnet_mac[i];
+	else if (vd->features & NET_F_MAC)
 		for (i = 0; i < 6; i++)
 			v->mac[i] = virtio_cfg8(vd, CFG_MAC + i);
 	else {

@@ -307,11 +307,6 @@ const char *
 start_flag_missing(int ch)
 {
 	switch (ch) {
-	case 'i':
-	case 'n':
-		return ("network interfaces are not available yet");
-	case 'L':
-		return ("local interfaces are not available yet");
 	case 'r':
 		return ("cdrom support is not available yet");
 	default:

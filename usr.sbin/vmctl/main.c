@@ -225,8 +225,11 @@ ctl_start(struct parse_result *res, int argc, char *argv[])
 {
 	char		 path[PATH_MAX];
 	const char	*missing;
+	char		*end;
+	long		 n = 0;
 	int		 ch;
 
+	res->nifs = -1;
 	optind = 0;
 	while ((ch = ctl_getopt(res, argc, argv,
 	    "+b:B:cd:I:i:k:Lm:n:r:t:")) != -1) {
@@ -267,6 +270,27 @@ ctl_start(struct parse_result *res, int argc, char *argv[])
 				err(1, "invalid initrd path");
 			(void)snprintf(res->initrd, sizeof(res->initrd), "%s",
 			    path);
+			break;
+		case 'i':
+			if (res->nifs != -1)
+				errx(1, "interfaces specified multiple times");
+			errno = 0;
+			n = strtol(optarg, &end, 10);
+			if (errno != 0 || end == optarg || *end != '\0' ||
+			    n < 1 || n > VM_MAX_NICS)
+				errx(1, "invalid count \"%s\": %s", optarg,
+				    n < 1 ? "too small" : "too large");
+			res->nifs = (int)n;
+			break;
+		case 'L':
+		case 'n':
+			if (res->nnets >= VM_MAX_NICS)
+				errx(1, "too many network interfaces");
+			if (ch == 'n' && (optarg[0] == '\0' ||
+			    strlen(optarg) >= sizeof(res->nets[0])))
+				errx(1, "invalid network: %s", optarg);
+			(void)strcpy(res->nets[res->nnets++],
+			    ch == 'n' ? optarg : "");
 			break;
 		case 'k':
 			if (res->has_cmdline)

@@ -257,6 +257,7 @@ vm_start(struct ctl_conn *c, struct parse_result *res)
 	struct vmop_create_params vmc;
 	struct vmop_result	 vmr;
 	struct imsg		 imsg;
+	unsigned int		 i;
 
 	if (res->id != 0 && resolve_name(c, res) == -1) {
 		warnx("start vm command failed: vm not found");
@@ -290,6 +291,18 @@ vm_start(struct ctl_conn *c, struct parse_result *res)
 		    sizeof(vmc.vmc_disktypes));
 	}
 	(void)strcpy(vmc.vmc_instance, res->instance);
+	/* -n and -L each add an interface; -i asks for at least so many */
+	vmc.vmc_nnics = res->nnets;
+	if (res->nifs > 0 && (unsigned int)res->nifs > vmc.vmc_nnics)
+		vmc.vmc_nnics = (uint32_t)res->nifs;
+	for (i = 0; i < res->nnets; i++) {
+		if (res->nets[i][0] == '\0')
+			vmc.vmc_nics[i].vn_flags |= VMOP_NIC_LOCAL;
+		else
+			(void)strcpy(vmc.vmc_nics[i].vn_switch, res->nets[i]);
+	}
+	if (vmc.vmc_nnics > 0)
+		vmc.vmc_flags |= VMOP_CREATE_NETWORK;
 
 	conn_send(c, IMSG_VMDOP_START_VM_REQUEST, &vmc, sizeof(vmc));
 	conn_recv(c, &imsg);

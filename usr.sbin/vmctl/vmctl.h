@@ -72,6 +72,9 @@ struct parse_result {
 	int		 running_only;	/* status -r */
 	int32_t		 loglevel;	/* log: VMCTL_LOG_* */
 	uint32_t	 reset;		/* reset: VMOP_RESET_* */
+	int		 nifs;		/* start -i, -1: not given */
+	unsigned int	 nnets;		/* start -n and -L, in order */
+	char		 nets[VM_MAX_NICS][VM_NAME_MAX];	/* "": -L */
 };
 
 /* What parse_memsize() found wrong with a -m argument. */

@@ -582,8 +582,6 @@ config_unavailable(const struct vmd_conf_vm *def, char *reason, size_t rlen)
 
 	if (def->cdrom[0] != '\0')
 		what = "cdrom support";
-	else if (def->nnics > 0)
-		what = "network interface support";
 	if (what == NULL)
 		return (0);
 	if (def->lineno > 0)
@@ -694,6 +692,53 @@ config_open_one(const struct perm_cred *as, const char *what,
 }
 
 /*
+ * Who makes a tap: netconf_open_tap in vmd's parent, which sets it; a
+ * program that only reads vm.conf has none.
+ */
+static config_tap_fn	 config_tap_open;
+
+void
+config_tap_opener(config_tap_fn fn)
+{
+	config_tap_open = fn;
+}
+
+/*
+ * The taps of def's interfaces, made by priv (netconf.c); params gets
+ * each interface's parameters for its vionet process.
+ */
+static int
+config_open_taps(const struct vmd_conf_vm *def,
+    struct vmop_create_params *params, struct vmop_fdset *set, char *reason,
+    size_t rlen)
+{
+	struct vmop_fd	 vmf = { 0, VMOP_FD_TAP, 0, 0 };
+	char		 err[64];
+	size_t		 i;
+	int		 fd;
+
+	memset(params->vmc_nics, 0, sizeof(params->vmc_nics));
+	params->vmc_nnics = 0;
+	if (def->nnics > 0 && config_tap_open == NULL) {
+		(void)snprintf(reason, rlen, "no network interfaces here");
+		return (ENOTSUP);
+	}
+	for (i = 0; i < def->nnics && i < VM_MAX_NICS; i++) {
+		if ((fd = config_tap_open(def, params->vmc_id, i,
+		    &params->vmc_nics[i], reason, rlen)) == -1)
+			return (EINVAL);
+		vmf.vmf_index = i;
+		if (vmop_fdset_put(set, &vmf, fd, err, sizeof(err)) == -1) {
+			(void)snprintf(reason, rlen, "tap: %s", err);
+			return (EINVAL);
+		}
+		params->vmc_fds.vf_count[VMOP_FD_TAP] = i + 1;
+		params->vmc_nnics = i + 1;
+	}
+	return (0);
+}
+
+/*
  * Open what the run params of VM def needs, with the rights perm.c
  * gives cred for a request that set reqflags (0 for vmd's own starts):
  * the boot image, initrd, disks and cdrom, then /dev/kvm and the
@@ -742,6 +787,8 @@ config_openvm(const struct vmd_conf_vm *def,
 	    def->cdrom, VMOP_FD_CDROM, fds, set, reason, rlen)) != 0)
 		goto fail;
 #undef AS
+	if ((error = config_open_taps(def, params, set, reason, rlen)) != 0)
+		goto fail;
 
 	if ((fd = open("/dev/kvm", O_RDWR | O_CLOEXEC)) == -1) {
 		error = errno;

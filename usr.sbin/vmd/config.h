@@ -130,6 +130,10 @@ struct vmd_conf {
 
 #define CONF_AGENTX_PATH	"/var/agentx/master"	/* agentx default */
 
+/* What makes the tap of an interface (netconf_open_tap): fd or -1. */
+typedef int	(*config_tap_fn)(const struct vmd_conf_vm *, uint32_t,
+		    unsigned int, struct vmop_nic *, char *, size_t);
+
 /* How config_setvm sends: imsg_compose's contract, fd given away. */
 typedef int	(*config_send_fn)(void *, uint32_t, int, const void *, size_t);
 
@@ -148,6 +152,7 @@ int		 config_unavailable(const struct vmd_conf_vm *, char *,
 int		 config_openvm(const struct vmd_conf_vm *,
 		    struct vmop_create_params *, const struct perm_cred *,
 		    uint32_t, struct vmop_fdset *, char *, size_t);
+void		 config_tap_opener(config_tap_fn);
 int		 config_setvm(config_send_fn, void *,
 		    const struct vmd_conf_vm *, struct vmop_create_params *,
 		    const struct perm_cred *, uint32_t, char *, size_t);
@@ -155,6 +160,16 @@ int		 config_instance_check(const struct vmd_conf_vm *,
 		    const struct vmd_conf_vm *, char *, size_t);
 int		 config_instance_apply(const struct vmd_conf_vm *,
 		    struct vmd_conf_vm *, int, char *, size_t);
+
+/* netconf.c */
+struct proc_env;
+pid_t		 netconf_start(struct proc_env *, const char *);
+pid_t		 netconf_pid(void);
+void		 netconf_gone(void);
+void		 netconf_cleanup(void);
+void		 netconf_apply(const struct vmd_conf *);
+int		 netconf_open_tap(const struct vmd_conf_vm *, uint32_t,
+		    unsigned int, struct vmop_nic *, char *, size_t);
 
 /* perm.c */
 int		 perm_in_group(const struct perm_cred *, gid_t);

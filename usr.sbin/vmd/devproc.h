@@ -43,6 +43,7 @@ struct devop_start {
 	uint32_t		 ds_index;	/* which disk, interface */
 	char			 ds_vmname[VM_NAME_MAX];
 	struct vmop_fds		 ds_fds;
+	struct vmop_nic		 ds_nic;	/* vionet: its interface */
 };
 
 /*
@@ -155,6 +156,9 @@ struct devproc_ops {
 			    const uint8_t *, uint32_t);
 	void		(*fini)(struct devproc *);
 };
+
+/* the devices of their own processes, one file each */
+extern const struct devproc_ops vionet_ops;
 
 /* devproc.c */
 void		 devproc_main(struct proc_env *) __attribute__((noreturn));

@@ -54,6 +54,11 @@ static int	 chk_path(uint32_t, const void *, size_t, char *, size_t);
 static int	 chk_reset(uint32_t, const void *, size_t, char *, size_t);
 static int	 chk_verbose(uint32_t, const void *, size_t, char *, size_t);
 static int	 chk_fd(uint32_t, const void *, size_t, char *, size_t);
+static int	 chk_priv_cleanup(uint32_t, const void *, size_t, char *,
+		    size_t);
+static int	 chk_priv_tap(uint32_t, const void *, size_t, char *, size_t);
+static int	 chk_priv_result(uint32_t, const void *, size_t, char *,
+		    size_t);
 static int	 chk_dev_start(uint32_t, const void *, size_t, char *, size_t);
 static int	 chk_dev_mem(uint32_t, const void *, size_t, char *, size_t);
 static int	 chk_dev_qfd(uint32_t, const void *, size_t, char *, size_t);
@@ -100,7 +105,8 @@ static const struct msg_def msg_defs[IMSG_MAX] = {
 	    SZ(vmop_reset), 0, MSG_CLIENT, chk_reset },
 	[IMSG_CTL_VERBOSE] = { "log level",
 	    sizeof(int32_t), 0, MSG_CLIENT | MSG_PARENT_CONTROL |
-	    MSG_PARENT_VMM | MSG_VMM_VM | MSG_VMM_DEV, chk_verbose },
+	    MSG_PARENT_VMM | MSG_VMM_VM | MSG_VMM_DEV | MSG_PARENT_PRIV,
+	    chk_verbose },
 	[IMSG_CTL_OK] = { "done",
 	    SZ(vmop_result), 0, MSG_REPLY, chk_result },
 	[IMSG_CTL_CLIENT_GONE] = { "client gone",
@@ -126,8 +132,14 @@ static const struct msg_def msg_defs[IMSG_MAX] = {
 	/* proc_log_parse reads the text */
 	[IMSG_LOG] = { "log line",
 	    SZ(vmop_log) + 1, SZ(vmop_log) + VMD_LOG_TEXT_MAX,
-	    MSG_CONTROL_PARENT | MSG_VMM_PARENT | MSG_VM_VMM | MSG_DEV_VMM,
-	    NULL },
+	    MSG_CONTROL_PARENT | MSG_VMM_PARENT | MSG_VM_VMM | MSG_DEV_VMM |
+	    MSG_PRIV_PARENT, NULL },
+	[IMSG_PRIV_CLEANUP] = { "tap cleanup",
+	    SZ(priv_cleanup), 0, MSG_PARENT_PRIV, chk_priv_cleanup },
+	[IMSG_PRIV_TAP] = { "tap request",
+	    SZ(priv_tap), 0, MSG_PARENT_PRIV, chk_priv_tap },
+	[IMSG_PRIV_RESULT] = { "tap result",
+	    SZ(priv_result), 0, MSG_PRIV_PARENT, chk_priv_result },
 	[IMSG_DEVOP_START] = { "device start",
 	    SZ(devop_start), 0, MSG_VMM_DEV, chk_dev_start },
 	[IMSG_DEVOP_READY] = { "device ready",
@@ -212,6 +224,15 @@ msg_name(uint32_t type)
 	return (buf);
 }
 
+/* The interfaces of a start: strings ended, known flags, a sane count. */
+static int
+nic_ok(const struct vmop_nic *n)
+{
+	return (str_ok(n->vn_switch, sizeof(n->vn_switch)) &&
+	    str_ok(n->vn_ifname, sizeof(n->vn_ifname)) &&
+	    (n->vn_flags & ~VMOP_NIC_FLAGS) == 0);
+}
+
 static int
 chk_create(uint32_t link, const void *data, size_t len, char *reason,
     size_t rlen)
@@ -242,6 +263,11 @@ chk_create(uint32_t link, const void *data, size_t len, char *reason,
 		    vmc.vmc_disktypes[i] != VMOP_DISK_QCOW2)))
 			return (bad(reason, rlen, link, "bad disk"));
 	}
+	if (vmc.vmc_nnics > VM_MAX_NICS)
+		return (bad(reason, rlen, link, "too many interfaces"));
+	for (i = 0; i < VM_MAX_NICS; i++)
+		if (!nic_ok(&vmc.vmc_nics[i]))
+			return (bad(reason, rlen, link, "bad interface"));
 	if (link == MSG_CLIENT) {
 		if (vmc.vmc_flags & ~MSG_CREATE_FLAGS)
 			return (bad(reason, rlen, link, "unknown flags"));
@@ -346,6 +372,49 @@ chk_fd(uint32_t link, const void *data, size_t len, char *reason,
 }
 
 static int
+chk_priv_cleanup(uint32_t link, const void *data, size_t len, char *reason,
+    size_t rlen)
+{
+	struct priv_cleanup	 pc;
+
+	memcpy(&pc, data, sizeof(pc));
+	if (!str_ok(pc.pc_tag, sizeof(pc.pc_tag)))
+		return (bad(reason, rlen, link, "unterminated tag"));
+	return (0);
+}
+
+static int
+chk_priv_tap(uint32_t link, const void *data, size_t len, char *reason,
+    size_t rlen)
+{
+	struct priv_tap	 pt;
+
+	memcpy(&pt, data, sizeof(pt));
+	if (!str_ok(pt.pt_vmname, sizeof(pt.pt_vmname)) ||
+	    !str_ok(pt.pt_tag, sizeof(pt.pt_tag)) ||
+	    !str_ok(pt.pt_ifname, sizeof(pt.pt_ifname)) ||
+	    !str_ok(pt.pt_bridge, sizeof(pt.pt_bridge)))
+		return (bad(reason, rlen, link, "unterminated string"));
+	if ((pt.pt_flags & ~PRIV_TAP_FLAGS) != 0 || pt.pt_len4 > 32 ||
+	    pt.pt_len6 > 128 || pt.pt_index >= VM_MAX_NICS)
+		return (bad(reason, rlen, link, "bad field"));
+	return (0);
+}
+
+static int
+chk_priv_result(uint32_t link, const void *data, size_t len, char *reason,
+    size_t rlen)
+{
+	struct priv_result	 pr;
+
+	memcpy(&pr, data, sizeof(pr));
+	if (!str_ok(pr.pr_ifname, sizeof(pr.pr_ifname)) ||
+	    !str_ok(pr.pr_reason, sizeof(pr.pr_reason)))
+		return (bad(reason, rlen, link, "unterminated string"));
+	return (0);
+}
+
+static int
 chk_dev_start(uint32_t link, const void *data, size_t len, char *reason,
     size_t rlen)
 {
@@ -355,6 +424,8 @@ chk_dev_start(uint32_t link, const void *data, size_t len, char *reason,
 	if (!str_ok(ds.ds_vmname, sizeof(ds.ds_vmname)) ||
 	    ds.ds_vmname[0] == '\0')
 		return (bad(reason, rlen, link, "bad vm name"));
+	if (!nic_ok(&ds.ds_nic))
+		return (bad(reason, rlen, link, "bad interface"));
 	if (vmop_fds_check(&ds.ds_fds, reason, rlen) != 0)
 		return (EINVAL);
 	return (0);

@@ -406,7 +406,7 @@ proc_run(struct proc_env *env, const char *title, const char *name)
 
 	if (role->flags & PROC_PRIVDROP)
 		proc_privdrop(env);
-	else if (geteuid() == 0)
+	else if (geteuid() == 0 && !(role->flags & PROC_ROOT))
 		fatalx("%s: must not run as root", title);
 
 	/* The parent may have died while the signal was not armed. */

@@ -48,6 +48,7 @@ struct sandbox_policy;
 #define PROC_LATE	0x04	/* run() enters the sandbox itself */
 #define PROC_PER_VM	0x08	/* started by vmm for one VM, -N names it */
 #define PROC_SPAWNS	0x10	/* starts the PER_VM roles: vmd's binary */
+#define PROC_ROOT	0x20	/* stays root: its sandbox drops the rest */
 
 struct proc_role {
 	const char			*title;	/* -P argument, log name */
@@ -120,6 +121,7 @@ extern const struct sandbox_policy sandbox_control;
 extern const struct sandbox_policy sandbox_vmm;
 extern const struct sandbox_policy sandbox_vm;
 extern const struct sandbox_policy sandbox_device;
+extern const struct sandbox_policy sandbox_priv;
 
 void		 sandbox_enter(const struct sandbox_policy *,
 		    const struct sandbox_calls *const *);
@@ -131,6 +133,9 @@ const struct sandbox_calls *sandbox_groups(const struct sandbox_policy *);
 
 /* control.c */
 void		 control_run(struct proc_env *) __attribute__((noreturn));
+
+/* priv.c */
+void		 priv_run(struct proc_env *) __attribute__((noreturn));
 
 /* vmm.c */
 void		 vmm_run(struct proc_env *) __attribute__((noreturn));

@@ -18,11 +18,13 @@
 #include <sys/syscall.h>
 
 #include <linux/capability.h>
+#include <linux/if_tun.h>
 #include <linux/landlock.h>
 
 #include <sys/auxv.h>
 
 #include <elf.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
@@ -276,6 +278,21 @@ static const struct sandbox_calls sg_device[] = {
 };
 
 /*
+ * priv: netlink on the socket it opened before its sandbox (sendto,
+ * recvfrom: sc_base), /dev/net/tun opened for each tap (Landlock lets
+ * nothing else be opened), and the tun ioctls (sc_priv_rules).
+ */
+static const int sc_priv[] = {
+	SC(open), SC(openat),
+};
+
+static const struct sandbox_calls sg_priv[] = {
+	SANDBOX_CALLS("the event loop, memory, time, exiting", sc_base),
+	SANDBOX_CALLS("/dev/net/tun for each tap", sc_priv),
+	{ NULL, NULL, 0 }
+};
+
+/*
  * The policies.  ROOT: the parent's (default EPERM rather than death,
  * argument-checked rules, its capabilities, no Landlock); SELF: threads
  * but no processes, signals only to itself; EXEC: may execute vmd's
@@ -284,6 +301,7 @@ static const struct sandbox_calls sg_device[] = {
 #define SBX_ROOT	0x01
 #define SBX_SELF	0x02
 #define SBX_EXEC	0x04
+#define SBX_PRIV	0x08	/* root with CAP_NET_ADMIN, /dev/net/tun */
 
 struct sandbox_policy {
 	const char			*name;
@@ -298,6 +316,8 @@ const struct sandbox_policy sandbox_vmm = { "vmm", SBX_EXEC, sg_vmm };
 const struct sandbox_policy sandbox_vm = { "vm", SBX_SELF, sg_vm };
 const struct sandbox_policy sandbox_device = { "device", SBX_SELF,
     sg_device };
+const struct sandbox_policy sandbox_priv = { "priv", SBX_SELF | SBX_PRIV,
+    sg_priv };
 
 const struct sandbox_calls *
 sandbox_groups(const struct sandbox_policy *p)
@@ -340,6 +360,24 @@ sc_parent_rules(scmp_filter_ctx sc)
 		fatalx("seccomp parent tgkill rule");
 }
 
+/*
+ * priv's ioctls: make or attach a tap (TUNSETIFF), its virtio-net header
+ * (TUNSETVNETHDRSZ), probe its offloads (TUNSETOFFLOAD).
+ */
+static void
+sc_priv_rules(scmp_filter_ctx sc)
+{
+	static const unsigned long	 ioctls[] = {
+		TUNSETIFF, TUNSETVNETHDRSZ, TUNSETOFFLOAD
+	};
+	size_t				 i;
+
+	for (i = 0; i < sizeof(ioctls) / sizeof(ioctls[0]); i++)
+		if (seccomp_rule_add(sc, SCMP_ACT_ALLOW, SC(ioctl), 1,
+		    SCMP_A1(SCMP_CMP_EQ, ioctls[i])) != 0)
+			fatalx("seccomp priv ioctl rule");
+}
+
 static void
 seccomp_enter(const struct sandbox_policy *p,
     const struct sandbox_calls *const *extra)
@@ -354,7 +392,9 @@ seccomp_enter(const struct sandbox_policy *p,
 		sc_allow_groups(sc, *extra);
 	if (p->flags & SBX_ROOT)
 		sc_parent_rules(sc);
-	else {
+	if (p->flags & SBX_PRIV)
+		sc_priv_rules(sc);
+	if (!(p->flags & SBX_ROOT)) {
 		/* glibc falls back to clone, whose flags we can check */
 		if (seccomp_rule_add(sc, SCMP_ACT_ERRNO(ENOSYS), SC(clone3),
 		    0) != 0)
@@ -404,7 +444,8 @@ landlock_allow_fd(int ruleset, int fd, uint64_t rights, const char *what)
 
 	if (fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode))
 		rights &= LANDLOCK_ACCESS_FS_EXECUTE |
-		    LANDLOCK_ACCESS_FS_READ_FILE;
+		    LANDLOCK_ACCESS_FS_READ_FILE |
+		    LANDLOCK_ACCESS_FS_WRITE_FILE;
 	memset(&pb, 0, sizeof(pb));
 	pb.parent_fd = fd;
 	pb.allowed_access = rights;
@@ -490,6 +531,10 @@ landlock_enter(const struct sandbox_policy *p)
 	if (ruleset == -1)
 		fatal("landlock_create_ruleset");
 	rx = LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE;
+	if (p->flags & SBX_PRIV)
+		landlock_allow(ruleset, "/dev/net/tun",
+		    LANDLOCK_ACCESS_FS_READ_FILE |
+		    LANDLOCK_ACCESS_FS_WRITE_FILE);
 	if (p->flags & SBX_EXEC) {
 		if (sandbox_exe_fd == -1)
 			fatalx("vmm: no binary to execute");
@@ -527,19 +572,15 @@ sandbox_exe(int fd)
  * nothing it could execute would get them back.
  */
 static void
-caps_parent(void)
+caps_keep(const int *keep, size_t nkeep)
 {
-	static const int keep[] = {
-		CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER,
-		CAP_KILL, CAP_SETGID, CAP_SETUID
-	};
 	struct __user_cap_header_struct	 hdr;
 	struct __user_cap_data_struct	 data[2];
 	uint64_t			 set = 0, have;
 	size_t				 i;
 	int				 cap;
 
-	for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+	for (i = 0; i < nkeep; i++)
 		set |= 1ULL << keep[i];
 	memset(&hdr, 0, sizeof(hdr));
 	hdr.version = _LINUX_CAPABILITY_VERSION_3;
@@ -561,6 +602,29 @@ caps_parent(void)
 	hdr.pid = 0;
 	if (syscall(SYS_capset, &hdr, data) == -1)
 		fatal("capset");
+}
+
+static void
+caps_parent(void)
+{
+	static const int keep[] = {
+		CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER,
+		CAP_KILL, CAP_SETGID, CAP_SETUID
+	};
+
+	caps_keep(keep, sizeof(keep) / sizeof(keep[0]));
+}
+
+/*
+ * priv makes taps, bridges members and addresses: CAP_NET_ADMIN, and
+ * nothing else, not even reading files it does not own.
+ */
+static void
+caps_priv(void)
+{
+	static const int keep[] = { CAP_NET_ADMIN };
+
+	caps_keep(keep, sizeof(keep) / sizeof(keep[0]));
 }
 
 /*
@@ -595,6 +659,8 @@ sandbox_enter(const struct sandbox_policy *p,
 		fatal("no_new_privs");
 	if (p->flags & SBX_ROOT)
 		caps_parent();
+	if (p->flags & SBX_PRIV)
+		caps_priv();
 	sandbox_landlock(p);
 	sandbox_seccomp(p, extra);
 }

@@ -254,6 +254,34 @@ virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
 }
 
 /*
+ * Fill the next used element without showing it to the driver yet, for
+ * a device whose completions must appear together (a merged receive
+ * buffer): virtq_publish shows everything filled so far.
+ */
+int
+virtq_push_nopublish(struct virtq *vq, uint16_t head, uint32_t len)
+{
+	struct virtq_used_elem *e;
+
+	if (vq->broken || head >= vq->st.size)
+		return (-1);
+	e = &vq->used->ring[vq->st.used_idx & vq->mask];
+	__atomic_store_n(&e->id, head, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->len, len, __ATOMIC_RELAXED);
+	vq->st.used_idx++;
+	return (0);
+}
+
+/* The elements filled before the driver sees the index: release. */
+void
+virtq_publish(struct virtq *vq)
+{
+	if (vq->broken)
+		return;
+	__atomic_store_n(&vq->used->idx, vq->st.used_idx, __ATOMIC_RELEASE);
+}
+
+/*
  * Ask the driver not to notify while we are draining the queue.  With
  * EVENT_IDX there is nothing to write: avail_event stays behind, so the
  * driver's check never fires until virtq_notify_on moves it.

@@ -139,6 +139,8 @@ int		 virtq_init(struct virtq *, const struct virtq_state *,
 		    const struct virtq_mem *);
 int		 virtq_pop(struct virtq *, struct virtq_chain *);
 int		 virtq_push(struct virtq *, uint16_t, uint32_t);
+int		 virtq_push_nopublish(struct virtq *, uint16_t, uint32_t);
+void		 virtq_publish(struct virtq *);
 void		 virtq_notify_off(struct virtq *);
 int		 virtq_notify_on(struct virtq *);
 int		 virtq_need_interrupt(struct virtq *);

@@ -464,6 +464,12 @@ vmd_spawn_children(struct vmd *vmd, int lsock)
 		fatalx("cannot start the vmm process: %s",
 		    proc_spawn_error());
 	close(vp[1]);
+	/* priv: the host side of networks; what a killed vmd left goes */
+	if (netconf_start(&vmd->env, vmd->socket_path) == -1)
+		fatalx("cannot start the priv process: %s",
+		    proc_spawn_error());
+	netconf_cleanup();
+	config_tap_opener(netconf_open_tap);
 	/* Only vmm starts processes from now on. */
 	close(vmd->env.exe_fd);
 	vmd->env.exe_fd = -1;
@@ -624,6 +630,7 @@ vmd_apply_globals(struct vmd *vmd, struct vmd_conf *conf,
 	    0;
 	vmd->sock_owner = conf->sock_owner;
 	vmd_socket_owner(vmd);
+	netconf_apply(conf);
 	if (conf->agentx)
 		log_warnx("agentx is not supported yet, ignored");
 }
@@ -942,6 +949,14 @@ vmd_merge_params(const struct vmd_vm *vm,
 		    "to boot");
 		return (EINVAL);
 	}
+	/* vmctl's interfaces replace the definition's for this run */
+	out->vmc_nnics = 0;
+	memset(out->vmc_nics, 0, sizeof(out->vmc_nics));
+	if ((req->vmc_flags & VMOP_CREATE_NETWORK) && req->vmc_nnics > 0) {
+		out->vmc_nnics = req->vmc_nnics;
+		memcpy(out->vmc_nics, req->vmc_nics, sizeof(out->vmc_nics));
+		out->vmc_flags |= VMOP_CREATE_NETWORK;
+	}
 	/* Without a kernel the firmware boots, as on OpenBSD. */
 	if (out->vmc_kernel[0] == '\0') {
 		(void)snprintf(out->vmc_kernel, sizeof(out->vmc_kernel), "%s",
@@ -1222,10 +1237,33 @@ static int
 vmd_start_vm(struct vmd *vmd, struct vmd_vm *vm, const struct perm_cred *cred,
     uint32_t reqflags, char *reason, size_t rlen)
 {
-	int	 error;
+	const struct vmd_conf_vm	*def = vm->def;
+	struct vmd_conf_vm		*run = NULL;
+	uint32_t			 i;
+	int				 error;
 
 	if ((error = config_unavailable(vm->def, reason, rlen)) != 0)
 		return (error);
+	/* interfaces from vmctl (-i, -n, -L): this run's, with new MACs */
+	if (vm->params.vmc_nnics > 0) {
+		if ((run = malloc(sizeof(*run))) == NULL) {
+			vmd_reasonf(reason, rlen, "out of memory");
+			return (ENOMEM);
+		}
+		*run = *vm->def;
+		run->nnics = vm->params.vmc_nnics;
+		for (i = 0; i < run->nnics && i < VM_MAX_NICS; i++) {
+			memset(&run->nic[i], 0, sizeof(run->nic[i]));
+			run->nic[i].rdomain = -1;
+			run->nic[i].updown = -1;
+			run->nic[i].local = (vm->params.vmc_nics[i].vn_flags &
+			    VMOP_NIC_LOCAL) != 0;
+			(void)snprintf(run->nic[i].sw, sizeof(run->nic[i].sw),
+			    "%s", vm->params.vmc_nics[i].vn_switch);
+			config_random_lladdr(run->nic[i].lladdr);
+		}
+		def = run;
+	}
 	vm->run_owner = vm->def->owner;
 	vm->params.vmc_owner_uid = vm->run_owner.set &&
 	    vm->run_owner.uid != (uid_t)-1 ? vm->run_owner.uid : 0;
@@ -1236,8 +1274,10 @@ vmd_start_vm(struct vmd *vmd, struct vmd_vm *vm, const struct perm_cred *cred,
 		vm->params.vmc_flags |= VMOP_CREATE_HOSTQUIRKS;
 	else
 		vm->params.vmc_flags &= ~VMOP_CREATE_HOSTQUIRKS;
-	if ((error = config_setvm(vmd_send_vmm, vmd, vm->def, &vm->params,
-	    cred, reqflags, reason, rlen)) != 0) {
+	error = config_setvm(vmd_send_vmm, vmd, def, &vm->params, cred,
+	    reqflags, reason, rlen);
+	free(run);
+	if (error != 0) {
 		vm->ttyname[0] = '\0';
 		return (error);
 	}
@@ -1969,6 +2009,9 @@ vmd_sigchld(int sig, short events, void *arg)
 		} else if (pid == vmd->vmm_pid) {
 			who = "vmm";
 			vmd->vmm_pid = -1;
+		} else if (pid == netconf_pid()) {
+			who = "priv";
+			netconf_gone();
 		} else
 			continue;
 		if (WIFSIGNALED(status))
@@ -2063,6 +2106,7 @@ vmd_finish(struct vmd *vmd)
 	/* vmm first: it kills and reaps what is left of the VMs. */
 	vmd_reap(vmd->vmm_pid);
 	vmd_reap(vmd->control_pid);
+	vmd_reap(netconf_pid());
 	/* A newer vmd may have replaced it: leave that one alone. */
 	if (vmd->socket_path[0] != '\0' &&
 	    stat(vmd->socket_path, &st) == 0 &&

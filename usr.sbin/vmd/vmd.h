@@ -79,6 +79,10 @@ enum imsg_type {
 	IMSG_DEVOP_CONFIG_WRITE,	/* struct devop_config_write */
 	IMSG_DEVOP_CONFIG,		/* struct devop_ready */
 	IMSG_DEVOP_NEEDS_RESET,		/* struct devop_error */
+	/* parent <-> priv */
+	IMSG_PRIV_CLEANUP,		/* struct priv_cleanup */
+	IMSG_PRIV_TAP,			/* struct priv_tap */
+	IMSG_PRIV_RESULT,		/* struct priv_result, a tap's fd */
 	IMSG_MAX
 };
 
@@ -172,6 +176,29 @@ struct vmop_fds {
  */
 #define VMOP_DISK_PATH_MAX	1024
 
+/*
+ * One network interface of a VM.  From vmctl: flags (-L: LOCAL) and the
+ * switch (-n), for vmc_nnics of them (-i).  The parent fills in the rest
+ * once priv made the tap: vmm hands each vionet process its own in
+ * devop_start.  Addresses are in network byte order.
+ */
+#define VMOP_NIC_LOCAL		0x01	/* local interface: DHCP answered */
+#define VMOP_NIC_LOCKED		0x02	/* locked lladdr */
+#define VMOP_NIC_PXE		0x04	/* boot device net: DHCP file name */
+#define VMOP_NIC_FLAGS		0x07
+#define VMOP_IFNAME_MAX		16	/* IF_NAMESIZE */
+
+struct vmop_nic {
+	uint32_t	vn_flags;	/* VMOP_NIC_* */
+	uint8_t		vn_lladdr[6];	/* the guest's MAC */
+	uint8_t		vn_hostmac[6];	/* the tap's */
+	uint32_t	vn_guest4;	/* local: the guest's address */
+	uint32_t	vn_host4;	/* local: the host side's */
+	uint32_t	vn_mask4;
+	char		vn_switch[VM_NAME_MAX];	/* vmctl -n, or "" */
+	char		vn_ifname[VMOP_IFNAME_MAX]; /* the tap */
+};
+
 struct vmop_create_params {
 	uint32_t	vmc_id;		/* 0 from vmctl; set by the parent */
 	uint32_t	vmc_flags;
@@ -190,6 +217,8 @@ struct vmop_create_params {
 	char		vmc_ttyname[VM_TTYNAME_MAX];	/* set by the parent */
 	struct vmop_fds	vmc_fds;	/* set by the parent, then vmm */
 	uint32_t	vmc_bootdevice;	/* VMBOOTDEV_*: start -B, boot device */
+	uint32_t	vmc_nnics;	/* vmctl -i, -n, -L */
+	struct vmop_nic	vmc_nics[VM_MAX_NICS];
 };
 
 /* Where the firmware boots from, as config.h's enum vm_bootdev. */
@@ -296,6 +325,55 @@ struct vmop_info_result {
 #define MSG_DEV_VMM		0x0200
 #define MSG_VM_DEV		0x0400	/* vm -> device process */
 #define MSG_DEV_VM		0x0800
+#define MSG_PARENT_PRIV		0x1000
+#define MSG_PRIV_PARENT		0x2000
+
+/*
+ * The priv process makes the host side of a VM's interfaces for the
+ * parent, one request at a time, each answered by IMSG_PRIV_RESULT.
+ * IMSG_PRIV_CLEANUP at start: the taps a killed vmd with the same
+ * instance tag left go.  IMSG_PRIV_TAP: a tap (named vmN-ifI[-TAG]
+ * unless vm.conf named it), described "vmN-ifI-NAME", in its group,
+ * bridge or VRF, with the host side's local addresses, up unless asked
+ * down; its fd comes with the result.  Addresses in network order.
+ */
+#define PRIV_TAG_MAX		4	/* NET_TAG_MAX */
+
+struct priv_cleanup {
+	char		pc_tag[PRIV_TAG_MAX];
+};
+
+#define PRIV_TAP_GROUP		0x01	/* pt_group is set */
+#define PRIV_TAP_DOWN		0x02	/* leave it down */
+#define PRIV_TAP_RDOMAIN	0x04	/* pt_rdomain: the VRF's table */
+#define PRIV_TAP_LOCAL4		0x08	/* pt_host4/pt_len4 */
+#define PRIV_TAP_LOCAL6		0x10	/* pt_host6/pt_len6 */
+#define PRIV_TAP_FLAGS		0x1f
+
+struct priv_tap {
+	uint32_t	pt_vmid;
+	uint32_t	pt_index;
+	uint32_t	pt_flags;	/* PRIV_TAP_* */
+	uint32_t	pt_group;
+	uint32_t	pt_rdomain;
+	uint32_t	pt_host4;
+	uint32_t	pt_len4;
+	uint8_t		pt_host6[16];
+	uint32_t	pt_len6;
+	char		pt_vmname[VM_NAME_MAX];
+	char		pt_tag[PRIV_TAG_MAX];
+	char		pt_ifname[VMOP_IFNAME_MAX];	/* or "": vmN-ifI */
+	char		pt_bridge[VMOP_IFNAME_MAX];	/* or "" */
+};
+
+struct priv_result {
+	int32_t		pr_result;	/* 0 or an errno value */
+	int32_t		pr_count;	/* cleanup: taps removed */
+	uint8_t		pr_lladdr[6];	/* the tap's */
+	uint16_t	pr_pad;
+	char		pr_ifname[VMOP_IFNAME_MAX];
+	char		pr_reason[VM_REASON_MAX];
+};
 
 /*
  * The descriptors of one start, filed by kind, index and image; -1 where

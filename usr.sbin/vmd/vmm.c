@@ -531,6 +531,8 @@ vmm_start_devices(struct vmm_guest *g, struct vmop_create_params *vmc,
 			ds.ds_fds.vf_count[kind] = 1;
 			if (kind == VMOP_FD_DISK)
 				ds.ds_fds.vf_disk[0] = fds->vf_disk[index];
+			if (kind == VMOP_FD_TAP && index < VM_MAX_NICS)
+				ds.ds_nic = vmc->vmc_nics[index];
 			for (image = 0; image < vmop_fds_images(fds, kind,
 			    index); image++) {
 				vmf.vmf_id = g->id;

@@ -21,6 +21,7 @@
 #include "loadfile.h"
 #include "pci.h"
 #include "virtio.h"
+#include "devproc.h"
 #include "vm.h"
 #include "devproc.h"
 #include "vmd.h"
