@@ -5,7 +5,7 @@
 # options from the vionet process, the host pings the guest, the host
 # side has its "local inet6" address, the tap goes when the VM stops.
 # A switch (a Linux bridge with an address of the host's): two VMs on it
-# answer the host's pings; a "locked lladdr" switch lets the guest with
+# answer the host's pings and a third guest pings one of them; a "locked lladdr" switch lets the guest with
 # its own MAC through and drops a guest that claims another one (and the
 # vionet process counts the spoofed frames).  A switch whose bridge does
 # not exist: the start is refused, saying so.  vmd killed with SIGKILL:
@@ -188,6 +188,14 @@ if up s1 "interactive ip=10.9.0.1:::255.255.255.0" &&
 	    pass tap-alias || fail tap-alias "$(nsip -d link show dev "$t1")"
 	ping_ok 10.9.0.1 && ping_ok 10.9.0.2 && pass switch-ping ||
 	    fail switch-ping "$(tail -n 4 "$T/ping.log")"
+	# and a third guest pings the first through the switch
+	timeout 90 "$VMCTL" -s "$SOCK" start -c -m 32M -n sw0 -b "$GUEST" \
+	    -k "ping ip=10.9.0.3:10.9.0.1::255.255.255.0" pinger </dev/null \
+	    >"$T/pinger.raw" 2>&1
+	tr -d '\r' <"$T/pinger.raw" >"$T/pinger"
+	grep -q "^PASS ping: 20/20 replies from 10.9.0.1" "$T/pinger" &&
+	    pass vm-to-vm-ping || fail vm-to-vm-ping \
+	    "$(grep ping "$T/pinger" | tail -n 2)"
 else
 	fail switch-start "$(tail -n 3 "$T/start.log")"
 fi

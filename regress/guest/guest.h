@@ -414,6 +414,7 @@ void		 net_poll_all(void);
 void		 net_up(struct guest *);
 void		 check_dhcp(struct guest *);
 void		 mode_netbench(struct guest *);
+void		 mode_ping(struct guest *);
 
 /* smp.c */
 void		 ap_main(void);

@@ -38,6 +38,7 @@ static const struct check {
 	{ "blkcopy",	mode_blkcopy,	0 },
 	{ "blkbench",	mode_blkbench,	0 },
 	{ "netbench",	mode_netbench,	0 },
+	{ "ping",	mode_ping,	0 },
 	/* Wait for the host to end the guest: last. */
 	{ "vmmci",	check_vmmci,	0 },
 	{ "pwrbtn",	check_pwrbtn,	0 },

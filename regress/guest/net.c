@@ -63,6 +63,14 @@ struct netif {
 };
 
 static const uint8_t	bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
+/* ping mode: the echo request in flight and its answer */
+#define PING_ID			0x766d	/* "vm" */
+#define PING_COUNT		20
+#define PING_DATA		56
+static uint16_t		ping_seq;
+static int		ping_got;
+static uint64_t		ping_t1;
 static struct netif	ifs[VNET_MAX];
 static int		nifs;
 static int		net_probed;
@@ -616,6 +624,13 @@ net_input(void *arg, const uint8_t *f, uint32_t len)
 	if (ip[9] == IP_ICMP && dst == ni->ip && ni->ip != 0 &&
 	    tot >= ihl + 8 && ip[ihl] == 8 && ip[ihl + 1] == 0)
 		icmp_echo(ni, f, len);
+	else if (ip[9] == IP_ICMP && dst == ni->ip && ni->ip != 0 &&
+	    tot >= ihl + 8 && ip[ihl] == 0 && ip[ihl + 1] == 0 &&
+	    get16(ip + ihl + 4) == PING_ID &&
+	    get16(ip + ihl + 6) == ping_seq && !ping_got) {
+		ping_t1 = rdtsc();
+		ping_got = 1;
+	}
 	else if (ip[9] == IP_UDP)
 		udp_input(ni, ip, ihl, tot);
 }
@@ -924,4 +939,99 @@ mode_netbench(struct guest *g)
 	kprintf("PASS netbench.rx: %lu pkt/s %lu MB/s\n",
 	    (unsigned long)(ni->brx_pkts * 1000000 / us),
 	    (unsigned long)(ni->brx_pkts * ETH_MAX / us));
+}
+
+static int
+ping_back(void)
+{
+	net_poll_all();
+	return ping_got;
+}
+
+/*
+ * ping: PING_COUNT ICMP echo requests to the peer (the ip= SERVER, else
+ * the DHCP server, else the router), one at a time, each waited for up
+ * to 1 s; the round trip of each by the TSC.  PASS "ping: N/M replies
+ * from A, rtt min/avg/max X/Y/Z us", FAIL without a single reply.
+ */
+void
+mode_ping(struct guest *g)
+{
+	struct netif *ni;
+	const uint8_t *m;
+	uint8_t dmac[6], *f, *ic;
+	uint64_t t0, us, min = ~0ULL, max = 0, sum = 0;
+	uint32_t peer, len;
+	uint16_t slot;
+	char a[16];
+	int n, ok = 0, i;
+
+	if (net_probe() == 0) {
+		kprintf("FAIL ping: no virtio-net device\n");
+		return;
+	}
+	ni = &ifs[0];
+	wait_ni = ni;
+	if (!ni->up) {
+		net_up(g);
+		wait_until(if_settled, DHCP_TRIES * 2000 + 1000);
+		if (!ni->up) {
+			kprintf("FAIL ping: %s has no address\n", ifname(ni));
+			return;
+		}
+	}
+	peer = ni->server ? ni->server : ni->gw;
+	if (peer == 0) {
+		kprintf("FAIL ping: no peer (give ip=C:S:G:M)\n");
+		return;
+	}
+	arp_want = peer;
+	for (n = 0; n < 5 && arp_lookup(ni, peer) == NULL; n++) {
+		arp_send(ni, 1, bcast, (const uint8_t *)"\0\0\0\0\0\0", peer);
+		wait_until(arp_known, 1000);
+	}
+	if ((m = arp_lookup(ni, peer)) == NULL) {
+		kprintf("FAIL ping: no ARP answer from %s\n",
+		    ipv4_str(peer, a));
+		return;
+	}
+	memcpy(dmac, m, 6);
+	for (n = 0; n < PING_COUNT; n++) {
+		if ((f = vnet_tx_buf(ni->v, &slot)) == NULL) {
+			vnet_tx_reclaim(ni->v);
+			continue;
+		}
+		ic = ip_frame(ni, f, dmac, peer, IP_ICMP, 8 + PING_DATA);
+		ic[0] = 8;
+		ic[1] = 0;
+		put16(ic + 2, 0);
+		put16(ic + 4, PING_ID);
+		ping_seq = (uint16_t)(n + 1);
+		put16(ic + 6, ping_seq);
+		for (i = 0; i < PING_DATA; i++)
+			ic[8 + i] = (uint8_t)i;
+		put16(ic + 2, csum(ic, 8 + PING_DATA));
+		len = ETH_HLEN + IP_HLEN + 8 + PING_DATA;
+		ping_got = 0;
+		t0 = rdtsc();
+		vnet_tx_send(ni->v, slot, len);
+		wait_until(ping_back, 1000);
+		if (!ping_got)
+			continue;
+		us = tsc_us(t0, ping_t1);
+		ok++;
+		sum += us;
+		if (us < min)
+			min = us;
+		if (us > max)
+			max = us;
+	}
+	if (ok == 0) {
+		kprintf("FAIL ping: no reply from %s\n", ipv4_str(peer, a));
+		return;
+	}
+	kprintf("PASS ping: %d/%d replies from %s, rtt min/avg/max "
+	    "%lu/%lu/%lu us\n", ok, PING_COUNT, ipv4_str(peer, a),
+	    (unsigned long)min, (unsigned long)(sum / ok),
+	    (unsigned long)max);
 }
