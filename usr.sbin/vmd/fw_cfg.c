@@ -256,7 +256,8 @@ dma_run(struct fw_cfg *sc, uint64_t req)
 	int		 err = 0;
 
 	if ((r = dma_ptr(sc, req, DMA_REQ_LEN)) == NULL) {
-		log_debug("fw_cfg: DMA request at 0x%llx outside guest RAM",
+		log_limited(LOG_DEBUG,
+		    "fw_cfg: DMA request at 0x%llx outside guest RAM",
 		    (unsigned long long)req);
 		return;
 	}
