@@ -4,9 +4,11 @@
  * may execute (vmd's binary by descriptor,
  * wherever it lies, and nothing else, not even through the dynamic
  * loader), whom a vm, control or vmm process may signal (a vm process
- * only itself, with Landlock's scope and with the seccomp rule each
- * alone; vmm its own children), what the parent may no longer do (reach
- * into other processes, mount, exec, fork, make non-local sockets) and
+ * only itself, with kill, tgkill or a descriptor's owner signal, with
+ * Landlock's scope and with the seccomp rules each alone; vmm its own
+ * children), what the parent may no longer do (reach into other
+ * processes, root's with fewer capabilities too, mount, exec, fork,
+ * make non-local sockets) and
  * still does (open files, hand them to users, act as a user, end its
  * children), and how proc_spawn reports a child that cannot start.  Every case runs in a fork so that the harness itself is
  * never confined.  The victims run as the same user as the sandboxed
@@ -14,6 +16,7 @@
  */
 
 #include <sys/types.h>
+#include <linux/capability.h>
 #include <sys/fsuid.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -213,8 +216,10 @@ struct sig_case {
 static int
 child_signal(void *arg)
 {
-	struct sig_case	*c = arg;
-	pid_t		 parent = getppid();
+	struct sig_case		*c = arg;
+	struct f_owner_ex	 own;
+	pid_t			 parent = getppid();
+	int			 p[2];
 
 	signal(SIGUSR2, on_usr2);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
@@ -230,6 +235,26 @@ child_signal(void *arg)
 		return (3);
 	if (kill(parent, SIGUSR1) != -1 || errno != EPERM)
 		return (4);
+	/*
+	 * A signal by way of a descriptor: the victim owns our pipe and is
+	 * sent SIGKILL when it becomes readable.  Seccomp refuses making
+	 * it the owner (or the signal); Landlock's scope refuses sending.
+	 * The victim must live (test_* checks); the failed steps do not
+	 * matter here, only that no step ends us.
+	 */
+	if (pipe2(p, O_CLOEXEC) == -1)
+		return (8);
+	(void)fcntl(p[0], F_SETOWN, c->victim);
+	(void)fcntl(p[0], F_SETSIG, SIGKILL);
+	own.type = F_OWNER_PID;
+	own.pid = c->victim;
+	(void)fcntl(p[0], F_SETOWN_EX, &own);
+	/* the kernel reads the command as 32 bits */
+	(void)syscall(SYS_fcntl, p[0], 0x100000000L | F_SETOWN, c->victim);
+	if (fcntl(p[0], F_SETFL, O_ASYNC) == -1 ||
+	    write(p[1], "x", 1) != 1)
+		return (9);
+	usleep(10000);
 	/*
 	 * Everybody: signal 0 only asks, so a broken sandbox cannot end the
 	 * host.  The kernel answers 0 when it found processes, even if it
@@ -384,6 +409,7 @@ test_vmm_signals(void)
 struct parent_case {
 	pid_t	 v_root;	/* a root process with every capability */
 	pid_t	 v_user;	/* one of another user, as _vmd's are */
+	pid_t	 v_nocap;	/* root with fewer capabilities than we */
 	int	 fd;		/* a file of ours */
 };
 
@@ -417,6 +443,13 @@ child_parent(void *arg)
 		return (1);
 	if (!mem_denied(c->v_root))
 		return (2);
+	/*
+	 * A root process whose capabilities are a subset of ours (another
+	 * vmd, a service with a bounding set) is one the kernel lets us
+	 * reach into, unless the sandbox says no.
+	 */
+	if (!mem_denied(c->v_nocap))
+		return (16);
 	if (ptrace(PTRACE_ATTACH, c->v_user, NULL, NULL) != -1 ||
 	    errno != EPERM)
 		return (3);
@@ -472,10 +505,24 @@ test_parent(void)
 	}
 	c.v_user = pid;
 	c.v_root = victim();
+	if ((pid = fork()) == 0) {
+		struct __user_cap_header_struct	 hdr = {
+			_LINUX_CAPABILITY_VERSION_3, 0 };
+		struct __user_cap_data_struct	 none[2];
+
+		memset(none, 0, sizeof(none));
+		if (syscall(SYS_capset, &hdr, none) == -1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	c.v_nocap = pid;
 	CHECK((c.fd = mkstemp(path)) != -1);
 	unlink(path);
 	CHECK(exit_code(in_child(child_parent, &c)) == 0);
-	CHECK(victim_alive(c.v_root) && victim_alive(c.v_user));
+	CHECK(victim_alive(c.v_root) && victim_alive(c.v_user) &&
+	    victim_alive(c.v_nocap));
+	victim_end(c.v_nocap);
 	victim_end(c.v_root);
 	victim_end(c.v_user);
 	close(c.fd);

@@ -68,11 +68,12 @@ struct sandbox_ruleset_attr {
  * Every sandboxed role: memory, the event loop over sockets and pipes
  * (log lines go to the parent over one), time, signal handlers and
  * threads' housekeeping, and exiting.  Sending signals is not here: see
- * sc_signal_self and the vmm list.
+ * sc_signal_self and the vmm list; nor is fcntl, which can send them
+ * too (sc_fcntl, sc_fcntl_self).
  */
 static const int sc_base[] = {
 	SC(read), SC(write), SC(readv), SC(writev), SC(pread64), SC(close),
-	SC(fstat), SC(newfstatat), SC(lseek), SC(fcntl),
+	SC(fstat), SC(newfstatat), SC(lseek),
 	SC(mmap), SC(munmap), SC(mprotect), SC(mremap), SC(madvise), SC(brk),
 	SC(futex), SC(set_robust_list), SC(rseq), SC(sched_yield),
 	SC(rt_sigaction), SC(rt_sigprocmask), SC(rt_sigreturn),
@@ -220,6 +221,48 @@ sc_signal_self(scmp_filter_ctx sc)
 	    seccomp_rule_add(sc, SCMP_ACT_ERRNO(EPERM), SC(kill), 1,
 	    SCMP_A0(SCMP_CMP_NE, me)) != 0)
 		fatalx("seccomp signal rules");
+}
+
+/* Descriptor flags, locks, duplicates: the parent and vmm, any command. */
+static const int sc_fcntl[] = {
+	SC(fcntl),
+};
+
+/*
+ * vm, control and device processes: fcntl, but a descriptor's owner is
+ * never set (F_SETOWN, F_SETOWN_EX) nor its signal (F_SETSIG).  The
+ * owner of a descriptor in O_ASYNC mode is sent a signal, F_SETSIG's if
+ * set (SIGKILL too), whenever I/O is ready on it: a way around
+ * sc_signal_self to any process of our user.  Landlock's signal scope
+ * stops it too, where the kernel has it.  Those three fail with EPERM;
+ * the commands below are allowed, any other ends the process as an
+ * unlisted call does.  The kernel reads the command as 32 bits, so only
+ * those are compared: a command with high bits set is the same command.
+ */
+static const int sc_fcntl_cmds[] = {
+	F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_GETLK, F_SETLK,
+	F_SETLKW, F_GETOWN, F_GETSIG, F_GETOWN_EX, F_OFD_GETLK, F_OFD_SETLK,
+	F_OFD_SETLKW, F_DUPFD_CLOEXEC, F_SETPIPE_SZ, F_GETPIPE_SZ,
+	F_ADD_SEALS, F_GET_SEALS,
+};
+static const int sc_fcntl_refused[] = { F_SETOWN, F_SETSIG, F_SETOWN_EX };
+
+static void
+sc_fcntl_self(scmp_filter_ctx sc)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(sc_fcntl_refused) /
+	    sizeof(sc_fcntl_refused[0]); i++)
+		if (seccomp_rule_add(sc, SCMP_ACT_ERRNO(EPERM), SC(fcntl), 1,
+		    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffULL,
+		    (scmp_datum_t)sc_fcntl_refused[i])) != 0)
+			fatalx("seccomp fcntl refusal %zu", i);
+	for (i = 0; i < sizeof(sc_fcntl_cmds) / sizeof(sc_fcntl_cmds[0]); i++)
+		if (seccomp_rule_add(sc, SCMP_ACT_ALLOW, SC(fcntl), 1,
+		    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffULL,
+		    (scmp_datum_t)sc_fcntl_cmds[i])) != 0)
+			fatalx("seccomp fcntl command %zu", i);
 }
 
 static void
@@ -408,7 +451,9 @@ seccomp_enter(const struct sandbox_policy *p,
 	if (p->flags & SBX_SELF) {
 		sc_threads_only(sc);
 		sc_signal_self(sc);
-	}
+		sc_fcntl_self(sc);
+	} else
+		ALLOW(sc, sc_fcntl);
 	if (seccomp_load(sc) != 0)
 		fatalx("seccomp_load");
 	seccomp_release(sc);
@@ -554,6 +599,39 @@ landlock_enter(const struct sandbox_policy *p)
 	close(ruleset);
 }
 
+/*
+ * The parent opens files anywhere, so Landlock cannot fence its paths.
+ * But a Landlock domain also confines ptrace access, and with it
+ * /proc/PID/mem and process_vm_*: only processes in the parent's own
+ * domain stay in reach, which is none but itself.  Capabilities alone do
+ * not do that: a root process whose capabilities are a subset of the
+ * parent's (another vmd, a service with a bounding set) is in reach of
+ * a root process without CAP_SYS_PTRACE.  A domain must handle some
+ * access: making device nodes, which the parent never does.
+ */
+static void
+landlock_parent(void)
+{
+	struct sandbox_ruleset_attr	 attr;
+	int				 ruleset;
+
+	if (landlock_abi() < 1) {
+		log_warnx("Landlock is not available on this kernel; "
+		    "the parent may reach into root processes with fewer "
+		    "capabilities");
+		return;
+	}
+	memset(&attr, 0, sizeof(attr));
+	attr.handled_access_fs = LANDLOCK_ACCESS_FS_MAKE_CHAR |
+	    LANDLOCK_ACCESS_FS_MAKE_BLOCK;
+	ruleset = syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
+	if (ruleset == -1)
+		fatal("landlock_create_ruleset");
+	if (syscall(SYS_landlock_restrict_self, ruleset, 0) == -1)
+		fatal("landlock_restrict_self");
+	close(ruleset);
+}
+
 /* vmm: the binary it starts vm processes from, by descriptor. */
 void
 sandbox_exe(int fd)
@@ -566,9 +644,10 @@ sandbox_exe(int fd)
  * vm.conf and kernels (DAC_OVERRIDE, DAC_READ_SEARCH), handing ptys and
  * the socket to owners (CHOWN, FOWNER), a user's file rights (SETUID,
  * SETGID for setfsuid and setgroups) and ending its children (KILL).
- * Without CAP_SYS_PTRACE it cannot reach into another process (ptrace,
- * process_vm_*, /proc/PID/mem of _vmd's processes or any other); without
- * CAP_SYS_ADMIN it cannot mount.  The bounding set loses the rest too, so
+ * Without CAP_SYS_PTRACE it cannot reach into processes of other users
+ * (ptrace, process_vm_*, /proc/PID/mem of _vmd's processes) nor root's
+ * that have capabilities it lacks; landlock_parent keeps it from the
+ * rest.  Without CAP_SYS_ADMIN it cannot mount.  The bounding set loses the rest too, so
  * nothing it could execute would get them back.
  */
 static void
@@ -635,7 +714,9 @@ caps_priv(void)
 void
 sandbox_landlock(const struct sandbox_policy *p)
 {
-	if (!(p->flags & SBX_ROOT))
+	if (p->flags & SBX_ROOT)
+		landlock_parent();
+	else
 		landlock_enter(p);
 }
 
