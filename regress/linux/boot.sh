@@ -173,6 +173,15 @@ tr -d '\r' <"$T/console" >"$T/console.txt"
 if [ -n "$args" ]; then
 	grep -qF "Command line: $cmdline $args" "$T/console.txt" &&
 	    pass host-options || missed host-options "not on the command line"
+	# and the kernel took every feature it was told to clear
+	want=$(echo "$args" | sed -n 's/.*clearcpuid=\([^ ]*\).*/\1/p' |
+	    tr ',' ' ')
+	got=$(sed -n 's/.*Clearing CPUID bits://p' "$T/console.txt" | head -1)
+	if [ -n "$want" ] && [ "$(echo $got)" = "$(echo $want)" ]; then
+		pass clearcpuid
+	elif [ -n "$want" ]; then
+		missed clearcpuid "cleared: $got; asked: $want"
+	fi
 fi
 while read -r what m secs; do
 	[ "$what" = milestone ] || continue

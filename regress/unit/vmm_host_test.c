@@ -942,6 +942,9 @@ test_probe(void)
 	CHECK(why[0] != '\0');
 	CHECK(vmm_host_linux_args() != NULL);
 	CHECK(strstr(vmm_host_linux_args(), "clearcpuid=smap,smep") != NULL);
+	/* Linux 6.1 reads 127 bytes of it; ssse3 must be among them */
+	CHECK(strlen(strstr(vmm_host_linux_args(), "clearcpuid=") + 11) <= 127);
+	CHECK(strstr(vmm_host_linux_args(), ",ssse3,") != NULL);
 }
 
 int
