@@ -99,7 +99,7 @@ def result(data):
     return err, reason
 
 def create(name, kernel=b"", instance=b"", ncpus=0):
-    flags = 0x01 if kernel else 0
+    flags = (0x01 if kernel else 0) | (0x200 if ncpus else 0)
     # vmc_initrd after the kernel, the -d disks (4116 bytes) after the
     # command line; vmc_fds (88 bytes) is the parent's; then no boot
     # device, no interfaces (vmc_nnics, 4 vmop_nic of 108 bytes)
@@ -244,15 +244,27 @@ id=$(vmctl status | awk '$NF == "i3" { print $1 }')
 [ "$id" = 3 ] && pass ids || fail ids "i3 has id $id"
 vmctl stop -f -w i3 >/dev/null 2>&1
 
-# 1b. two vCPUs are refused alike for a plain start and an instance
+# 1b. too many vCPUs are refused alike for a plain start and an
+# instance; a user may not choose the count of a configured VM, nor of an
+# instance of a template that does not allow memory
 vmctl stop -f -w mine >/dev/null 2>&1
+r1=$(cli start mine "" "" 65)
+r2=$(cli start i4 "" tpl 65)
+if [ "$r1" = "2 22 vcpu count 65: the count must be 1 to 64" ] &&
+    [ "$r2" = "$r1" ] && gone i4
+then
+	pass many-vcpus
+else
+	fail many-vcpus "start: $r1; instance: $r2; i4 $(vm_state i4)"
+fi
 r1=$(cli start mine "" "" 2)
 r2=$(cli start i4 "" tpl 2)
-if [ "$r1" = "2 22 only 1 vcpu supported" ] && [ "$r2" = "$r1" ] && gone i4
+if [ "${r1#2 1 }" != "$r1" ] && [ "$(vm_state mine)" = stopped ] &&
+    [ "$r2" = "2 1 vm \"i4\" no permission to set vcpus" ] && gone i4
 then
-	pass two-vcpus
+	pass user-vcpus
 else
-	fail two-vcpus "start: $r1; instance: $r2; i4 $(vm_state i4)"
+	fail user-vcpus "start: $r1; instance: $r2; i4 $(vm_state i4)"
 fi
 vmctl start mine >/dev/null 2>&1
 wait_state mine running 10 || fail two-vcpus-after "mine: $(vm_state mine)"

@@ -89,7 +89,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	TAILQ_FOREACH(cv, &conf.vms, entry) {
 		if (!vmd_valid_name(cv->params.vmc_name) ||
-		    cv->params.vmc_ncpus != 1 ||
+		    cv->params.vmc_ncpus < 1 ||
+		    cv->params.vmc_ncpus > VM_MAX_VCPUS ||
 		    cv->params.vmc_memsize < VM_MIN_MEMORY ||
 		    cv->params.vmc_memsize > VM_MAX_MEMORY ||
 		    cv->params.vmc_memsize % (1ULL << 20) != 0 ||

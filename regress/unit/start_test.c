@@ -550,6 +550,8 @@ vmm_hostile(void)
  * A fake vmm feeds a real vm process a start that misplaces its
  * descriptors, or gives it a disk: it says why it cannot start.
  */
+static uint32_t	start_ncpus = 1;
+
 static void
 vm_start_case(const char *name, const struct vmop_fd *fds, size_t nfds,
     const struct vmop_fds *counts, const char *want)
@@ -580,6 +582,7 @@ vm_start_case(const char *name, const struct vmop_fd *fds, size_t nfds,
 	memset(&vmc, 0, sizeof(vmc));
 	vmc.vmc_id = 1;
 	vmc.vmc_memsize = 32 << 20;
+	vmc.vmc_ncpus = start_ncpus;
 	(void)snprintf(vmc.vmc_name, sizeof(vmc.vmc_name), "t1");
 	vmc.vmc_fds = *counts;
 	CHECK(peer_send(&ib, IMSG_VMDOP_START_VM_END, -1, &vmc,
@@ -629,6 +632,17 @@ vm_hostile(void)
 	counts.vf_disk[0].vd_nimages = 1;
 	counts.vf_disk[0].vd_format = VMOP_DISK_RAW;
 	vm_start_case("disk", f, 5, &counts, "belong to device processes");
+	/* vmd never sends a count out of range; a vm process checks anyway */
+	counts.vf_count[VMOP_FD_DISK] = 0;
+	memset(&counts.vf_disk[0], 0, sizeof(counts.vf_disk[0]));
+	start_ncpus = 0;
+	vm_start_case("vcpus0", f, 4, &counts, "vcpu count 0 out of range");
+	start_ncpus = VM_MAX_VCPUS + 1;
+	vm_start_case("vcpus65", f, 4, &counts, "vcpu count 65 out of range");
+	start_ncpus = 1;
+	counts.vf_count[VMOP_FD_DISK] = 1;
+	counts.vf_disk[0].vd_nimages = 1;
+	counts.vf_disk[0].vd_format = VMOP_DISK_RAW;
 	counts.vf_count[VMOP_FD_INITRD] = 1;
 	vm_start_case("missing", f, 5, &counts, "missing initrd");
 }

@@ -92,7 +92,8 @@ ctx_new(void)
 	ctx->mem.memsize = 64 * MB;
 	ctx->evbase = event_base_new();
 	ctx->vm = vmm_vm_create(-1);
-	ctx->vcpu = vmm_vcpu_create(ctx->vm, 0);
+	ctx->ncpus = 1;
+	ctx->vcpus[0].vcpu = vmm_vcpu_create(ctx->vm, 0);
 	if (x86_devices_attach(ctx, err, sizeof(err)) == -1) {
 		printf("attach: %s\n", err);
 		return (NULL);
@@ -104,7 +105,7 @@ static void
 ctx_free(struct vmctx *ctx)
 {
 	dev_detach_all(&ctx->devs);
-	vmm_vcpu_destroy(ctx->vcpu);
+	vmm_vcpu_destroy(ctx->vcpus[0].vcpu);
 	vmm_vm_destroy(ctx->vm);
 	event_base_free(ctx->evbase);
 	free(ctx);
@@ -137,7 +138,7 @@ test_exit_poweroff(void)
 	if (ctx == NULL)
 		return;
 	ve = io_exit(VM_PM1_CNT_PORT, 0, 2, VM_PM1_SLP_EN);
-	CHECK(x86_handle_exit(ctx, &ve) == 0);
+	CHECK(x86_handle_exit(ctx, &ctx->vcpus[0], &ve) == 0);
 	CHECK(ctx->request == VM_REQ_POWEROFF);
 	CHECK(strcmp(ctx->reason, "guest powered off") == 0);
 	ctx_free(ctx);
@@ -153,7 +154,7 @@ test_exit_unclaimed(void)
 	if (ctx == NULL)
 		return;
 	ve = io_exit(0x1234, 1, 4, 0);
-	CHECK(x86_handle_exit(ctx, &ve) == 0);
+	CHECK(x86_handle_exit(ctx, &ctx->vcpus[0], &ve) == 0);
 	CHECK(memcmp(ve.io.data, "\xff\xff\xff\xff", 4) == 0);
 	CHECK(ctx->request == VM_REQ_NONE);
 	ctx_free(ctx);
@@ -169,17 +170,17 @@ test_exit_reset_and_errors(void)
 	if (ctx == NULL)
 		return;
 	ve = io_exit(0x64, 0, 1, 0xfe);		/* i8042 reset */
-	CHECK(x86_handle_exit(ctx, &ve) == 0);
+	CHECK(x86_handle_exit(ctx, &ctx->vcpus[0], &ve) == 0);
 	CHECK(ctx->request == VM_REQ_RESET);
 	/* a stronger request wins, a weaker one does not */
 	memset(&ve, 0, sizeof(ve));
 	ve.reason = VMM_EXIT_INTERNAL_ERROR;
 	ve.internal.suberror = 1;
-	CHECK(x86_handle_exit(ctx, &ve) == -1);
+	CHECK(x86_handle_exit(ctx, &ctx->vcpus[0], &ve) == -1);
 	CHECK(ctx->request == VM_REQ_ERROR);
 	CHECK(strcmp(ctx->reason, "emulation failure") == 0);
 	ve.reason = VMM_EXIT_SHUTDOWN;
-	CHECK(x86_handle_exit(ctx, &ve) == -1);
+	CHECK(x86_handle_exit(ctx, &ctx->vcpus[0], &ve) == -1);
 	CHECK(ctx->request == VM_REQ_ERROR);
 	ctx_free(ctx);
 }
@@ -195,12 +196,12 @@ test_exit_triple_fault(void)
 		return;
 	memset(&ve, 0, sizeof(ve));
 	ve.reason = VMM_EXIT_SHUTDOWN;
-	CHECK(x86_handle_exit(ctx, &ve) == -1);
+	CHECK(x86_handle_exit(ctx, &ctx->vcpus[0], &ve) == -1);
 	CHECK(ctx->request == VM_REQ_RESET);
 	CHECK(strcmp(ctx->reason, "triple fault") == 0);
 	ve.reason = VMM_EXIT_UNKNOWN;
 	ve.code = 0x99;
-	CHECK(x86_handle_exit(ctx, &ve) == -1);
+	CHECK(x86_handle_exit(ctx, &ctx->vcpus[0], &ve) == -1);
 	CHECK(ctx->request == VM_REQ_ERROR);
 	ctx_free(ctx);
 }
@@ -216,7 +217,7 @@ test_exit_com1_irq(void)
 		return;
 	/* COM1: IER THRE interrupt raises IRQ 4 through the backend */
 	ve = io_exit(VM_COM1_PORT + 1, 0, 1, 0x02);
-	CHECK(x86_handle_exit(ctx, &ve) == 0);
+	CHECK(x86_handle_exit(ctx, &ctx->vcpus[0], &ve) == 0);
 	CHECK(vmm_null_irq_count(ctx->vm, VM_COM1_IRQ) == 1);
 	ctx_free(ctx);
 }
@@ -234,13 +235,13 @@ test_power_button(void)
 	CHECK(x86_power_button(ctx) == 0);
 	CHECK(vmm_null_irq_count(ctx->vm, VM_SCI_IRQ) == 0);
 	ve = io_exit(VM_PM_BASE, 0, 2, 0x0100);		/* clear status */
-	CHECK(x86_handle_exit(ctx, &ve) == 0);
+	CHECK(x86_handle_exit(ctx, &ctx->vcpus[0], &ve) == 0);
 	ve = io_exit(VM_PM_BASE + 2, 0, 2, 0x0100);	/* PWRBTN_EN */
-	CHECK(x86_handle_exit(ctx, &ve) == 0);
+	CHECK(x86_handle_exit(ctx, &ctx->vcpus[0], &ve) == 0);
 	CHECK(x86_power_button(ctx) == 1);
 	CHECK(vmm_null_irq_count(ctx->vm, VM_SCI_IRQ) == 1);
 	ve = io_exit(VM_PM_BASE, 1, 2, 0);
-	CHECK(x86_handle_exit(ctx, &ve) == 0);
+	CHECK(x86_handle_exit(ctx, &ctx->vcpus[0], &ve) == 0);
 	CHECK((ve.io.data[0] | ve.io.data[1] << 8) == 0x0100);
 	CHECK(ctx->request == VM_REQ_NONE);
 	ctx_free(ctx);

@@ -34,7 +34,7 @@ static int	 ctl_start(struct parse_result *, int, char *[]);
 static int	 ctl_status(struct parse_result *, int, char *[]);
 static int	 ctl_stop(struct parse_result *, int, char *[]);
 
-/* OpenBSD's commands, in its order, with its usage lines (plus -I, -k). */
+/* OpenBSD's commands, in its order, with its usage lines (plus -I, -k, -p). */
 static const struct ctl_command ctl_commands[] = {
 	{ "console",	CMD_CONSOLE,	ctl_one_vm,	"id" },
 	{ "create",	CMD_CREATE,	ctl_create,
@@ -47,8 +47,8 @@ static const struct ctl_command ctl_commands[] = {
 	{ "show",	CMD_STATUS,	ctl_status,	"[-r] [id]" },
 	{ "start",	CMD_START,	ctl_start,
 	    "[-cL] [-B device] [-b path] [-d disk] [-i count]\n"
-	    "\t\t[-I path] [-k cmdline] [-m size] [-n switch] [-r path]"
-	    " [-t name] id | name" },
+	    "\t\t[-I path] [-k cmdline] [-m size] [-n switch] [-p count]"
+	    "\n\t\t[-r path] [-t name] id | name" },
 	{ "status",	CMD_STATUS,	ctl_status,	"[-r] [id]" },
 	{ "stop",	CMD_STOP,	ctl_stop,	"[-fw] [id | -a]" },
 	{ "unpause",	CMD_UNPAUSE,	ctl_one_vm,	"id" },
@@ -170,6 +170,24 @@ opt_memsize(struct parse_result *res, const char *word)
 	}
 }
 
+/* start -p: the vCPU count, in vm.conf's "vcpu" limits. */
+static void
+opt_ncpus(struct parse_result *res, const char *word)
+{
+	char	*end;
+	long	 n;
+
+	if (res->ncpus != 0)
+		errx(1, "vcpu count specified multiple times");
+	errno = 0;
+	n = strtol(word, &end, 10);
+	if (word[0] < '0' || word[0] > '9' || *end != '\0' || errno != 0 ||
+	    n < 1 || n > VM_MAX_VCPUS)
+		errx(1, "invalid vcpu count: %s (1 to %d)", word,
+		    VM_MAX_VCPUS);
+	res->ncpus = (uint32_t)n;
+}
+
 /*
  * start -b and -I: the kernel and initrd must be files vmctl's user can
  * open, as on OpenBSD where vmctl opens the kernel (vmd opens them
@@ -232,7 +250,7 @@ ctl_start(struct parse_result *res, int argc, char *argv[])
 	res->nifs = -1;
 	optind = 0;
 	while ((ch = ctl_getopt(res, argc, argv,
-	    "+b:B:cd:I:i:k:Lm:n:r:t:")) != -1) {
+	    "+b:B:cd:I:i:k:Lm:n:p:r:t:")) != -1) {
 		if ((missing = start_flag_missing(ch)) != NULL)
 			errx(1, "-%c: %s", ch, missing);
 		switch (ch) {
@@ -303,6 +321,9 @@ ctl_start(struct parse_result *res, int argc, char *argv[])
 			break;
 		case 'm':
 			opt_memsize(res, optarg);
+			break;
+		case 'p':
+			opt_ncpus(res, optarg);
 			break;
 		case 't':
 			if (strlen(optarg) >= sizeof(res->instance)) {

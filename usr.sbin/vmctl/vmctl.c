@@ -264,7 +264,10 @@ vm_start(struct ctl_conn *c, struct parse_result *res)
 		return (1);
 	}
 	memset(&vmc, 0, sizeof(vmc));
-	vmc.vmc_ncpus = 1;
+	if (res->ncpus != 0) {
+		vmc.vmc_flags |= VMOP_CREATE_VCPUS;
+		vmc.vmc_ncpus = res->ncpus;
+	}
 	(void)strcpy(vmc.vmc_name, res->name);
 	if (res->kernel[0] != '\0') {
 		vmc.vmc_flags |= VMOP_CREATE_KERNEL;

@@ -67,6 +67,7 @@ struct parse_result {
 	char		 cmdline[VM_CMDLINE_MAX];
 	int		 has_cmdline;
 	uint64_t	 memsize;	/* bytes, 0: not given */
+	uint32_t	 ncpus;		/* start -p, 0: not given */
 	unsigned int	 flags;		/* VMOP_FORCE, VMOP_WAIT */
 	int		 autoconnect;	/* start -c */
 	int		 running_only;	/* status -r */

@@ -266,6 +266,11 @@ config_instance_check(const struct vmd_conf_vm *parent,
 	    c->vmc_memsize != p->vmc_memsize &&
 	    !instance_may(parent, VMOP_CREATE_MEMORY))
 		return (ERR("vm \"%s\" no permission to set memory", name));
+	/* a vCPU count is a share of the host, as memory is */
+	if ((c->vmc_flags & VMOP_CREATE_VCPUS) &&
+	    c->vmc_ncpus != p->vmc_ncpus &&
+	    !instance_may(parent, VMOP_CREATE_MEMORY))
+		return (ERR("vm \"%s\" no permission to set vcpus", name));
 	if (child->ndisks > 0 && !instance_may(parent, VMOP_CREATE_DISK))
 		return (ERR("vm \"%s\" no permission to set disks", name));
 	if (child->nnics > 0 && child->nnics != parent->nnics &&

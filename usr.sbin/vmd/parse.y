@@ -1122,9 +1122,9 @@ vm_nifs(long long n)
 static void
 vm_vcpu(long long n)
 {
-	if (n != VM_MAX_VCPUS)
-		yyerror("vcpu %lld: only %d vcpu per VM is supported",
-		    n, VM_MAX_VCPUS);
+	if (n < 1 || n > VM_MAX_VCPUS)
+		yyerror("vcpu %lld: the count must be 1 to %d", n,
+		    VM_MAX_VCPUS);
 	else
 		cur->params.vmc_ncpus = (uint32_t)n;
 }

@@ -72,7 +72,7 @@ perm_start(const struct perm_cred *cred, const struct vmd_conf_owner *owner,
 		return (EPERM);
 	if (flags & (VMOP_CREATE_KERNEL | VMOP_CREATE_MEMORY |
 	    VMOP_CREATE_CMDLINE | VMOP_CREATE_INITRD | VMOP_CREATE_DISK |
-	    VMOP_CREATE_CDROM | VMOP_CREATE_NETWORK))
+	    VMOP_CREATE_CDROM | VMOP_CREATE_NETWORK | VMOP_CREATE_VCPUS))
 		return (EPERM);
 	return (0);
 }

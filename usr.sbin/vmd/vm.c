@@ -1,7 +1,7 @@
 /*
  * vm.c: the life of one "vm NAME" process.  It receives its descriptors
  * and parameters from vmm, enters its sandbox before it parses anything
- * from outside (the kernel image), boots the guest, runs the vCPU in its
+ * from outside (the kernel image), boots the guest, runs each vCPU in its
  * own thread and the devices' events and the vmm channel on the main
  * thread, restarts the guest on reset and reports how the VM ended.  It
  * must never touch the filesystem or exit without telling vmm why.
@@ -35,10 +35,12 @@ _Static_assert(sizeof(((struct vmctx *)0)->reason) == VM_REASON_MAX,
     "vm.h's reason buffer must match the protocol's");
 _Static_assert(VM_CMDLINE_LEN == VM_CMDLINE_MAX,
     "the guest's command line must hold what the protocol carries");
+_Static_assert(VM_VCPUS_MAX == VM_MAX_VCPUS,
+    "vm.h's vCPU table must hold what vmd allows");
 
 #define REBOOT_WINDOW		10	/* seconds */
 #define REBOOT_MAX		20	/* resets in a window before giving up */
-#define PAUSE_WAIT_SEC		2	/* for the vCPU to park */
+#define PAUSE_WAIT_SEC		2	/* for the vCPUs to park */
 #define CONSOLE_DRAIN_TICK_MS	5
 #define CONSOLE_DRAIN_IDLE_MS	100	/* no reader progress: give up */
 #define CONSOLE_DRAIN_MAX_MS	2000
@@ -160,54 +162,68 @@ vm_result(struct vmctx *ctx, uint32_t type, int error, const char *reason)
 	vm_send(type, &r, sizeof(r));
 }
 
+/* Make every vCPU thread come out of the guest soon; vm_lock held. */
+static void
+vm_kick_all(struct vmctx *ctx)
+{
+	uint32_t	 i;
+
+	if (!ctx->vcpu_running)
+		return;
+	for (i = 0; i < ctx->ncpus; i++)
+		if (ctx->vcpus[i].vcpu != NULL)
+			vmm_vcpu_kick(ctx->vcpus[i].vcpu);
+}
+
 /*
- * Ask the vCPU loop to stop for req; a later, stronger request wins
+ * Ask every vCPU loop to stop for req; a later, stronger request wins
  * (a stop beats a poweroff beats a reset) and keeps its own reason.
+ * Any vCPU thread may ask, and several at once: the lock keeps the
+ * reason whole and with its request.
  */
 void
 vm_request(struct vmctx *ctx, enum vm_request req, const char *fmt, ...)
 {
 	va_list	 ap;
-	int	 cur;
 
-	cur = __atomic_load_n(&ctx->request, __ATOMIC_ACQUIRE);
-	do {
-		if ((int)req <= cur)
-			return;
-	} while (!__atomic_compare_exchange_n(&ctx->request, &cur, req, 0,
-	    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+	pthread_mutex_lock(&ctx->vm_lock);
+	if ((int)req <= __atomic_load_n(&ctx->request, __ATOMIC_ACQUIRE)) {
+		pthread_mutex_unlock(&ctx->vm_lock);
+		return;
+	}
 	va_start(ap, fmt);
 	vsnprintf(ctx->reason, sizeof(ctx->reason), fmt, ap);
 	va_end(ap);
-	pthread_mutex_lock(&ctx->vm_lock);
-	if (ctx->vcpu != NULL && ctx->vcpu_running)
-		vmm_vcpu_kick(ctx->vcpu);
-	pthread_cond_broadcast(&ctx->pause_cv);	/* a parked vCPU too */
+	__atomic_store_n(&ctx->request, req, __ATOMIC_RELEASE);
+	vm_kick_all(ctx);
+	pthread_cond_broadcast(&ctx->pause_cv);	/* parked vCPUs too */
 	pthread_mutex_unlock(&ctx->vm_lock);
 }
 
 /*
- * vCPU thread: park while a pause is in force, telling the main thread
- * it is parked; any stop request unparks it.
+ * vCPU thread: park while a pause is in force, counted so the main
+ * thread knows when all are; any stop request unparks them.
  */
 static void
 vm_vcpu_park(struct vmctx *ctx)
 {
 	pthread_mutex_lock(&ctx->vm_lock);
 	if (ctx->pause_req) {
-		ctx->vcpu_paused = 1;
+		ctx->nparked++;
 		pthread_cond_broadcast(&ctx->pause_cv);
 		while (ctx->pause_req && __atomic_load_n(&ctx->request,
 		    __ATOMIC_ACQUIRE) == VM_REQ_NONE)
 			pthread_cond_wait(&ctx->pause_cv, &ctx->vm_lock);
-		ctx->vcpu_paused = 0;
+		ctx->nparked--;
 	}
 	pthread_mutex_unlock(&ctx->vm_lock);
 }
 
 /*
- * Stop the vCPU and the devices' timers (pause) or start them again.
- * Returns 0 or an errno value for the reply.
+ * Stop every vCPU and the devices' timers (pause) or start them again.
+ * The devices pause only once no vCPU runs guest code, so none of them
+ * sees an access after its pause.  Returns 0 or an errno value for the
+ * reply.
  */
 static int
 vm_pause(struct vmctx *ctx, int pause)
@@ -228,11 +244,11 @@ vm_pause(struct vmctx *ctx, int pause)
 		vm_devices_ctl(ctx, IMSG_DEVOP_RESUME);
 		return (0);
 	}
-	if (ctx->vcpu != NULL && ctx->vcpu_running) {
-		vmm_vcpu_kick(ctx->vcpu);
+	if (ctx->vcpu_running) {
+		vm_kick_all(ctx);
 		clock_gettime(CLOCK_REALTIME, &deadline);
 		deadline.tv_sec += PAUSE_WAIT_SEC;
-		while (!ctx->vcpu_paused && error == 0 &&
+		while (ctx->nparked < ctx->nthreads && error == 0 &&
 		    __atomic_load_n(&ctx->request, __ATOMIC_ACQUIRE) ==
 		    VM_REQ_NONE)
 			error = pthread_cond_timedwait(&ctx->pause_cv,
@@ -240,7 +256,7 @@ vm_pause(struct vmctx *ctx, int pause)
 	}
 	pthread_mutex_unlock(&ctx->vm_lock);
 	if (error != 0) {
-		log_warnx("vcpu did not stop for the pause");
+		log_warnx("vcpus did not stop for the pause");
 		vm_pause(ctx, 0);
 		return (EBUSY);
 	}
@@ -249,12 +265,18 @@ vm_pause(struct vmctx *ctx, int pause)
 	return (0);
 }
 
+/*
+ * One vCPU's thread.  A request ends every loop (vm_request kicks them
+ * all); the last thread out tells the main thread.
+ */
 static void *
 vm_vcpu_loop(void *arg)
 {
-	struct vmctx	*ctx = arg;
+	struct vm_vcpu	*vc = arg;
+	struct vmctx	*ctx = vc->ctx;
 	struct vmm_exit	 ve;
 	sigset_t	 set;
+	int		 last;
 
 	/* Process signals belong to the event loop; the kick is ours. */
 	sigfillset(&set);
@@ -267,18 +289,20 @@ vm_vcpu_loop(void *arg)
 		if (__atomic_load_n(&ctx->request, __ATOMIC_ACQUIRE) !=
 		    VM_REQ_NONE)
 			break;
-		if (vmm_vcpu_run(ctx->vcpu, &ve) == -1) {
-			vm_request(ctx, VM_REQ_ERROR, "vcpu run: %s",
-			    strerror(errno));
+		if (vmm_vcpu_run(vc->vcpu, &ve) == -1) {
+			vm_request(ctx, VM_REQ_ERROR, "vcpu %u run: %s",
+			    vc->id, strerror(errno));
 			break;
 		}
-		if (x86_handle_exit(ctx, &ve) == -1)
+		if (x86_handle_exit(ctx, vc, &ve) == -1)
 			break;
 	}
 	pthread_mutex_lock(&ctx->vm_lock);
+	last = --ctx->nthreads == 0;
 	pthread_cond_broadcast(&ctx->pause_cv);	/* a pause waiting on us */
 	pthread_mutex_unlock(&ctx->vm_lock);
-	event_active(ctx->ev_vcpu_done, EV_READ, 0);
+	if (last)
+		event_active(ctx->ev_vcpu_done, EV_READ, 0);
 	return (NULL);
 }
 
@@ -327,16 +351,20 @@ vm_reboot(struct vmctx *ctx)
 	vm_start_vcpu(ctx);
 }
 
-/* Main thread: the vCPU loop ended; reboot or report the end. */
+/* Main thread: every vCPU loop ended; reboot or report the end. */
 static void
 vm_vcpu_done(evutil_socket_t fd, short ev, void *arg)
 {
 	struct vmctx	*ctx = arg;
+	uint32_t	 i, n;
 
 	pthread_mutex_lock(&ctx->vm_lock);
 	ctx->vcpu_running = 0;
+	n = ctx->nstarted;
+	ctx->nstarted = 0;
 	pthread_mutex_unlock(&ctx->vm_lock);
-	pthread_join(ctx->vcpu_thread, NULL);
+	for (i = 0; i < n; i++)
+		pthread_join(ctx->vcpus[i].thread, NULL);
 	switch (__atomic_load_n(&ctx->request, __ATOMIC_ACQUIRE)) {
 	case VM_REQ_RESET:
 		vm_reboot(ctx);
@@ -351,19 +379,44 @@ vm_vcpu_done(evutil_socket_t fd, short ev, void *arg)
 	}
 }
 
+/*
+ * A thread for each vCPU.  If one cannot be made, the ones that were
+ * are asked to stop and the VM ends through vm_vcpu_done as for any
+ * error.
+ */
 static void
 vm_start_vcpu(struct vmctx *ctx)
 {
-	int	 error;
+	uint32_t	 i;
+	int		 error = 0, last;
 
 	pthread_mutex_lock(&ctx->vm_lock);
 	ctx->vcpu_running = 1;
+	ctx->nthreads = ctx->ncpus;
+	ctx->nstarted = 0;
 	pthread_mutex_unlock(&ctx->vm_lock);
-	error = pthread_create(&ctx->vcpu_thread, NULL, vm_vcpu_loop, ctx);
-	if (error != 0) {
-		log_warnx("vcpu thread: %s", strerror(error));
-		vm_end(ctx, VM_END_ERROR, "cannot start the vcpu thread");
+	for (i = 0; i < ctx->ncpus; i++) {
+		ctx->vcpus[i].ctx = ctx;
+		ctx->vcpus[i].id = i;
+		pthread_mutex_lock(&ctx->vm_lock);
+		error = pthread_create(&ctx->vcpus[i].thread, NULL,
+		    vm_vcpu_loop, &ctx->vcpus[i]);
+		if (error == 0)
+			ctx->nstarted++;
+		pthread_mutex_unlock(&ctx->vm_lock);
+		if (error != 0)
+			break;
 	}
+	if (error == 0)
+		return;
+	log_warnx("vcpu %u thread: %s", i, strerror(error));
+	vm_request(ctx, VM_REQ_ERROR, "cannot start the thread of vcpu %u", i);
+	pthread_mutex_lock(&ctx->vm_lock);
+	ctx->nthreads -= ctx->ncpus - i;
+	last = ctx->nthreads == 0;
+	pthread_mutex_unlock(&ctx->vm_lock);
+	if (last)
+		event_active(ctx->ev_vcpu_done, EV_READ, 0);
 }
 
 static void
@@ -501,6 +554,12 @@ vm_check_params(struct vmctx *ctx, struct vmop_fdset *fds, char *err,
 		    "device processes");
 		return (-1);
 	}
+	if (p->vmc_ncpus < 1 || p->vmc_ncpus > VM_MAX_VCPUS) {
+		snprintf(err, errlen, "vcpu count %u out of range (1 to %d)",
+		    p->vmc_ncpus, VM_MAX_VCPUS);
+		return (-1);
+	}
+	ctx->ncpus = p->vmc_ncpus;
 	ctx->kvmfd = vmop_fdset_take(fds, VMOP_FD_KVM, 0, 0);
 	ctx->kernelfd = vmop_fdset_take(fds, VMOP_FD_KERNEL, 0, 0);
 	ctx->initrdfd = vmop_fdset_take(fds, VMOP_FD_INITRD, 0, 0);

@@ -97,6 +97,7 @@ struct vmdev;
 struct proc_env;
 
 #define VM_DEVPROCS		8	/* device processes: disks, nics */
+#define VM_VCPUS_MAX		64	/* as VM_MAX_VCPUS in vmd.h */
 #define VM_DEVPROC_WAIT_MS	10000	/* for them to be ready */
 
 /* Why the vCPU loop stopped, in the order they win. */
@@ -106,6 +107,16 @@ enum vm_request {
 	VM_REQ_POWEROFF,	/* guest powered off */
 	VM_REQ_ERROR,		/* the VM cannot go on; see reason */
 	VM_REQ_STOP		/* terminated from outside */
+};
+
+/* One vCPU and the thread that runs it; vCPU i has APIC id i. */
+struct vmctx;
+struct vm_vcpu {
+	struct vmctx		*ctx;
+	struct vmm_vcpu		*vcpu;		/* NULL between boots */
+	uint32_t		 id;
+	pthread_t		 thread;
+	uint64_t		 exits;		/* for debug logs */
 };
 
 struct vmctx {
@@ -125,21 +136,23 @@ struct vmctx {
 	void			*bios;		/* firmware image, or NULL */
 	uint64_t		 bios_size;
 	struct vmm_vm		*vm;		/* NULL between boots */
-	struct vmm_vcpu		*vcpu;
-	pthread_mutex_t		 vm_lock;	/* guards vm, pause state */
+	struct vm_vcpu		 vcpus[VM_VCPUS_MAX];
+	uint32_t		 ncpus;		/* from the parameters */
+	pthread_mutex_t		 vm_lock;	/* guards vm, vCPU threads,
+						   pause state, request */
 	pthread_cond_t		 pause_cv;	/* pause state changed */
 	int			 pause_req;	/* vmctl pause in force */
-	int			 vcpu_paused;	/* the vCPU thread is parked */
+	uint32_t		 nparked;	/* vCPU threads parked */
+	uint32_t		 nthreads;	/* vCPU threads in their loop */
+	uint32_t		 nstarted;	/* vCPU threads to join */
 	struct devices		 devs;
 	struct dev_host		 host;
 	uint32_t		 gsi_next;	/* next GSI for an MSI route */
 	struct event_base	*evbase;
 	struct event		*ev_vcpu_done;
-	pthread_t		 vcpu_thread;
-	int			 vcpu_running;
+	int			 vcpu_running;	/* vCPU threads exist */
 	int			 request;	/* enum vm_request, atomic */
 	char			 reason[VM_REASON_LEN];
-	uint64_t		 exits;		/* for debug logs */
 	struct vm_stop		*stop;		/* vm_stop.c's */
 };
 
@@ -167,6 +180,7 @@ int	 x86_boot(struct vmctx *, char *, size_t);
 void	 x86_halt(struct vmctx *);
 int	 x86_power_button(struct vmctx *);
 void	 x86_power_button_cancel(struct vmctx *);
-int	 x86_handle_exit(struct vmctx *, struct vmm_exit *);
+int	 x86_handle_exit(struct vmctx *, struct vm_vcpu *,
+	    struct vmm_exit *);
 
 #endif /* VM_H */

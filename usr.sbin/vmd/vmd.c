@@ -973,12 +973,17 @@ vmd_merge_params(const struct vmd_vm *vm,
 	out->vmc_memsize &= ~((1ULL << 20) - 1);
 	if (config_check_memsize(out->vmc_memsize, reason, rlen) == -1)
 		return (EINVAL);
-	if (req->vmc_ncpus > VM_MAX_VCPUS) {
-		(void)snprintf(reason, rlen, "only %d vcpu supported",
-		    VM_MAX_VCPUS);
+	if (req->vmc_flags & VMOP_CREATE_VCPUS) {
+		out->vmc_ncpus = req->vmc_ncpus;
+		out->vmc_flags |= VMOP_CREATE_VCPUS;
+	}
+	if (out->vmc_ncpus == 0)
+		out->vmc_ncpus = 1;
+	if (out->vmc_ncpus > VM_MAX_VCPUS) {
+		(void)snprintf(reason, rlen, "vcpu count %u: at most %d",
+		    out->vmc_ncpus, VM_MAX_VCPUS);
 		return (EINVAL);
 	}
-	out->vmc_ncpus = 1;
 	out->vmc_ttyname[0] = '\0';
 	return (0);
 }
@@ -1049,7 +1054,10 @@ vmd_instance(struct vmd *vmd, const struct vmop_create_params *req,
 	    "%s", req->vmc_name);
 	child->params.vmc_flags = req->vmc_flags &
 	    (VMOP_CREATE_KERNEL | VMOP_CREATE_MEMORY | VMOP_CREATE_CMDLINE |
-	    VMOP_CREATE_INITRD | VMOP_CREATE_DISK);
+	    VMOP_CREATE_INITRD | VMOP_CREATE_DISK |
+	    VMOP_CREATE_VCPUS);
+	if (req->vmc_flags & VMOP_CREATE_VCPUS)
+		child->params.vmc_ncpus = req->vmc_ncpus;
 	for (i = 0; i < req->vmc_ndisks && i < VM_MAX_DISKS; i++) {
 		(void)snprintf(child->disk[i].path,
 		    sizeof(child->disk[i].path), "%s", req->vmc_disks[i]);
@@ -1113,9 +1121,10 @@ vmd_req_start(struct vmd *vmd, struct imsg *imsg, uid_t uid)
 	}
 	vm = vmd_vm_byname(vmd, req.vmc_name);
 	/* Before anything else, so that an instance is refused as a start. */
-	if (req.vmc_ncpus > VM_MAX_VCPUS) {
-		(void)snprintf(reason, sizeof(reason), "only %d vcpu supported",
-		    VM_MAX_VCPUS);
+	if ((req.vmc_flags & VMOP_CREATE_VCPUS) && (req.vmc_ncpus < 1 ||
+	    req.vmc_ncpus > VM_MAX_VCPUS)) {
+		(void)snprintf(reason, sizeof(reason), "vcpu count %u: "
+		    "the count must be 1 to %d", req.vmc_ncpus, VM_MAX_VCPUS);
 		log_warnx("vm %s: %s", req.vmc_name, reason);
 		vmd_reply(vmd, peer, IMSG_VMDOP_START_VM_RESPONSE, EINVAL, vm,
 		    reason);
@@ -1958,7 +1967,7 @@ vmd_req_info(struct vmd *vmd, struct imsg *imsg)
 		memset(&vir, 0, sizeof(vir));
 		vir.vir_id = vm->id;
 		vir.vir_pid = vm->pid;
-		vir.vir_ncpus = 1;
+		vir.vir_ncpus = p->vmc_ncpus != 0 ? p->vmc_ncpus : 1;
 		vir.vir_state = (uint32_t)vm->state;
 		vir.vir_memsize = p->vmc_memsize != 0 ? p->vmc_memsize :
 		    VM_DEFAULT_MEMORY;

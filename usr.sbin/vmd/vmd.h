@@ -25,7 +25,7 @@
 #define VM_TTYNAME_MAX		32
 #define VM_CMDLINE_MAX		2048	/* including the NUL */
 #define VM_REASON_MAX		256
-#define VM_MAX_VCPUS		1
+#define VM_MAX_VCPUS		64	/* OpenBSD's VMM_MAX_VCPUS_PER_VM */
 #define VM_DEFAULT_MEMORY	(512ULL << 20)
 #define VM_MIN_MEMORY		(1ULL << 20)
 #define VM_MAX_MEMORY		(128ULL << 30)
@@ -106,6 +106,7 @@ enum vm_end {
 #define VMOP_CREATE_CDROM	0x20
 #define VMOP_CREATE_INSTANCE	0x40
 #define VMOP_CREATE_INITRD	0x100
+#define VMOP_CREATE_VCPUS	0x200	/* vmc_ncpus set */
 #define VMOP_CREATE_HOSTQUIRKS	0x80000000	/* parent: vmm_host.c on */
 
 /*

@@ -335,7 +335,8 @@ x86_bios(struct vmctx *ctx, char *err, size_t errlen)
 	struct acpi_build	*ab = NULL;
 	struct device		*fw;
 	uint8_t			 e820[VM_MAX_MEMRANGES * 20], *e;
-	uint16_t		 ncpus = 1, sercon = VM_COM1_PORT;
+	uint16_t		 ncpus = (uint16_t)ctx->ncpus;
+	uint16_t		 sercon = VM_COM1_PORT;
 	uint64_t		 size;
 	size_t			 i, n;
 	void			*img;
@@ -433,8 +434,10 @@ x86_linux_quirks(struct vmctx *ctx, struct loadfile_args *la,
 }
 
 /*
- * Create the hypervisor VM and its vCPU, load the kernel and set the
- * entry state.  Called at start and again after each guest reset.
+ * Create the hypervisor VM and its vCPUs, load the kernel and set the
+ * entry state of vCPU 0; the others wait in the in-kernel LAPIC for the
+ * guest's INIT and SIPI, as application processors after a reset.
+ * Called at start and again after each guest reset.
  */
 int
 x86_boot(struct vmctx *ctx, char *err, size_t errlen)
@@ -445,6 +448,7 @@ x86_boot(struct vmctx *ctx, char *err, size_t errlen)
 	struct vmm_vm		*vm;
 	enum loadfile_kind	 kind;
 	uint64_t		 rsdp;
+	uint32_t		 i;
 
 	if (ctx->params->vmc_flags & VMOP_CREATE_HOSTQUIRKS)
 		vmm_host_enable();
@@ -463,9 +467,17 @@ x86_boot(struct vmctx *ctx, char *err, size_t errlen)
 		snprintf(err, errlen, "create irqchip: %s", strerror(errno));
 		return (-1);
 	}
-	if ((ctx->vcpu = vmm_vcpu_create(vm, 0)) == NULL) {
-		snprintf(err, errlen, "create vcpu: %s", strerror(errno));
-		return (-1);
+	for (i = 0; i < ctx->ncpus; i++) {
+		if ((ctx->vcpus[i].vcpu = vmm_vcpu_create(vm, i)) == NULL) {
+			snprintf(err, errlen, "create vcpu %u: %s", i,
+			    strerror(errno));
+			return (-1);
+		}
+		if (i > 0 && vmm_vcpu_wait_sipi(ctx->vcpus[i].vcpu) == -1) {
+			snprintf(err, errlen, "vcpu %u: wait for SIPI: %s", i,
+			    strerror(errno));
+			return (-1);
+		}
 	}
 	memset(&regs, 0, sizeof(regs));
 	memset(&sregs, 0, sizeof(sregs));
@@ -488,10 +500,10 @@ x86_boot(struct vmctx *ctx, char *err, size_t errlen)
 		if (x86_bios(ctx, err, errlen) == -1)
 			return (-1);
 	} else if (kind != LOADFILE_OPENBSD && acpi_tables_install(&ctx->mem,
-	    1, &rsdp, err, errlen) == -1)
+	    ctx->ncpus, &rsdp, err, errlen) == -1)
 		return (-1);
-	if (vmm_set_sregs(ctx->vcpu, &sregs) == -1 ||
-	    vmm_set_regs(ctx->vcpu, &regs) == -1) {
+	if (vmm_set_sregs(ctx->vcpus[0].vcpu, &sregs) == -1 ||
+	    vmm_set_regs(ctx->vcpus[0].vcpu, &regs) == -1) {
 		snprintf(err, errlen, "set vcpu registers: %s",
 		    strerror(errno));
 		return (-1);
@@ -504,9 +516,12 @@ void
 x86_halt(struct vmctx *ctx)
 {
 	struct vmm_vm	*vm;
+	uint32_t	 i;
 
-	vmm_vcpu_destroy(ctx->vcpu);
-	ctx->vcpu = NULL;
+	for (i = 0; i < ctx->ncpus; i++) {
+		vmm_vcpu_destroy(ctx->vcpus[i].vcpu);
+		ctx->vcpus[i].vcpu = NULL;
+	}
 	pthread_mutex_lock(&ctx->vm_lock);
 	vm = ctx->vm;
 	ctx->vm = NULL;
@@ -515,11 +530,11 @@ x86_halt(struct vmctx *ctx)
 }
 
 static void
-x86_exit_error(struct vmctx *ctx, const char *what)
+x86_exit_error(struct vmctx *ctx, struct vm_vcpu *vc, const char *what)
 {
 	char	 dump[512];
 
-	vmm_vcpu_dump(ctx->vcpu, dump, sizeof(dump));
+	vmm_vcpu_dump(vc->vcpu, dump, sizeof(dump));
 	log_warnx("%s; %s", what, dump);
 	vm_request(ctx, VM_REQ_ERROR, "%s", what);
 }
@@ -529,12 +544,12 @@ x86_exit_error(struct vmctx *ctx, const char *what)
  * request with its reason is then pending).
  */
 int
-x86_handle_exit(struct vmctx *ctx, struct vmm_exit *ve)
+x86_handle_exit(struct vmctx *ctx, struct vm_vcpu *vc, struct vmm_exit *ve)
 {
 	char		 what[128];
 	uint32_t	 i;
 
-	ctx->exits++;
+	vc->exits++;
 	switch (ve->reason) {
 	case VMM_EXIT_IO:
 		for (i = 0; i < ve->io.count; i++)
@@ -557,10 +572,10 @@ x86_handle_exit(struct vmctx *ctx, struct vmm_exit *ve)
 		else if (ve->code == VMM_EVENT_RESET)
 			vm_request(ctx, VM_REQ_RESET, "guest reset");
 		else
-			x86_exit_error(ctx, "guest crashed");
+			x86_exit_error(ctx, vc, "guest crashed");
 		return (-1);
 	case VMM_EXIT_HLT:
-		x86_exit_error(ctx, "vcpu halted for good");
+		x86_exit_error(ctx, vc, "vcpu halted for good");
 		return (-1);
 	case VMM_EXIT_INTERNAL_ERROR:
 		if (ve->internal.suberror == VMM_INTERNAL_EMULATION)
@@ -569,12 +584,12 @@ x86_handle_exit(struct vmctx *ctx, struct vmm_exit *ve)
 			snprintf(what, sizeof(what),
 			    "hypervisor internal error %u",
 			    ve->internal.suberror);
-		x86_exit_error(ctx, what);
+		x86_exit_error(ctx, vc, what);
 		return (-1);
 	case VMM_EXIT_FAIL_ENTRY:
 		snprintf(what, sizeof(what), "vcpu entry failed, reason %#llx",
 		    (unsigned long long)ve->code);
-		x86_exit_error(ctx, what);
+		x86_exit_error(ctx, vc, what);
 		return (-1);
 	case VMM_EXIT_DEBUG:
 	case VMM_EXIT_WRMSR:
@@ -582,13 +597,13 @@ x86_handle_exit(struct vmctx *ctx, struct vmm_exit *ve)
 		snprintf(what, sizeof(what), "%s exit the host-quirk layer "
 		    "did not finish", ve->reason == VMM_EXIT_DEBUG ? "debug" :
 		    "wrmsr");
-		x86_exit_error(ctx, what);
+		x86_exit_error(ctx, vc, what);
 		return (-1);
 	case VMM_EXIT_UNKNOWN:
 	default:
 		snprintf(what, sizeof(what), "unexpected vcpu exit %#llx",
 		    (unsigned long long)ve->code);
-		x86_exit_error(ctx, what);
+		x86_exit_error(ctx, vc, what);
 		return (-1);
 	}
 }

@@ -218,6 +218,7 @@ struct vmm_vcpu	*vmm_vcpu_create(struct vmm_vm *, uint32_t);
 void		 vmm_vcpu_destroy(struct vmm_vcpu *);
 int		 vmm_vcpu_run(struct vmm_vcpu *, struct vmm_exit *);
 void		 vmm_vcpu_kick(struct vmm_vcpu *);
+int		 vmm_vcpu_wait_sipi(struct vmm_vcpu *);
 int		 vmm_get_regs(struct vmm_vcpu *, struct vmm_regs *);
 int		 vmm_set_regs(struct vmm_vcpu *, const struct vmm_regs *);
 int		 vmm_get_sregs(struct vmm_vcpu *, struct vmm_sregs *);

@@ -609,6 +609,23 @@ vmm_vcpu_kick(struct vmm_vcpu *vcpu)
 }
 
 /*
+ * An application processor: it runs nothing until the guest sends it
+ * INIT and a startup IPI through the in-kernel LAPIC, which then sets
+ * its entry state; vmm_vcpu_run() sleeps in the kernel meanwhile (a
+ * kick still ends it).  KVM makes every vCPU but the first so; saying it
+ * keeps the state right whatever the vCPU did before.
+ */
+int
+vmm_vcpu_wait_sipi(struct vmm_vcpu *vcpu)
+{
+	struct kvm_mp_state	 mp;
+
+	memset(&mp, 0, sizeof(mp));
+	mp.mp_state = KVM_MP_STATE_UNINITIALIZED;
+	return (ioctl(vcpu->fd, KVM_SET_MP_STATE, &mp) == -1 ? -1 : 0);
+}
+
+/*
  * State the next KVM_RUN would load from run->s.regs is loaded now, for
  * an ioctl that reads or changes the same state.
  */

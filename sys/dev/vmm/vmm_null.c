@@ -56,6 +56,7 @@ struct vmm_vcpu {
 	size_t		 nmsr;
 	int		 fail;		/* vmm_null_fail(): setters fail */
 	int		 kicked;
+	int		 waiting;	/* vmm_vcpu_wait_sipi(), no script */
 };
 
 int
@@ -175,6 +176,7 @@ vmm_null_script(struct vmm_vcpu *vcpu, const struct vmm_exit *exits,
 	}
 	vcpu->n = n;
 	vcpu->next = 0;
+	vcpu->waiting = 0;	/* the script is what the guest started */
 }
 
 /* The next scripted exit; ENODATA once the script is used up. */
@@ -189,7 +191,7 @@ vmm_vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *ve)
 		ve->reason = VMM_EXIT_INTR;
 		return (0);
 	}
-	if (vcpu->next >= vcpu->n) {
+	if (vcpu->waiting || vcpu->next >= vcpu->n) {
 		errno = ENODATA;
 		return (-1);
 	}
@@ -211,6 +213,18 @@ void
 vmm_vcpu_kick(struct vmm_vcpu *vcpu)
 {
 	vcpu->kicked = 1;
+}
+
+/* Until a script is given, the vCPU runs nothing, as an AP before SIPI. */
+int
+vmm_vcpu_wait_sipi(struct vmm_vcpu *vcpu)
+{
+	if (vcpu->fail) {
+		errno = EIO;
+		return (-1);
+	}
+	vcpu->waiting = 1;
+	return (0);
 }
 
 int
