@@ -102,8 +102,8 @@ def create(name, kernel=b"", instance=b"", ncpus=0):
     flags = (0x01 if kernel else 0) | (0x200 if ncpus else 0)
     # vmc_initrd after the kernel, the -d disks (4116 bytes) after the
     # command line; vmc_fds (88 bytes) is the parent's; then no boot
-    # device, no interfaces (vmc_nnics, 4 vmop_nic of 108 bytes)
-    return struct.pack("<IIQIII64s64s4096s4096s2048s4116x32s88x4x4x432x", 0,
+    # device, no interfaces (vmc_nnics, 4 vmop_nic of 108 bytes), no cdrom
+    return struct.pack("<IIQIII64s64s4096s4096s2048s4116x32s88x4x4x432x1024x", 0,
         flags, 0, ncpus, 0, 0, instance, name, kernel, b"", b"", b"")
 
 def vmid(name):

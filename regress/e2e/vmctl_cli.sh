@@ -117,23 +117,6 @@ vm "p1" {
 CONF
 start_vmd || { fail start "vmd did not come up"; exit 1; }
 
-# Refused device options: nothing reaches vmd, so no VM "dev" appears
-# and, where vmd -v logs its clients, no client connects at all.
-nconn() { grep -c ": connected" "$T/vmd.log"; }
-vmctl status >/dev/null 2>&1
-[ "$(nconn)" -gt 0 ] && COUNT_CONN=1 || COUNT_CONN=
-for f in "-r $T/cd.iso:cdrom support is"; do
-	opt=${f%%:*} what=${f#*:}
-	flag=${opt%% *}
-	before=$(nconn)
-	expect "refused$flag" 1 "vmctl: $flag: $what not available yet" \
-	    vmctl start $opt -b "$GUEST" dev
-	if [ -n "$COUNT_CONN" ] && [ "$(nconn)" -ne "$before" ]; then
-		fail "refused$flag-no-connect" "vmctl connected to vmd"
-	fi
-	expect "refused$flag-nothing-sent" 1 "" vmctl status dev
-done
-
 # Abbreviations reach the right command.
 expect abbrev-stat 0 "" vmctl stat p1
 expect abbrev-sho 0 "" vmctl sho

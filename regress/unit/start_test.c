@@ -296,6 +296,7 @@ openvm(void)
 	CHECK(mkfile("initrd", 0600, params.vmc_initrd,
 	    sizeof(params.vmc_initrd)) == 0);
 	CHECK(mkfile("cd.iso", 0600, def.cdrom, sizeof(def.cdrom)) == 0);
+	CHECK(truncate(def.cdrom, 2048) == 0);	/* one CD block at least */
 	(void)snprintf(raw, sizeof(raw), "%s/raw.img", tmpdir);
 	(void)snprintf(base, sizeof(base), "%s/base.qcow2", tmpdir);
 	(void)snprintf(top, sizeof(top), "%s/top.qcow2", tmpdir);

@@ -89,6 +89,7 @@ ctx_new(void)
 		return (NULL);
 	pthread_mutex_init(&ctx->vm_lock, NULL);
 	ctx->tty_master = ctx->tty_slave = -1;
+	ctx->cdromfd = -1;
 	ctx->mem.memsize = 64 * MB;
 	ctx->evbase = event_base_new();
 	ctx->vm = vmm_vm_create(-1);

@@ -307,8 +307,6 @@ const char *
 start_flag_missing(int ch)
 {
 	switch (ch) {
-	case 'r':
-		return ("cdrom support is not available yet");
 	default:
 		return (NULL);
 	}

@@ -325,6 +325,16 @@ ctl_start(struct parse_result *res, int argc, char *argv[])
 		case 'p':
 			opt_ncpus(res, optarg);
 			break;
+		case 'r':
+			/* vmd opens it with our rights and says what is wrong */
+			if (res->cdrom[0] != '\0')
+				errx(1, "iso image specified multiple times");
+			if (realpath(optarg, path) == NULL)
+				err(1, "invalid iso image path");
+			if (strlen(path) >= sizeof(res->cdrom))
+				errx(1, "iso image path too long");
+			(void)strcpy(res->cdrom, path);
+			break;
 		case 't':
 			if (strlen(optarg) >= sizeof(res->instance)) {
 				warnx("instance vm name too long");

@@ -278,6 +278,10 @@ vm_start(struct ctl_conn *c, struct parse_result *res)
 		vmc.vmc_flags |= VMOP_CREATE_INITRD;
 		(void)strcpy(vmc.vmc_initrd, res->initrd);
 	}
+	if (res->cdrom[0] != '\0') {
+		vmc.vmc_flags |= VMOP_CREATE_CDROM;
+		(void)strcpy(vmc.vmc_cdrom, res->cdrom);
+	}
 	if (res->memsize != 0) {
 		vmc.vmc_flags |= VMOP_CREATE_MEMORY;
 		vmc.vmc_memsize = res->memsize;

@@ -58,6 +58,7 @@ struct parse_result {
 	char		 name[VM_NAME_MAX];
 	char		 kernel[PATH_MAX];	/* "": not given */
 	char		 initrd[PATH_MAX];	/* "": not given */
+	char		 cdrom[VMOP_DISK_PATH_MAX];	/* -r, "": not given */
 	uint32_t	 bootdevice;	/* start -B: VMBOOTDEV_*, 0 not given */
 	char		 disks[VM_MAX_DISKS][VMOP_DISK_PATH_MAX];	/* -d */
 	uint32_t	 disktypes[VM_MAX_DISKS];	/* VMOP_DISK_* */

@@ -575,28 +575,6 @@ config_pty_owner(int fd, const struct vmd_conf_owner *o, char *reason,
 	return (0);
 }
 
-/*
- * What vm.conf may ask for but this vmd cannot give yet: refused before
- * anything is opened.  A device that comes takes its line out.
- */
-int
-config_unavailable(const struct vmd_conf_vm *def, char *reason, size_t rlen)
-{
-	const char	*what = NULL;
-	char		 where[32] = "";
-
-	if (def->cdrom[0] != '\0')
-		what = "cdrom support";
-	if (what == NULL)
-		return (0);
-	if (def->lineno > 0)
-		(void)snprintf(where, sizeof(where), " (vm.conf line %d)",
-		    def->lineno);
-	(void)snprintf(reason, rlen, "%s is not available yet%s", what,
-	    where);
-	return (ENOTSUP);
-}
-
 _Static_assert(VMBOOTDEV_AUTO == VMBOOT_AUTO &&
     VMBOOTDEV_CDROM == VMBOOT_CDROM && VMBOOTDEV_DISK == VMBOOT_DISK &&
     VMBOOTDEV_NET == VMBOOT_NET,
@@ -665,6 +643,33 @@ config_open_disks(const struct vmd_conf_vm *def,
 	return (error);
 }
 
+/*
+ * A CD-ROM image holds whole 2048-byte blocks that READ CAPACITY(10)
+ * and the 32-bit block numbers of ISO 9660 can reach: at least one,
+ * at most 2^32 - 1 (a trailing partial block is not seen by the guest).
+ */
+static int
+config_cdrom_size(int fd, const char *path, char *reason, size_t rlen)
+{
+	struct stat	 st;
+	const char	*why = NULL;
+
+	if (fstat(fd, &st) == -1) {
+		(void)snprintf(reason, rlen, "cdrom %s: %s", path,
+		    strerror(errno));
+		return (errno);
+	}
+	if (st.st_size < VM_CDROM_BLOCK)
+		why = st.st_size == 0 ? "empty image" :
+		    "smaller than one 2048-byte block";
+	else if ((uint64_t)st.st_size / VM_CDROM_BLOCK >= UINT32_MAX)
+		why = "image too large (more than 2^32 - 1 2048-byte blocks)";
+	if (why == NULL)
+		return (0);
+	(void)snprintf(reason, rlen, "cdrom %s: %s", path, why);
+	return (EINVAL);
+}
+
 /* One file of kind (index 0) opened with as's rights (NULL: root's). */
 static int
 config_open_one(const struct perm_cred *as, const char *what,
@@ -688,6 +693,11 @@ config_open_one(const struct perm_cred *as, const char *what,
 		config_creds_leave(&saved);
 	if (fd == -1)
 		return (error);
+	if (kind == VMOP_FD_CDROM &&
+	    (error = config_cdrom_size(fd, path, reason, rlen)) != 0) {
+		close(fd);
+		return (error);
+	}
 	if (vmop_fdset_put(set, &vmf, fd, err, sizeof(err)) == -1) {
 		(void)snprintf(reason, rlen, "%s: %s", what, err);
 		return (EINVAL);
@@ -758,6 +768,7 @@ config_openvm(const struct vmd_conf_vm *def,
 {
 	struct vmop_fds		*fds = &params->vmc_fds;
 	struct vmop_fd		 vmf = { 0, VMOP_FD_KVM, 0, 0 };
+	const char		*cdrom;
 	char			 err[64];
 	int			 error, m, s, fd;
 
@@ -787,9 +798,10 @@ config_openvm(const struct vmd_conf_vm *def,
 	if ((error = config_open_disks(def, params, AS(VMOP_CREATE_DISK), fds,
 	    set, reason, rlen)) != 0)
 		goto fail;
-	if (def->cdrom[0] != '\0' &&
+	cdrom = params->vmc_cdrom[0] != '\0' ? params->vmc_cdrom : def->cdrom;
+	if (cdrom[0] != '\0' &&
 	    (error = config_open_one(AS(VMOP_CREATE_CDROM), "cdrom",
-	    def->cdrom, VMOP_FD_CDROM, fds, set, reason, rlen)) != 0)
+	    cdrom, VMOP_FD_CDROM, fds, set, reason, rlen)) != 0)
 		goto fail;
 #undef AS
 	if ((error = config_open_taps(def, params, set, reason, rlen)) != 0)

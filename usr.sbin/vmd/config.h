@@ -147,8 +147,6 @@ void		 config_random_lladdr(uint8_t *);
 int		 config_name_check(const char *, const char *, char *, size_t);
 struct vmd_conf_vm *config_find_vm(struct vmd_conf *, const char *);
 void		 config_cred(uid_t, struct perm_cred *);
-int		 config_unavailable(const struct vmd_conf_vm *, char *,
-		    size_t);
 int		 config_openvm(const struct vmd_conf_vm *,
 		    struct vmop_create_params *, const struct perm_cred *,
 		    uint32_t, struct vmop_fdset *, char *, size_t);

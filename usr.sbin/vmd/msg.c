@@ -248,8 +248,11 @@ chk_create(uint32_t link, const void *data, size_t len, char *reason,
 	    !str_ok(vmc.vmc_kernel, sizeof(vmc.vmc_kernel)) ||
 	    !str_ok(vmc.vmc_initrd, sizeof(vmc.vmc_initrd)) ||
 	    !str_ok(vmc.vmc_cmdline, sizeof(vmc.vmc_cmdline)) ||
-	    !str_ok(vmc.vmc_ttyname, sizeof(vmc.vmc_ttyname)))
+	    !str_ok(vmc.vmc_ttyname, sizeof(vmc.vmc_ttyname)) ||
+	    !str_ok(vmc.vmc_cdrom, sizeof(vmc.vmc_cdrom)))
 		return (bad(reason, rlen, link, "unterminated string"));
+	if (vmc.vmc_cdrom[0] != '\0' && vmc.vmc_cdrom[0] != '/')
+		return (bad(reason, rlen, link, "bad cdrom"));
 	if (vmc.vmc_bootdevice > VMBOOTDEV_NET)
 		return (bad(reason, rlen, link, "unknown boot device"));
 	if (vmc.vmc_ndisks > VM_MAX_DISKS)

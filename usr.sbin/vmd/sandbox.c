@@ -90,9 +90,10 @@ static const int sc_base[] = {
 /*
  * vm: KVM is driven with ioctls on descriptors vmm passed us (the
  * process can open nothing new); guest RAM is a memfd; vCPUs are threads.
+ * The CD-ROM runs here too and reads its image with preadv.
  */
 static const int sc_vm[] = {
-	SC(ioctl), SC(memfd_create), SC(ftruncate),
+	SC(ioctl), SC(memfd_create), SC(ftruncate), SC(preadv),
 };
 
 /* control: vmctl connections and their SO_PEERCRED. */

@@ -1380,8 +1380,7 @@ vioscsi_run(struct vioscsi *sc, struct virtq *vq)
  * SCSI, three queues, no feature bits of its own (no hotplug, no
  * events, no INOUT, no T10 PI).  attach takes args->fd, the image,
  * opened read-only by the parent; the device owns it from then on.
- * (No VM's device table lists it until the start protocol carries
- * that descriptor.)
+ * It runs in the vm process (x86_devices_attach), as on vmd.
  */
 static int	 vioscsi_attach(struct device *,
 		    const struct dev_attach_args *);

@@ -944,6 +944,12 @@ vmd_merge_params(const struct vmd_vm *vm,
 		memcpy(out->vmc_disks, req->vmc_disks, sizeof(out->vmc_disks));
 		out->vmc_flags |= VMOP_CREATE_DISK;
 	}
+	/* A CD-ROM a request names replaces the configured one. */
+	if ((req->vmc_flags & VMOP_CREATE_CDROM) &&
+	    req->vmc_cdrom[0] != '\0') {
+		memcpy(out->vmc_cdrom, req->vmc_cdrom, sizeof(out->vmc_cdrom));
+		out->vmc_flags |= VMOP_CREATE_CDROM;
+	}
 	if (out->vmc_kernel[0] == '\0' && out->vmc_initrd[0] != '\0') {
 		(void)snprintf(reason, rlen, "initrd given without a kernel "
 		    "to boot");
@@ -1055,9 +1061,12 @@ vmd_instance(struct vmd *vmd, const struct vmop_create_params *req,
 	child->params.vmc_flags = req->vmc_flags &
 	    (VMOP_CREATE_KERNEL | VMOP_CREATE_MEMORY | VMOP_CREATE_CMDLINE |
 	    VMOP_CREATE_INITRD | VMOP_CREATE_DISK |
-	    VMOP_CREATE_VCPUS);
+	    VMOP_CREATE_VCPUS | VMOP_CREATE_CDROM);
 	if (req->vmc_flags & VMOP_CREATE_VCPUS)
 		child->params.vmc_ncpus = req->vmc_ncpus;
+	if (req->vmc_flags & VMOP_CREATE_CDROM)
+		(void)snprintf(child->cdrom, sizeof(child->cdrom), "%s",
+		    req->vmc_cdrom);
 	for (i = 0; i < req->vmc_ndisks && i < VM_MAX_DISKS; i++) {
 		(void)snprintf(child->disk[i].path,
 		    sizeof(child->disk[i].path), "%s", req->vmc_disks[i]);
@@ -1251,8 +1260,6 @@ vmd_start_vm(struct vmd *vmd, struct vmd_vm *vm, const struct perm_cred *cred,
 	uint32_t			 i;
 	int				 error;
 
-	if ((error = config_unavailable(vm->def, reason, rlen)) != 0)
-		return (error);
 	/* interfaces from vmctl (-i, -n, -L): this run's, with new MACs */
 	if (vm->params.vmc_nnics > 0) {
 		if ((run = malloc(sizeof(*run))) == NULL) {

@@ -116,6 +116,7 @@ enum vm_end {
 #define VM_MAX_DISKS		4
 #define VM_MAX_DISK_CHAIN	16
 #define VM_MAX_CDROMS		1
+#define VM_CDROM_BLOCK		2048	/* the CD-ROM's block size (vioscsi.c) */
 #define VM_MAX_NICS		4
 
 /*
@@ -220,6 +221,7 @@ struct vmop_create_params {
 	uint32_t	vmc_bootdevice;	/* VMBOOTDEV_*: start -B, boot device */
 	uint32_t	vmc_nnics;	/* vmctl -i, -n, -L */
 	struct vmop_nic	vmc_nics[VM_MAX_NICS];
+	char		vmc_cdrom[VMOP_DISK_PATH_MAX];	/* start -r, or "" */
 };
 
 /* Where the firmware boots from, as config.h's enum vm_bootdev. */

@@ -237,6 +237,17 @@ x86_devices_attach(struct vmctx *ctx, char *err, size_t errlen)
 			return (-1);
 		}
 	}
+	/* the CD-ROM runs here, as on vmd: it reads, never writes */
+	if (ctx->cdromfd != -1) {
+		memset(&a, 0, sizeof(a));
+		a.fd = ctx->cdromfd;
+		a.fd2 = -1;
+		ctx->cdromfd = -1;	/* the device owns it now */
+		if (dev_attach(&ctx->devs, &vioscsi_devsw, &a) == NULL) {
+			snprintf(err, errlen, "cdrom failed to attach");
+			return (-1);
+		}
+	}
 	return (0);
 }
 
