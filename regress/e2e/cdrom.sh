@@ -5,6 +5,8 @@
 # (a directory, a device, a missing or unreadable file, an empty one, one
 # smaller than a 2048-byte block) are refused with vmctl's message
 # naming the file and the reason, and vmd stays up to start the next VM.
+# SeaBIOS, for a VM with no kernel, boots an El Torito ISO (a no-emulation
+# boot image that prints a line through the BIOS) from the CD-ROM.
 TESTNAME=cdrom
 . "$(dirname "$0")/lib.subr"
 need_root
@@ -86,4 +88,61 @@ refused short "$T/short.iso" "smaller than one 2048-byte block"
 
 # vmd is still up and still starts CD-ROM VMs
 cdvm after g1 -r "$T/cd.iso"
+
+# SeaBIOS boots the CD-ROM: its virtio-scsi driver finds the unit
+# (REPORT LUNS, INQUIRY, TEST UNIT READY) and reads the boot catalog and
+# the boot image (READ(10) of 2048-byte blocks).
+BIOS=/usr/share/seabios/bios.bin
+if [ ! -f "$BIOS" ]; then
+	skip seabios "no $BIOS (Debian's seabios)"
+elif ! command -v as >/dev/null 2>&1 || ! command -v ld >/dev/null 2>&1; then
+	skip seabios "no as or ld to build the boot image"
+else
+	mkdir -p "$T/boot"
+	cat >"$T/boot.S" <<'ASM'
+	.code16
+	.text
+	.globl _start
+_start:	cli
+	xorw	%ax, %ax
+	movw	%ax, %ds
+	movw	%ax, %ss
+	movw	$0x7c00, %sp
+	sti
+	movw	$msg, %si
+1:	lodsb
+	testb	%al, %al
+	jz	2f
+	movb	$0x0e, %ah
+	movw	$0x0007, %bx
+	int	$0x10
+	jmp	1b
+2:	cli
+3:	hlt
+	jmp	3b
+msg:	.asciz	"VMDCDBOOT: the El Torito image runs\r\n"
+	.org	2048
+ASM
+	as --32 -o "$T/boot.o" "$T/boot.S" &&
+	    ld -m elf_i386 -Ttext=0x7c00 --oformat binary \
+	    -o "$T/boot/boot.img" "$T/boot.o" &&
+	    xorriso -as mkisofs -quiet -V VMDBOOTCD -b boot.img \
+	    -no-emul-boot -boot-load-size 4 -o "$T/boot.iso" "$T/boot" \
+	    2>/dev/null || fail seabios.mkiso "cannot build the boot ISO"
+	vmctl start -c -m 128M -r "$T/boot.iso" sb </dev/null \
+	    >"$T/sb.console" 2>"$T/sb.err" &
+	EXTRA_PIDS="$EXTRA_PIDS $!"
+	if wait_for "$T/sb.console" "VMDCDBOOT: the El Torito image" \
+	    90 && grep -q "Booting from DVD/CD" "$T/sb.console"; then
+		pass seabios.boot
+	else
+		fail seabios.boot "$(tr -d "\r" <"$T/sb.console" | tail -5 | tr "\n" " ") \
+		    $(cat "$T/sb.err")"
+	fi
+	vmctl stop -f sb >/dev/null 2>&1
+	i=0
+	while [ "$(vm_state sb)" = running ] && [ $i -lt 100 ]; do
+		sleep 0.1; i=$((i + 1))
+	done
+fi
 [ -z "$FAILED" ]
