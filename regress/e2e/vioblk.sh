@@ -30,34 +30,6 @@ vm "g2" {
 }
 CONF
 
-# The host's half of the blk contract (regress/guest/README).
-pattern() {
-	s=0
-	while [ $s -lt 8 ]; do
-		j=0
-		while [ $j -lt 16 ]; do
-			printf 'vmdblk: sector %08d pattern\n' $s
-			j=$((j + 1))
-		done
-		s=$((s + 1))
-	done
-}
-written() {
-	s=8
-	while [ $s -lt 16 ]; do
-		j=0
-		while [ $j -lt 16 ]; do
-			printf 'vmdblk: sector %08d written\n' $s
-			j=$((j + 1))
-		done
-		s=$((s + 1))
-	done
-}
-# mkraw FILE: a 16 MiB raw disk with the pattern
-mkraw() {
-	truncate -s 16M "$1"
-	pattern | dd of="$1" conv=notrunc status=none
-}
 # expected FILE: the raw content a disk must have after the check
 expected() {
 	mkraw "$1"

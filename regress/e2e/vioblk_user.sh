@@ -16,22 +16,6 @@ share_with_users
 HAVE_QEMU_IMG=0
 command -v qemu-img >/dev/null 2>&1 && HAVE_QEMU_IMG=1
 
-pattern() {
-	s=0
-	while [ $s -lt 8 ]; do
-		j=0
-		while [ $j -lt 16 ]; do
-			printf 'vmdblk: sector %08d pattern\n' $s
-			j=$((j + 1))
-		done
-		s=$((s + 1))
-	done
-}
-mkraw() {
-	truncate -s 16M "$1"
-	pattern | dd of="$1" conv=notrunc status=none
-}
-
 mkraw "$T/own.raw"
 chown "$UUSR:$UGRP" "$T/own.raw"
 mkraw "$T/secret.raw"
