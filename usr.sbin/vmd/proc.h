@@ -22,6 +22,22 @@
 #include "vmd.h"
 
 /*
+ * SANITIZE=1 builds: the sanitizer runtimes read /proc (LeakSanitizer
+ * lists there the threads it stops at exit), so the sandboxes let them
+ * and no role is chrooted away from it (proc.c, sandbox.c).
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define PROC_SANITIZER		1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PROC_SANITIZER		1
+#endif
+#endif
+#ifndef PROC_SANITIZER
+#define PROC_SANITIZER		0
+#endif
+
+/*
  * Every imsgev queues at most this many messages by default: past it a
  * compose fails (ENOBUFS) instead of growing the process without end.
  * A safety net far above what the back-pressure lets through (a status

@@ -39,14 +39,6 @@
 #include "vmd.h"
 #include "proc.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SANDBOX_SANITIZER	1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANDBOX_SANITIZER	1
-#endif
-#endif
-
 #define SC(name)	SCMP_SYS(name)
 
 static int	 sandbox_exe_fd = -1;	/* what vmm may execute */
@@ -444,7 +436,7 @@ seccomp_enter(const struct sandbox_policy *p,
 		    0) != 0)
 			fatalx("seccomp clone3 rule");
 	}
-#ifdef SANDBOX_SANITIZER
+#if PROC_SANITIZER
 	ALLOW(sc, sc_sanitizer);
 #else
 	(void)sc_sanitizer;
@@ -591,7 +583,7 @@ landlock_enter(const struct sandbox_policy *p)
 		landlock_allow(ruleset, "/etc/ld.so.cache",
 		    LANDLOCK_ACCESS_FS_READ_FILE);
 	}
-#ifdef SANDBOX_SANITIZER
+#if PROC_SANITIZER
 	landlock_allow(ruleset, "/proc", LANDLOCK_ACCESS_FS_READ_FILE |
 	    LANDLOCK_ACCESS_FS_READ_DIR);
 #endif
