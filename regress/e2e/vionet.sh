@@ -270,7 +270,8 @@ if up s1 "interactive ip=10.9.0.1:::255.255.255.0"; then
 		    fail restart-cleanup "$(taps 77)"
 		[ -n "$(taps 78)" ] && pass restart-not-others ||
 		    fail restart-not-others "another tap was removed"
-		grep -q "removed tap vm77-if0$tag" "$T/vmd.log" &&
+		# logged through the parent, maybe after the tap went
+		wait_for "$T/vmd.log" "removed tap vm77-if0$tag" 5 &&
 		    pass restart-logged || fail restart-logged "no log line"
 	else
 		fail restart "vmd did not come up again"
