@@ -13,18 +13,10 @@ vm "g1" {
 CONF
 start_vmd || { fail start "vmd did not come up"; exit 1; }
 
-vmctl start -c -k "hosttime=$(date +%s)" g1 \
-    </dev/null >"$T/console" 2>"$T/start.err" &
-CPID=$!
-EXTRA_PIDS=$CPID
-i=0
-while kill -0 $CPID 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
-if kill -0 $CPID 2>/dev/null; then
+console_run out 30 vmctl start -c -k "hosttime=$(date +%s)" g1 ||
 	fail console "vmctl console still running after 30 s"
-fi
-tr -d '\r' <"$T/console" >"$T/out"
 grep -q "^vmctl: started vm 1 successfully, tty /dev/pts/[0-9]*$" \
-    "$T/start.err" && pass start || fail start "$(cat "$T/start.err")"
+    "$T/out.err" && pass start || fail start "$(cat "$T/out.err")"
 for c in console timer rtc pci; do
 	if grep -q "^PASS $c" "$T/out"; then
 		pass "guest.$c"

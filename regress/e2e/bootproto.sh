@@ -11,30 +11,22 @@ BZ=$TOP/regress/guest/bzguest.bin
 OB=$TOP/regress/guest/obsdguest.elf
 start_vmd || { fail start "vmd did not come up"; exit 1; }
 
-# run_variant NAME IMAGE CMDLINE: boots it with the console on a file
+# run_variant NAME IMAGE CMDLINE: boots it, its console in $T/NAME
 run_variant() {
-	vmctl start -b "$2" -m 64M -c -k "$3" "$1" \
-	    </dev/null >"$T/$1.console" 2>"$T/$1.err" &
-	CPID=$!
-	EXTRA_PIDS="$EXTRA_PIDS $CPID"
-	i=0
-	while kill -0 $CPID 2>/dev/null && [ $i -lt 300 ]; do
-		sleep 0.1; i=$((i + 1))
-	done
-	kill -0 $CPID 2>/dev/null && fail "$1.console" "still running after 30 s"
-	tr -d '\r' <"$T/$1.console" >"$T/$1.out"
+	console_run "$1" 30 vmctl start -b "$2" -m 64M -c -k "$3" "$1" ||
+	    fail "$1.console" "still running after 30 s"
 }
 
 # expect NAME CHECK...: a PASS line for each, no FAIL, ALL DONE
 expect() {
 	n=$1; shift
 	for c in "$@"; do
-		grep -q "^PASS $c" "$T/$n.out" && pass "$n.$c" ||
-		    fail "$n.$c" "$(grep " $c" "$T/$n.out" || echo no result line)"
+		grep -q "^PASS $c" "$T/$n" && pass "$n.$c" ||
+		    fail "$n.$c" "$(grep " $c" "$T/$n" || echo no result line)"
 	done
-	grep -q "^FAIL" "$T/$n.out" && fail "$n.nofail" "$(grep '^FAIL' "$T/$n.out")"
-	grep -q "^ALL DONE" "$T/$n.out" && pass "$n.alldone" ||
-	    fail "$n.alldone" "no ALL DONE: $(tail -3 "$T/$n.out") $(cat "$T/$n.err")"
+	grep -q "^FAIL" "$T/$n" && fail "$n.nofail" "$(grep '^FAIL' "$T/$n")"
+	grep -q "^ALL DONE" "$T/$n" && pass "$n.alldone" ||
+	    fail "$n.alldone" "no ALL DONE: $(tail -3 "$T/$n") $(cat "$T/$n.err")"
 }
 
 run_variant bz "$BZ" "bz hello=world"
@@ -42,7 +34,7 @@ run_variant bz "$BZ" "bz hello=world"
 opts=$(sed -n 's/.*Linux kernels vmd boots here get on their command line: //p' \
     "$T/vmd.log")
 grep -qxF "guest: vmd test guest (bzImage), cmdline: bz hello=world${opts:+ $opts}" \
-    "$T/bz.out" && pass bz.cmdline || fail bz.cmdline "$(head -3 "$T/bz.out")"
+    "$T/bz" && pass bz.cmdline || fail bz.cmdline "$(head -3 "$T/bz")"
 expect bz bzparams bzentry acpi console timer rtc pci
 
 run_variant ob "$OB" ""

@@ -38,16 +38,8 @@ start_vmd || { fail start "vmd did not come up"; exit 1; }
 cdvm() {
 	name=$1 vm=$2
 	shift 2
-	vmctl start -c -k cdrom "$@" "$vm" </dev/null >"$T/$name.tty" \
-	    2>"$T/$name.err" &
-	CPID=$!
-	EXTRA_PIDS=$CPID
-	i=0
-	while kill -0 $CPID 2>/dev/null && [ $i -lt 400 ]; do
-		sleep 0.1; i=$((i+1))
-	done
-	kill -0 $CPID 2>/dev/null && fail "$name.console" "still running"
-	tr -d '\r' <"$T/$name.tty" >"$T/$name"
+	console_run "$name" 40 vmctl start -c -k cdrom "$@" "$vm" ||
+	    fail "$name.console" "still running"
 	wait_state "$vm" stopped 5 ||
 	    fail "$name.stopped" "state '$(vm_state "$vm")'"
 	if grep -q "^PASS cdrom: .*blocks of 2048.*volume 'VMDTESTCD'" \

@@ -6,18 +6,16 @@ need_root
 start_vmd || { fail start "vmd did not come up"; exit 1; }
 mkfifo "$T/in"
 vmctl start -c -b "$GUEST" -m 32M -k "echo" e1 \
-    <"$T/in" >"$T/console" 2>"$T/start.err" &
+    <"$T/in" >"$T/out.tty" 2>"$T/out.err" &
 CPID=$!
 EXTRA_PIDS=$CPID
 exec 3>"$T/in"
-if wait_for "$T/console" "type a line" 20; then
+if wait_for "$T/out.tty" "type a line" 20; then
 	printf 'hello vmd\r' >&3
-	wait_for "$T/console" "PASS echo" 20
+	wait_for "$T/out.tty" "PASS echo" 20
 fi
 exec 3>&-
-i=0
-while kill -0 $CPID 2>/dev/null && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done
-tr -d '\r' <"$T/console" >"$T/out"
+console_wait out 20
 grep -q "^echo: hello vmd" "$T/out" && pass echoed ||
     fail echoed "$(tail -n 3 "$T/out")"
 grep -q "^PASS echo" "$T/out" && pass check || fail check "no PASS echo"

@@ -59,28 +59,21 @@ start_vmd || { fail start "vmd did not come up"; exit 1; }
 as() { setpriv --reuid=$IUSR --regid=$IGRP --init-groups \
     "$UVMCTL" -s "$SOCK" "$@"; }
 
-# boot NAME CMD...: runs vmctl start -c ... NAME with the console on a file
+# boot NAME CMD...: runs vmctl start -c ... NAME, its console in $T/NAME
 boot() {
 	n=$1; shift
-	"$@" -c "$n" </dev/null >"$T/$n.console" 2>"$T/$n.err" &
-	CPID=$!
-	EXTRA_PIDS="$EXTRA_PIDS $CPID"
-	i=0
-	while kill -0 $CPID 2>/dev/null && [ $i -lt 300 ]; do
-		sleep 0.1; i=$((i + 1))
-	done
-	kill -0 $CPID 2>/dev/null && fail "$n.console" "still running after 30 s"
-	tr -d '\r' <"$T/$n.console" >"$T/$n.out"
+	console_run "$n" 30 "$@" -c "$n" ||
+	    fail "$n.console" "still running after 30 s"
 }
 
 # check NAME HOW: a PASS initrd line naming HOW, no FAIL, ALL DONE
 check() {
-	if grep -q "^PASS initrd: 20000 bytes at .* through $2" "$T/$1.out" &&
-	    ! grep -q "^FAIL" "$T/$1.out" && grep -q "^ALL DONE" "$T/$1.out"
+	if grep -q "^PASS initrd: 20000 bytes at .* through $2" "$T/$1" &&
+	    ! grep -q "^FAIL" "$T/$1" && grep -q "^ALL DONE" "$T/$1"
 	then
 		pass "$1"
 	else
-		fail "$1" "$(grep -E '^(PASS|FAIL|ALL)' "$T/$1.out" | tr '\n' ' ')$(cat "$T/$1.err")"
+		fail "$1" "$(grep -E '^(PASS|FAIL|ALL)' "$T/$1" | tr '\n' ' ')$(cat "$T/$1.err")"
 	fi
 }
 
@@ -92,8 +85,8 @@ check bz "the zero page"
 
 # without an initrd, the guest sees none and says so
 boot none vmctl start -b "$GUEST" -m 64M -k "console initrd"
-grep -q "^PASS initrd: none given, none reported" "$T/none.out" &&
-    pass none || fail none "$(grep initrd "$T/none.out")"
+grep -q "^PASS initrd: none given, none reported" "$T/none" &&
+    pass none || fail none "$(grep initrd "$T/none")"
 
 # the user's own rights open the initrd: vmctl checks first, and vmd,
 # asked directly (a start request laid out as vmd.h says), checks again
@@ -152,16 +145,8 @@ as start -t closed -I "$T/initrd.img" u2 >"$T/o" 2>&1 &&
     fail user-closed "allowed without allow instance boot" ||
     { grep -q "no permission to set initrd" "$T/o" && pass user-closed ||
     fail user-closed "$(cat "$T/o")"; }
-setpriv --reuid=$IUSR --regid=$IGRP --init-groups sh -c \
-    "'$UVMCTL' -s '$SOCK' start -t tmpl -I '$T/initrd.img' -c u3" \
-    </dev/null >"$T/u3.console" 2>"$T/u3.err" &
-CPID=$!
-EXTRA_PIDS="$EXTRA_PIDS $CPID"
-i=0
-while kill -0 $CPID 2>/dev/null && [ $i -lt 300 ]; do
-	sleep 0.1; i=$((i + 1))
-done
-tr -d '\r' <"$T/u3.console" >"$T/u3.out"
+console_run u3 30 setpriv --reuid=$IUSR --regid=$IGRP --init-groups sh -c \
+    "'$UVMCTL' -s '$SOCK' start -t tmpl -I '$T/initrd.img' -c u3"
 check u3 "the PVH start info"
 
 # an initrd without a kernel

@@ -12,13 +12,7 @@ vm "r1" {
 }
 CONF
 start_vmd || { fail start "vmd did not come up"; exit 1; }
-vmctl start -c r1 \
-    </dev/null >"$T/console" 2>"$T/start.err" &
-CPID=$!
-EXTRA_PIDS=$CPID
-i=0
-while kill -0 $CPID 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
-tr -d '\r' <"$T/console" >"$T/out"
+console_run out 30 vmctl start -c r1
 grep -q "^reboot: resetting" "$T/out" && pass reset-requested ||
     fail reset-requested "guest did not ask for a reset"
 grep -q "^PASS reboot" "$T/out" && pass came-back ||

@@ -31,20 +31,14 @@ vm "sr" {
 CONF
 start_vmd || { fail start "vmd did not come up"; exit 1; }
 
-# vmctl start -c NAME [options]: the console until the guest powers off
+# vmctl start -c NAME [options]: the console until the guest powers off,
+# in $T/NAME.out
 run_console() {
 	_name=$1; shift
-	vmctl start -c "$@" "$_name" </dev/null >"$T/$_name.raw" \
-	    2>"$T/$_name.err" &
-	_pid=$!
-	EXTRA_PIDS=$_pid
-	_i=0
-	while kill -0 $_pid 2>/dev/null && [ $_i -lt 600 ]; do
-		sleep 0.1; _i=$((_i + 1))
-	done
-	kill $_pid 2>/dev/null
-	wait $_pid 2>/dev/null
-	tr -d '\r' <"$T/$_name.raw" >"$T/$_name.out"
+	console_run "$_name.out" 60 vmctl start -c "$@" "$_name" || {
+		kill $CPID 2>/dev/null
+		wait $CPID 2>/dev/null
+	}
 }
 
 # vcpus NAME: the VCPUS column of vmctl status

@@ -44,15 +44,8 @@ start_vmd || { fail start "vmd did not come up"; exit 1; }
 boot() {
 	name=$1 vm=$2
 	shift 2
-	vmctl start -c "$@" "$vm" </dev/null >"$T/$name.tty" 2>"$T/$name.err" &
-	CPID=$!
-	EXTRA_PIDS=$CPID
-	i=0
-	while kill -0 $CPID 2>/dev/null && [ $i -lt 400 ]; do
-		sleep 0.1; i=$((i+1))
-	done
-	kill -0 $CPID 2>/dev/null && fail "$name.console" "still running"
-	tr -d '\r' <"$T/$name.tty" >"$T/$name"
+	console_run "$name" 40 vmctl start -c "$@" "$vm" ||
+	    fail "$name.console" "still running"
 	wait_state "$vm" stopped 5 ||
 	    fail "$name.stopped" "state '$(vm_state "$vm")'"
 }
@@ -129,17 +122,12 @@ fi
 
 # pause and unpause while the guest's requests are in flight
 truncate -s 64M "$T/bench.raw"
-vmctl start -c -k blkbench -d "$T/bench.raw" g1 </dev/null >"$T/pause.tty" \
-    2>&1 &
-CPID=$!
-EXTRA_PIDS=$CPID
+console_start pause vmctl start -c -k blkbench -d "$T/bench.raw" g1
 sleep 1.5
 vmctl pause g1 >/dev/null 2>&1 && sleep 1 && vmctl unpause g1 >/dev/null 2>&1 &&
     sleep 0.5 && vmctl pause g1 >/dev/null 2>&1 && sleep 0.5 &&
     vmctl unpause g1 >/dev/null 2>&1 || fail pause.ctl "pause/unpause failed"
-i=0
-while kill -0 $CPID 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
-tr -d '\r' <"$T/pause.tty" >"$T/pause"
+console_wait pause 30
 [ "$(grep -c "^PASS blkbench\." "$T/pause")" -eq 4 ] && pass pause.io ||
     fail pause.io "$(grep -E 'blkbench|^FAIL' "$T/pause" | tr '\n' ' ')"
 wait_state g1 stopped 5 || fail pause.stopped "state '$(vm_state g1)'"

@@ -36,17 +36,10 @@ as() { setpriv --reuid=$UUSR --regid=$UGRP --init-groups \
     "$UVMCTL" -s "$SOCK" "$@"; }
 
 # the user's own disk: the guest reads and writes it
-as start -t tmpl -c -k blk -d "$T/own.raw" u1 </dev/null >"$T/u1.tty" \
-    2>&1 &
-CPID=$!
-EXTRA_PIDS=$CPID
-i=0
-while kill -0 $CPID 2>/dev/null && [ $i -lt 300 ]; do
-	sleep 0.1; i=$((i + 1))
-done
-tr -d '\r' <"$T/u1.tty" >"$T/u1"
+console_run u1 30 as start -t tmpl -c -k blk -d "$T/own.raw" u1
 grep -q "^PASS blk: " "$T/u1" && pass own-disk ||
-    fail own-disk "$(grep -E 'blk|failed' "$T/u1" | head -3 | tr '\n' ' ')"
+    fail own-disk "$(grep -E 'blk|failed' "$T/u1" "$T/u1.err" | head -3 |
+    tr '\n' ' ')"
 
 # a disk only root may use
 out=$(as start -t tmpl -k blk -d "$T/secret.raw" u2 2>&1) &&

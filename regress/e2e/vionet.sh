@@ -144,14 +144,7 @@ down() {
 }
 
 # DHCP on a local interface: the guest's dhcp check sees vmd's lease
-vmctl start -c -k "dhcp" loc </dev/null >"$T/dhcp.raw" 2>&1 &
-CPID=$!
-EXTRA_PIDS=$CPID
-i=0
-while kill -0 $CPID 2>/dev/null && [ $i -lt 400 ]; do
-	sleep 0.1; i=$((i + 1))
-done
-tr -d '\r' <"$T/dhcp.raw" >"$T/dhcp"
+console_run dhcp 40 vmctl start -c -k "dhcp" loc
 id=$(vmid loc)
 want="PASS dhcp: vio0 100.64.$id.3/31 router 100.64.$id.2 dns 100.64.$id.2"
 want="$want server 100.64.$id.2 lease infinite host name loc"

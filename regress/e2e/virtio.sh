@@ -21,16 +21,8 @@ start_vmd || { fail start "vmd did not come up"; exit 1; }
 
 # boot NAME ARGS: run the guest with ARGS, its console in $T/NAME
 boot() {
-	vmctl start -c -k "$2" g1 </dev/null >"$T/$1.raw" 2>"$T/$1.err" &
-	CPID=$!
-	EXTRA_PIDS=$CPID
-	i=0
-	while kill -0 $CPID 2>/dev/null && [ $i -lt 300 ]; do
-		sleep 0.1; i=$((i+1))
-	done
-	kill -0 $CPID 2>/dev/null &&
+	console_run "$1" 30 vmctl start -c -k "$2" g1 ||
 	    fail "$1.console" "still running after 30 s"
-	tr -d '\r' <"$T/$1.raw" >"$T/$1"
 	wait_state g1 stopped 5 || fail "$1.stopped" "state '$(vm_state g1)'"
 }
 
