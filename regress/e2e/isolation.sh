@@ -1,6 +1,7 @@
 # isolation.sh: SIGKILL of one vm process marks that VM stopped, logs it,
 # and leaves the other VM and vmd running; SIGTERM to vmd then ends every
 # process it started and removes its socket.  vmd logs OpenBSD's lines.
+# control runs chrooted.
 TESTNAME=isolation
 . "$(dirname "$0")/lib.subr"
 need_root
@@ -27,6 +28,25 @@ vmctl start a 2>/dev/null && pass restart-a ||
     fail restart-a "could not start a again"
 kids=$(descendants "$VMD_PID")
 [ -n "$kids" ] || fail kids "no child processes seen"
+# control is chrooted to _vmd's home, but in SANITIZE=1 builds, whose
+# leak check at exit reads /proc (proc.h)
+home=$(getent passwd _vmd | cut -d: -f6)
+ctl=
+for k in $kids; do
+	case $(tr '\0' ' ' <"/proc/$k/cmdline" 2>/dev/null) in
+	"vmd: control "*) ctl=$k ;;
+	esac
+done
+want=$home
+grep -q __asan_init "$VMD" && want=/
+if [ -z "$home" ] || [ ! -d "$home" ]; then
+	skip control-chroot "_vmd has no home directory"
+elif [ "$(readlink "/proc/$ctl/root" 2>/dev/null)" = "$want" ]; then
+	pass control-chroot
+else
+	fail control-chroot "control ($ctl) has root \
+'$(readlink "/proc/$ctl/root" 2>&1)', not '$want'"
+fi
 kill -TERM "$VMD_PID"
 i=0
 while kill -0 "$VMD_PID" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
