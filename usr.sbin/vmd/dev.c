@@ -358,6 +358,15 @@ dev_request(struct device *dev, enum dev_request req)
 		dev->host->request(dev->host->arg, req);
 }
 
+void
+dev_realtime(struct device *dev, struct timespec *ts)
+{
+	if (dev->host != NULL && dev->host->realtime != NULL)
+		dev->host->realtime(dev->host->arg, ts);
+	else
+		clock_gettime(CLOCK_REALTIME, ts);
+}
+
 void *
 dev_gpa_ptr(struct device *dev, uint64_t gpa, uint64_t len)
 {

@@ -21,6 +21,7 @@
 
 struct event_base;
 struct device;
+struct timespec;
 
 enum dev_space {
 	DEV_SPACE_IO,
@@ -64,6 +65,8 @@ struct dev_host {
 	int			(*msi)(void *, uint64_t, uint32_t);
 	/* n consecutive GSIs for MSI routes, for the life of the VM */
 	int			(*gsi_alloc)(void *, uint32_t, uint32_t *);
+	/* the host's UTC clock; NULL: CLOCK_REALTIME (a test sets its own) */
+	void			(*realtime)(void *, struct timespec *);
 };
 
 /* Per-device attach arguments; each device reads the fields it needs. */
@@ -170,6 +173,7 @@ void		 dev_resume_all(struct devices *);
 void		 dev_detach_all(struct devices *);
 void		 dev_irq(struct device *, uint32_t, int);
 void		 dev_request(struct device *, enum dev_request);
+void		 dev_realtime(struct device *, struct timespec *);
 int		 dev_ratelim(struct dev_ratelim *, unsigned int *);
 const char	*dev_ratelim_note(unsigned int);
 void		*dev_gpa_ptr(struct device *, uint64_t, uint64_t);

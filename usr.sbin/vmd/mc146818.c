@@ -138,10 +138,11 @@ hour_from_reg(const struct mc146818 *sc, uint8_t v)
 	return ((v & HOUR_PM) ? h + 12 : h);
 }
 
+/* The host's clock, as the VM's host gives it (a unit test's own). */
 static void
-rtc_now(struct timespec *ts)
+rtc_now(const struct mc146818 *sc, struct timespec *ts)
 {
-	clock_gettime(CLOCK_REALTIME, ts);
+	dev_realtime(sc->dev, ts);
 }
 
 /* Fill the time registers from the host clock plus the guest's offset. */
@@ -154,7 +155,7 @@ rtc_refresh(struct mc146818 *sc)
 
 	if (sc->reg[RTC_REG_B] & REGB_SET)
 		return;		/* the guest is writing the time */
-	rtc_now(&ts);
+	rtc_now(sc, &ts);
 	t = ts.tv_sec + sc->offset;
 	if (gmtime_r(&t, &tm) == NULL)
 		return;
@@ -193,7 +194,7 @@ rtc_set_time(struct mc146818 *sc)
 		    "mc146818: guest set an invalid time, ignored");
 		return;
 	}
-	rtc_now(&ts);
+	rtc_now(sc, &ts);
 	sc->offset = t - ts.tv_sec;
 	log_limited(LOG_DEBUG, "mc146818: guest clock offset now %lld s",
 	    (long long)sc->offset);
@@ -257,7 +258,7 @@ rtc_arm_second(struct mc146818 *sc)
 	struct timespec	 ts;
 	struct timeval	 tv;
 
-	rtc_now(&ts);
+	rtc_now(sc, &ts);
 	tv.tv_sec = 0;
 	/* a millisecond late, so the host second has surely turned */
 	tv.tv_usec = (1000000000L - ts.tv_nsec) / 1000 + 1000;
@@ -368,7 +369,7 @@ rtc_uip(const struct mc146818 *sc)
 
 	if (sc->reg[RTC_REG_B] & REGB_SET)
 		return (0);
-	rtc_now(&ts);
+	rtc_now(sc, &ts);
 	return (ts.tv_nsec >= 1000000000L - RTC_UIP_NSEC);
 }
 
