@@ -12,6 +12,7 @@
 #include <event2/event.h>
 
 #include "vm.h"
+#include "devproc.h"
 #include "regress/test.h"
 
 #define MB	(1ULL << 20)
@@ -76,6 +77,50 @@ test_gpa_ptr(void)
 	CHECK(vm_gpa_ptr(&m, 6 * GB - 8, 8) == fake + 5 * GB - 8);
 	CHECK(vm_gpa_ptr(&m, 6 * GB - 8, 9) == NULL);
 	CHECK(vm_gpa_ptr(&m, 6 * GB, 1) == NULL);
+	munmap(fake, 6 * GB);
+}
+
+/*
+ * What devices may DMA to: guest RAM with the 640K-1M hole, where
+ * SeaBIOS keeps the requests of its int 13h handler; the same pieces of
+ * the memfd go to device processes (vmdev_memranges()).
+ */
+static void
+test_dma_ptr(void)
+{
+	struct devop_memrange	 r[DEVOP_MAX_RANGES];
+	struct vm_mem		 m;
+	uint8_t			*fake;
+
+	fake = mmap(NULL, 6 * GB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+	    MAP_NORESERVE, -1, 0);
+	CHECK(fake != MAP_FAILED);
+	if (fake == MAP_FAILED)
+		return;
+	m.ram = fake;
+	m.memsize = 64 * MB;
+	CHECK(vm_dma_ptr(&m, 0xef2f8, 16) == fake + 0xef2f8);
+	CHECK(vm_dma_ptr(&m, 0x9fff0, 0x100) == fake + 0x9fff0);
+	CHECK(vm_dma_ptr(&m, 0xffff0, 0x20) == fake + 0xffff0);
+	CHECK(vm_dma_ptr(&m, 0, 64 * MB) == fake);
+	CHECK(vm_dma_ptr(&m, 0, 64 * MB + 1) == NULL);
+	CHECK(vm_dma_ptr(&m, 64 * MB, 1) == NULL);
+	CHECK(vm_dma_ptr(&m, MB, 0) == NULL);
+	CHECK(vm_dma_ptr(&m, UINT64_MAX - 1, 4) == NULL);
+	CHECK(vm_dma_ptr(&m, 0x100, UINT64_MAX) == NULL);
+	CHECK(vm_gpa_ptr(&m, 0xef2f8, 16) == NULL);	/* loaders: not RAM */
+	CHECK(vmdev_memranges(m.memsize, r, DEVOP_MAX_RANGES) == 1);
+	CHECK(r[0].gpa == 0 && r[0].len == 64 * MB && r[0].offset == 0);
+	m.memsize = 5 * GB;
+	CHECK(vm_dma_ptr(&m, 3 * GB - 8, 8) == fake + 3 * GB - 8);
+	CHECK(vm_dma_ptr(&m, 3 * GB - 8, 9) == NULL);	/* the PCI hole */
+	CHECK(vm_dma_ptr(&m, 4 * GB, 8) == fake + 3 * GB);
+	CHECK(vm_dma_ptr(&m, 6 * GB - 8, 9) == NULL);
+	CHECK(vmdev_memranges(m.memsize, r, DEVOP_MAX_RANGES) == 2);
+	CHECK(r[0].gpa == 0 && r[0].len == 3 * GB && r[0].offset == 0);
+	CHECK(r[1].gpa == 4 * GB && r[1].len == 2 * GB &&
+	    r[1].offset == 3 * GB);
+	CHECK(vmdev_memranges(m.memsize, r, 1) == 1);
 	munmap(fake, 6 * GB);
 }
 
@@ -254,6 +299,7 @@ main(void)
 	RUN(test_memmap_small);
 	RUN(test_memmap_high);
 	RUN(test_gpa_ptr);
+	RUN(test_dma_ptr);
 	RUN(test_exit_poweroff);
 	RUN(test_exit_unclaimed);
 	RUN(test_exit_reset_and_errors);

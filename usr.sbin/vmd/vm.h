@@ -62,7 +62,8 @@
 /*
  * Guest memory as the vm process holds it: one mapping of the whole RAM
  * memfd.  vm_gpa_ptr() is the only way to turn a guest-physical address
- * into a pointer; it fails unless the whole range is guest RAM.
+ * into a pointer; it fails unless the whole range is guest RAM.  Devices
+ * use vm_dma_ptr(), which also reaches the 640K-1M hole firmware uses.
  */
 struct vm_mem {
 	uint8_t		*ram;		/* mapping of the memfd */
@@ -87,6 +88,7 @@ uint64_t	 vm_lowram_end(uint64_t);
 size_t		 vm_memmap(uint64_t, struct vm_memrange *, size_t);
 void		*vm_gpa_ptr(const struct vm_mem *, uint64_t, uint64_t);
 void		*vm_hole_ptr(const struct vm_mem *, uint64_t, uint64_t);
+void		*vm_dma_ptr(const struct vm_mem *, uint64_t, uint64_t);
 
 /* vm.h: the vm process */
 #define VM_REASON_LEN		256	/* as VM_REASON_MAX in vmd.h */

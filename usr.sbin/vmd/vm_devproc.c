@@ -374,26 +374,27 @@ vmdev_config_write(struct vmdev *d, uint32_t off, const uint8_t *data,
 }
 
 /*
- * The pieces of guest RAM in its memfd, as vm_mem.c lays them out: the
- * RAM of the guest's map (the 640K-1M hole is not for devices), low RAM
- * at offset == gpa, RAM above 4G right after low RAM.
+ * The pieces of guest RAM in its memfd, as vm_mem.c lays them out and
+ * vm_dma_ptr() gives them to in-process devices: low RAM with the
+ * 640K-1M hole (firmware's int 13h requests live there) at offset ==
+ * gpa, RAM above 4G right after low RAM.
  */
 uint32_t
 vmdev_memranges(uint64_t memsize, struct devop_memrange *out, uint32_t max)
 {
-	struct vm_memrange	 m[VM_MAX_MEMRANGES];
-	size_t			 i, n;
-	uint32_t		 k = 0;
+	uint64_t	 low = vm_lowram_end(memsize);
+	uint32_t	 k = 0;
 
-	n = vm_memmap(memsize, m, VM_MAX_MEMRANGES);
-	for (i = 0; i < n && k < max; i++) {
-		if (m[i].type != E820_RAM)
-			continue;
-		out[k].gpa = m[i].addr;
-		out[k].len = m[i].size;
-		out[k].offset = m[i].addr >= VM_MMIO_HOLE_END ?
-		    m[i].addr - VM_MMIO_HOLE_END + VM_MMIO_HOLE_START :
-		    m[i].addr;
+	if (k < max && low > 0) {
+		out[k].gpa = 0;
+		out[k].len = low;
+		out[k].offset = 0;
+		k++;
+	}
+	if (k < max && memsize > VM_MMIO_HOLE_START) {
+		out[k].gpa = VM_MMIO_HOLE_END;
+		out[k].len = memsize - VM_MMIO_HOLE_START;
+		out[k].offset = VM_MMIO_HOLE_START;
 		k++;
 	}
 	return (k);

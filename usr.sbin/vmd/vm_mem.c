@@ -3,7 +3,9 @@
  * the guest is told about, and the only translation from guest-physical
  * addresses to pointers into the guest RAM mapping.  Every range a guest
  * or an image controls passes through vm_gpa_ptr(), which must refuse
- * anything not wholly inside usable RAM, overflow included.
+ * anything not wholly inside usable RAM, overflow included, or through
+ * vm_dma_ptr() for devices, which must refuse anything not wholly inside
+ * the memfd's RAM.
  */
 
 #include <stddef.h>
@@ -82,4 +84,24 @@ vm_hole_ptr(const struct vm_mem *mem, uint64_t gpa, uint64_t len)
 	    gpa + len > mem->memsize)
 		return (NULL);
 	return (mem->ram + gpa);
+}
+
+/*
+ * Pointer to [gpa, gpa + len) for a device's DMA: guest RAM, the 640K-1M
+ * hole included.  The hole is RAM to the guest's CPU (the low memory
+ * slot maps it) and firmware lives there: SeaBIOS's int 13h handler
+ * builds its virtio requests on a stack in the E and F segments, as it
+ * may on hardware, where that area is shadow RAM.  NULL unless the whole
+ * range is in guest memory.
+ */
+void *
+vm_dma_ptr(const struct vm_mem *mem, uint64_t gpa, uint64_t len)
+{
+	uint64_t	 low = vm_lowram_end(mem->memsize);
+
+	if (len == 0 || mem->ram == NULL)
+		return (NULL);
+	if (gpa < low && len <= low - gpa)
+		return (mem->ram + gpa);
+	return (vm_gpa_ptr(mem, gpa, len));
 }

@@ -94,7 +94,7 @@ x86_gpa_ptr(void *arg, uint64_t gpa, uint64_t len)
 {
 	struct vmctx	*ctx = arg;
 
-	return (vm_gpa_ptr(&ctx->mem, gpa, len));
+	return (vm_dma_ptr(&ctx->mem, gpa, len));
 }
 
 /*
