@@ -566,6 +566,139 @@ test_int3_compat(void)
 	fixture_free(&fx);
 }
 
+/*
+ * iretd in 32-bit protected mode with paging off, as syslinux's core
+ * runs: code at 0xb000, a flat stack at 0xc000, CS 0x20.
+ */
+#define PM_CODE		0xb000
+#define PM_STACK	0xc000
+
+static void
+pm32_state(struct fixture *fx, uint64_t esp, const uint32_t *frame,
+    const uint8_t *insn, size_t len)
+{
+	struct vmm_regs		 r;
+	struct vmm_sregs	 s;
+
+	vmm_null_map(fx->vcpu, PM_CODE, PM_CODE, 0x1000, 0, 0);
+	vmm_null_map(fx->vcpu, PM_STACK, PM_STACK, 0x1000, 1, 0);
+	memset(&r, 0, sizeof(r));
+	memset(&s, 0, sizeof(s));
+	r.rip = PM_CODE;
+	r.rsp = esp;
+	r.rflags = 0x6;
+	s.cs.selector = 0x20;
+	s.cs.limit = 0xffffffff;
+	s.cs.db = 1;
+	s.cs.present = 1;
+	s.cs.s = 1;
+	s.cs.type = 11;
+	s.ss = s.cs;
+	s.ss.selector = 0x28;
+	s.ss.type = 3;
+	s.cr0 = 0x11;		/* ET PE */
+	vmm_set_regs(fx->vcpu, &r);
+	vmm_set_sregs(fx->vcpu, &s);
+	memcpy(mem + PM_CODE, insn, len);
+	if (esp >= PM_STACK && esp + 12 <= PM_STACK + 0x1000)
+		memcpy(mem + esp, frame, 12);
+}
+
+static int
+pm32_exit(struct fixture *fx)
+{
+	struct vmm_exit	 ve;
+
+	memset(&ve, 0, sizeof(ve));
+	ve.reason = VMM_EXIT_INTERNAL_ERROR;
+	ve.internal.suberror = VMM_INTERNAL_EMULATION;
+	return (vmm_host_exit(fx->hv, &ve));
+}
+
+static void
+test_iretd(void)
+{
+	static const uint8_t	 iretd[] = { 0xcf };
+	/* EIP, CS, EFLAGS: ID, IF, ZF, PF and a reserved bit (15) */
+	static const uint32_t	 frame[3] = { 0xb123, 0x20, 0x208246 };
+	struct fixture		 fx;
+	struct vmm_events	 e;
+	struct vmm_regs		 r;
+
+	CHECK(fixture_init(&fx, 0) == 0);
+	pm32_state(&fx, PM_STACK + 0x100, frame, iretd, sizeof(iretd));
+	e = events(&fx);
+	e.nmi.masked = 1;
+	vmm_set_events(fx.vcpu, &e);
+	CHECK(pm32_exit(&fx) == 1);
+	r = regs(&fx);
+	CHECK(r.rip == 0xb123);
+	CHECK(r.rsp == PM_STACK + 0x10c);
+	CHECK(r.rflags == 0x200246);
+	e = events(&fx);
+	CHECK(!e.exception.injected && !e.nmi.masked);
+	CHECK(completed(&fx, "iretd") == 1);
+	fixture_free(&fx);
+}
+
+static void
+test_iretd_refused(void)
+{
+	static const uint8_t	 iretd[] = { 0xcf };
+	static const uint8_t	 iretw[] = { 0x66, 0xcf };
+	static const uint32_t	 ok[3] = { 0xb123, 0x20, 0x246 };
+	static const uint32_t	 othercs[3] = { 0xb123, 0x08, 0x246 };
+	static const uint32_t	 v86[3] = { 0xb123, 0x20, 0x20246 };
+	static const uint32_t	 far[3] = { 0x20000, 0x20, 0x246 };
+	struct fixture		 fx;
+	struct vmm_sregs	 s;
+	struct vmm_regs		 r;
+
+	CHECK(fixture_init(&fx, 0) == 0);
+	/* another code segment, virtual-8086 mode, a 16-bit frame */
+	pm32_state(&fx, PM_STACK + 0x100, othercs, iretd, sizeof(iretd));
+	CHECK(pm32_exit(&fx) == 0);
+	CHECK(regs(&fx).rip == PM_CODE && regs(&fx).rsp == PM_STACK + 0x100);
+	pm32_state(&fx, PM_STACK + 0x100, v86, iretd, sizeof(iretd));
+	CHECK(pm32_exit(&fx) == 0);
+	pm32_state(&fx, PM_STACK + 0x100, ok, iretw, sizeof(iretw));
+	CHECK(pm32_exit(&fx) == 0);
+	/* a nested task return */
+	pm32_state(&fx, PM_STACK + 0x100, ok, iretd, sizeof(iretd));
+	r = regs(&fx);
+	r.rflags |= 0x4000;
+	vmm_set_regs(fx.vcpu, &r);
+	CHECK(pm32_exit(&fx) == 0);
+	/* the target or the stack past its segment's limit */
+	pm32_state(&fx, PM_STACK + 0x100, far, iretd, sizeof(iretd));
+	vmm_get_sregs(fx.vcpu, &s);
+	s.cs.limit = 0xffff;
+	vmm_set_sregs(fx.vcpu, &s);
+	CHECK(pm32_exit(&fx) == 0);
+	pm32_state(&fx, PM_STACK + 0x100, ok, iretd, sizeof(iretd));
+	vmm_get_sregs(fx.vcpu, &s);
+	s.ss.limit = PM_STACK + 0x100 + 10;
+	vmm_set_sregs(fx.vcpu, &s);
+	CHECK(pm32_exit(&fx) == 0);
+	/* a stack at the top of the address space, or not in memory */
+	pm32_state(&fx, 0xfffffffcULL, ok, iretd, sizeof(iretd));
+	CHECK(pm32_exit(&fx) == 0);
+	pm32_state(&fx, 0x20000, ok, iretd, sizeof(iretd));
+	CHECK(pm32_exit(&fx) == 0);
+	/* a 16-bit stack segment */
+	pm32_state(&fx, PM_STACK + 0x100, ok, iretd, sizeof(iretd));
+	vmm_get_sregs(fx.vcpu, &s);
+	s.ss.db = 0;
+	vmm_set_sregs(fx.vcpu, &s);
+	CHECK(pm32_exit(&fx) == 0);
+	/* 64-bit mode: iretq is KVM's, never this layer's */
+	kernel_state(fx.vcpu);
+	CHECK(emulation_failure(&fx, (const uint8_t *)"\x48\xcf", 2) == 0);
+	CHECK(emulation_failure(&fx, iretd, sizeof(iretd)) == 0);
+	CHECK(completed(&fx, "iretd") == 0);
+	fixture_free(&fx);
+}
+
 /* --- syscalls from user mode ---------------------------------------- */
 
 static void
@@ -960,6 +1093,8 @@ main(void)
 	RUN(test_ldmxcsr_refused);
 	RUN(test_stmxcsr);
 	RUN(test_refused);
+	RUN(test_iretd);
+	RUN(test_iretd_refused);
 	RUN(test_msr_filter);
 	RUN(test_wrmsr_arms);
 	RUN(test_syscall);

@@ -53,6 +53,10 @@
 #define RFL_TF		0x00000100ULL
 #define RFL_RF		0x00010000ULL
 #define RFL_AC		0x00040000ULL
+#define RFL_NT		0x00004000ULL
+#define RFL_VM		0x00020000ULL
+/* what iret loads at CPL 0 in protected mode: all but VM and reserved */
+#define RFL_IRET	0x003d7fd5ULL
 
 #define FSW_ES		0x0080		/* unmasked x87 exception pending */
 #define PF_USER		0x4		/* #PF error code: CPL 3 access */
@@ -109,6 +113,7 @@ enum outcome {
 	DONE,		/* executed: RIP moves past it */
 	FAULT,		/* raises in->vector, RIP stays */
 	TRAP,		/* executed, then raises in->vector (int3) */
+	JUMP,		/* executed, and set RIP itself (iret) */
 	REFUSE		/* not sure: the caller ends the VM */
 };
 
@@ -131,6 +136,7 @@ static enum outcome	do_fwait(struct insn *);
 static enum outcome	do_fence(struct insn *);
 static enum outcome	do_ldmxcsr(struct insn *);
 static enum outcome	do_stmxcsr(struct insn *);
+static enum outcome	do_iret(struct insn *);
 
 /*
  * The allow-list: every instruction this layer completes.  Seen at CPL 0
@@ -153,6 +159,7 @@ static const struct allow {
 	{ ZYDIS_MNEMONIC_SFENCE,	"sfence",	0, do_fence },
 	{ ZYDIS_MNEMONIC_LDMXCSR,	"ldmxcsr",	1, do_ldmxcsr },
 	{ ZYDIS_MNEMONIC_STMXCSR,	"stmxcsr",	1, do_stmxcsr },
+	{ ZYDIS_MNEMONIC_IRETD,		"iretd",	0, do_iret },
 };
 #define NALLOW	(sizeof(allow) / sizeof(allow[0]))
 
@@ -506,6 +513,39 @@ do_stmxcsr(struct insn *in)
 }
 
 /*
+ * iretd in 32-bit protected mode (KVM's emulator does iret in real mode
+ * only): syslinux's protected-mode core returns from the interrupts it
+ * reflects to the BIOS with it.  Completed for the return to the same
+ * code segment at CPL 0 only, the case where the CPU pops EIP, CS and
+ * EFLAGS and loads nothing from the GDT: a nested task (NT), a return to
+ * virtual-8086 mode or to another segment or privilege, a 16-bit stack
+ * and a stack or target outside its segment's limit are refused.
+ */
+static enum outcome
+do_iret(struct insn *in)
+{
+	uint32_t	 f[3];
+	uint64_t	 esp = in->r.rsp & 0xffffffffULL;
+
+	if ((in->s.efer & EFER_LMA) || !in->s.cs.db || !in->s.ss.db ||
+	    in->d.operand_width != 32 || (in->r.rflags & RFL_NT))
+		return (REFUSE);
+	if (esp > 0xffffffffULL - sizeof(f) ||
+	    esp + sizeof(f) - 1 > in->s.ss.limit ||
+	    access_virt(in->hv->vcpu, &in->s, in->s.ss.base + esp, f,
+	    sizeof(f), 0) == -1)
+		return (REFUSE);
+	if ((f[1] & 0xffff) != in->s.cs.selector || (f[2] & RFL_VM) ||
+	    f[0] > in->s.cs.limit)
+		return (REFUSE);
+	in->r.rip = f[0];
+	in->r.rflags = (f[2] & RFL_IRET) | RFL_FIXED;
+	in->r.rsp = (in->r.rsp & ~0xffffffffULL) |
+	    ((esp + sizeof(f)) & 0xffffffffULL);
+	return (JUMP);
+}
+
+/*
  * An emulation failure: decode the instruction at RIP and, if it is on
  * the allow-list, complete it.  Refused up front: anything but CPL 0 in
  * protected mode (CPL 3 runs natively and never comes here), an event in
@@ -559,7 +599,10 @@ complete_insn(struct vmm_host_vcpu *hv, const struct vmm_exit *ve)
 		return (0);
 	if ((o = a->fn(&in)) == REFUSE)
 		return (0);
-	if (o != FAULT) {
+	if (o == JUMP) {
+		ev.interrupt.shadow = 0;
+		ev.nmi.masked = 0;	/* iret ends NMI blocking */
+	} else if (o != FAULT) {
 		next = in.r.rip + in.d.length;
 		if (dec == &hv->dec32)
 			next &= 0xffffffffULL;
@@ -569,7 +612,7 @@ complete_insn(struct vmm_host_vcpu *hv, const struct vmm_exit *ve)
 		in.r.rflags &= ~RFL_RF;
 		ev.interrupt.shadow = 0;	/* one instruction ran */
 	}
-	if (o != DONE) {
+	if (o != DONE && o != JUMP) {
 		ev.exception.injected = 1;
 		ev.exception.nr = in.vector;
 		ev.exception.has_error_code = in.has_ec;
