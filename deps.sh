@@ -13,7 +13,7 @@ PKGS="$PKGS python3"
 PKGS="$PKGS libmnl-dev"
 # "deps.sh linux": also what regress/linux needs to build its kernel
 [ "${1:-}" = linux ] && PKGS="$PKGS linux-source-6.1 flex bison bc libelf-dev
-busybox-static fdisk e2fsprogs"
+busybox-static fdisk e2fsprogs extlinux syslinux-common isolinux"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
