@@ -86,6 +86,10 @@ grep -qx net "$tmp/avail" && dev="$dev -n"
 # shellcheck disable=SC2086
 part sh "$LINUX/boot.sh" -i $smp $dev -N pvh
 part sh "$LINUX/boot.sh" -i -z -x -N bzimage
+# the bzImage through SeaBIOS and syslinux: disk, CD-ROM, ISO to disk
+part sh "$LINUX/bios.sh" disk
+part sh "$LINUX/bios.sh" cdrom
+part sh "$LINUX/bios.sh" install
 if k=$(stock_kernel 2>"$tmp/stock.err"); then
 	part sh "$LINUX/boot.sh" -k "$k" -e -S -t "$STOCK_TIMEOUT" -N stock
 else
