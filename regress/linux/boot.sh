@@ -14,8 +14,10 @@
 # (<seconds> s)" per milestone, seconds from vmctl start; like the
 # end-to-end tests it leaves nothing running.
 #
-#   boot.sh [-deinuxz] [-c ncpus] [-k kernel] [-N name] [-S] [-t seconds]
+#   boot.sh [-deinuxz] [-a args] [-c ncpus] [-k kernel] [-N name] [-S]
+#           [-t seconds]
 #
+#   -a args     more kernel command-line options, after the others
 #   -z          the bzImage instead of the vmlinux (PVH note)
 #   -x          pci=nomsi: the virtio devices use INTx, which the kernel
 #               must find through the DSDT's _PRT (level, IO-APIC)
@@ -38,10 +40,11 @@ TESTNAME=linux
 need_root
 
 user=0 initrd=0 bz=0 intx=0 soft=0 early=0 ncpus=0 disk=0 net=0 kernel=
-name=
+name= extra=
 timeout=900
-while getopts c:deinuxzk:N:St: opt; do
+while getopts a:c:deinuxzk:N:St: opt; do
 	case $opt in
+	a) extra=$OPTARG ;;
 	c) ncpus=$OPTARG ;;
 	d) disk=1 ;;
 	n) net=1 ;;
@@ -54,8 +57,8 @@ while getopts c:deinuxzk:N:St: opt; do
 	N) name=$OPTARG ;;
 	S) soft=1 ;;
 	t) timeout=$OPTARG ;;
-	*) echo "usage: boot.sh [-deinuxz] [-c ncpus] [-k kernel] [-N name]" \
-	    "[-S] [-t seconds]" >&2; exit 2 ;;
+	*) echo "usage: boot.sh [-deinuxz] [-a args] [-c ncpus] [-k kernel]" \
+	    "[-N name] [-S] [-t seconds]" >&2; exit 2 ;;
 	esac
 done
 [ -n "$name" ] && TESTNAME=linux.$name
@@ -95,6 +98,7 @@ cmdline="console=ttyS0"
 [ $intx -eq 1 ] && cmdline="$cmdline pci=nomsi"
 [ $early -eq 1 ] && cmdline="$cmdline earlyprintk=serial,ttyS0,115200"
 [ $net -eq 1 ] && cmdline="$cmdline ip=dhcp"
+[ -n "$extra" ] && cmdline="$cmdline $extra"
 token=vmd-disk-$$-$(date +%s)
 if [ $disk -eq 1 ]; then
 	# 64 MB: an MBR with one Linux partition from 1 MB, ext2 in it
