@@ -14,7 +14,7 @@
 # vmd says.  Last, Debian's stock kernel
 # (linux-image-amd64's image package, downloaded with apt-get download
 # and unpacked with dpkg-deb -x, never installed) boots through PVH with
-# the same initrd for VMD_STOCK_TIMEOUT seconds (default 600): the
+# the same initrd for VMD_STOCK_TIMEOUT seconds (default 2400): the
 # milestones it reaches pass, the others are SKIPs.  Prints the PASS,
 # FAIL and SKIP lines as they come and closes with
 # "N passed, N failed, N skipped".
@@ -22,7 +22,7 @@ cd "$(dirname "$0")/../.." || exit 1
 TOP=$(pwd)
 LINUX=$TOP/regress/linux
 CACHE=${VMD_LINUX_CACHE:-/var/tmp/vmd-linux-cache}
-STOCK_TIMEOUT=${VMD_STOCK_TIMEOUT:-600}
+STOCK_TIMEOUT=${VMD_STOCK_TIMEOUT:-2400}
 VMD=$TOP/usr.sbin/vmd/vmd
 GUEST=$TOP/regress/guest/guest.elf
 tmp=$(mktemp -d) || exit 1
@@ -90,8 +90,21 @@ part sh "$LINUX/boot.sh" -i -z -x -N bzimage
 part sh "$LINUX/bios.sh" disk
 part sh "$LINUX/bios.sh" cdrom
 part sh "$LINUX/bios.sh" install
+# Debian's kernel with what a user of a host that emulates kernel code
+# would add (regress/linux/README): no crypto self tests (run at
+# late_initcall, they ran for more than 10 minutes in bignum arithmetic)
+# and no kallsyms lookup per traced function
+# (ftrace_check_for_weak_functions holds the only CPU for minutes).  A
+# milestone not reached in the time is a SKIP that says why.
+STOCK_ARGS="cryptomgr.notests initcall_blacklist=ftrace_check_for_weak_functions"
+stock_boot() {
+	{ sh "$LINUX/boot.sh" -k "$1" -e -S -a "$STOCK_ARGS" \
+	    -t "$STOCK_TIMEOUT" -N stock; echo $? >"$tmp/stock.rc"; } |
+	    sed -u "/^SKIP linux\.stock\./s|\$|; Debian's kernel runs emulated here, about 2M instructions/s, and has virtio_rng as a module (regress/linux/README)|"
+	return "$(cat "$tmp/stock.rc")"
+}
 if k=$(stock_kernel 2>"$tmp/stock.err"); then
-	part sh "$LINUX/boot.sh" -k "$k" -e -S -t "$STOCK_TIMEOUT" -N stock
+	part stock_boot "$k"
 else
 	say "FAIL linux.stock: cannot get Debian's kernel: $(tail -1 "$tmp/stock.err")"
 	fail=$((fail + 1))
