@@ -1078,6 +1078,8 @@ test_probe(void)
 	/* Linux 6.1 reads 127 bytes of it; ssse3 must be among them */
 	CHECK(strlen(strstr(vmm_host_linux_args(), "clearcpuid=") + 11) <= 127);
 	CHECK(strstr(vmm_host_linux_args(), ",ssse3,") != NULL);
+	/* no hypercalls: a second vCPU hung on the first PV IPI */
+	CHECK(strncmp(vmm_host_linux_args(), "nopv ", 5) == 0);
 }
 
 int

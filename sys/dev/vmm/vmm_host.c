@@ -90,11 +90,17 @@
  * rest without a word, so the list names nothing noxsave already takes
  * away (AVX and what depends on it: AVX2, AVX-512, FMA; cpuid-deps.c);
  * Debian's kernel died in blake2s_compress_ssse3 when ssse3 fell off.
+ * The CPUID it sees also offers KVM's paravirtual features (this host
+ * is itself a KVM guest), but a hypercall (vmcall) at CPL 0 never
+ * completes here: the vCPU stays on it.  With two vCPUs Linux 6.1 sends
+ * its IPIs by hypercall and hung bringing up the second one; nopv keeps
+ * it off KVM's paravirtual interface (its clock then is the TSC,
+ * calibrated against the ACPI PM timer).
  */
 #define LINUX_CLEARCPUID	"smap,smep,cx16,popcnt,bmi1,bmi2,abm,movbe," \
 	"rdrand,rdseed,fsgsbase,rdpid,f16c,aes,pclmulqdq,sha_ni,sse4_1," \
 	"sse4_2,ssse3,erms,fsrm"
-#define LINUX_ARGS	"noxsave clearcpuid=" LINUX_CLEARCPUID
+#define LINUX_ARGS	"nopv noxsave clearcpuid=" LINUX_CLEARCPUID
 _Static_assert(sizeof(LINUX_CLEARCPUID) <= 128,
     "Linux 6.1 reads 127 bytes of clearcpuid=");
 
