@@ -7,14 +7,15 @@
 # the busybox initramfs (mkinitramfs.sh) built in goes on to /init; with
 # -i, the plain kernel gets the same initramfs as an initrd (vm.conf's
 # initrd).  Either then reaches a shell, runs a command, reads the
-# virtio rng and powers off through ACPI.  The VM is defined in a
-# private vm.conf (boot, initrd, cmdline, memory) and started with
-# vmctl start.  On hosts where vmd adds command-line options for Linux
-# (see vmm(4)), they must be there.  Prints "PASS linux.NAME.<milestone>
-# (<seconds> s)" per milestone, seconds from vmctl start; like the
-# end-to-end tests it leaves nothing running.
+# virtio rng and powers off through ACPI (-b: through vmctl stop and the
+# ACPI power button).  The VM is defined in a private vm.conf (boot,
+# initrd, cmdline, memory) and started with vmctl start.  On hosts where
+# vmd adds command-line options for Linux (see vmm(4)), they must be
+# there.  Prints "PASS linux.NAME.<milestone> (<seconds> s)" per
+# milestone, seconds from vmctl start; like the end-to-end tests it
+# leaves nothing running.
 #
-#   boot.sh [-deinuxz] [-a args] [-c ncpus] [-k kernel] [-N name] [-S]
+#   boot.sh [-bdeinuxz] [-a args] [-c ncpus] [-k kernel] [-N name] [-S]
 #           [-t seconds]
 #
 #   -a args     more kernel command-line options, after the others
@@ -35,16 +36,22 @@
 #   -n          a local interface and ip=dhcp: IP-Config reports the
 #               address, gateway and host name of vmd's DHCP, and the
 #               shell pings the gateway (the host)
+#   -b          ends with vmctl stop without -f instead of poweroff -f:
+#               vmd presses the ACPI power button (the guest has no
+#               vmmci), the initramfs's acpid powers off; vmctl stop must
+#               succeed and the VM end within vmd's stop timeout (120 s)
 TESTNAME=linux
 . "$(dirname "$0")/../e2e/lib.subr"
 need_root
 
 user=0 initrd=0 bz=0 intx=0 soft=0 early=0 ncpus=0 disk=0 net=0 kernel=
+button=0
 name= extra=
 timeout=900
-while getopts a:c:deinuxzk:N:St: opt; do
+while getopts a:bc:deinuxzk:N:St: opt; do
 	case $opt in
 	a) extra=$OPTARG ;;
+	b) button=1 ;;
 	c) ncpus=$OPTARG ;;
 	d) disk=1 ;;
 	n) net=1 ;;
@@ -57,11 +64,13 @@ while getopts a:c:deinuxzk:N:St: opt; do
 	N) name=$OPTARG ;;
 	S) soft=1 ;;
 	t) timeout=$OPTARG ;;
-	*) echo "usage: boot.sh [-deinuxz] [-a args] [-c ncpus] [-k kernel]" \
+	*) echo "usage: boot.sh [-bdeinuxz] [-a args] [-c ncpus] [-k kernel]" \
 	    "[-N name] [-S] [-t seconds]" >&2; exit 2 ;;
 	esac
 done
 [ -n "$name" ] && TESTNAME=linux.$name
+# the power button needs the userland: the initramfs as initrd unless -u
+[ $button -eq 1 ] && [ $user -eq 0 ] && initrd=1
 CACHE=${VMD_LINUX_CACHE:-/var/tmp/vmd-linux-cache}
 LINUX=$TOP/regress/linux
 
@@ -74,15 +83,20 @@ missed() {
 	fi
 }
 
+# -i: this checkout's initramfs, made in the test's directory (another
+# checkout's boot may remake the cached one meanwhile); -u: the cached one
+# build-kernel.sh builds in
+initramfs=$T/busybox.cpio
+[ $initrd -eq 0 ] && initramfs=$CACHE/initramfs/busybox.cpio
 if [ $user -eq 1 ] || [ $initrd -eq 1 ]; then
 	mkdir -p "$CACHE/initramfs"
-	sh "$LINUX/mkinitramfs.sh" "$CACHE/initramfs/busybox.cpio" ||
+	sh "$LINUX/mkinitramfs.sh" "$initramfs" ||
 	    { fail initramfs "mkinitramfs.sh failed"; exit 1; }
 fi
 if [ -n "$kernel" ]; then
 	[ -f "$kernel" ] || { fail kernel "no kernel $kernel"; exit 1; }
 elif [ $user -eq 1 ] && [ $initrd -eq 0 ]; then
-	out=$(sh "$LINUX/build-kernel.sh" -i "$CACHE/initramfs/busybox.cpio") ||
+	out=$(sh "$LINUX/build-kernel.sh" -i "$initramfs") ||
 	    { fail kernel "build-kernel.sh failed"; exit 1; }
 else
 	out=$(sh "$LINUX/build-kernel.sh") ||
@@ -94,7 +108,7 @@ if [ -z "$kernel" ]; then
 fi
 [ $initrd -eq 1 ] && user=1
 
-cmdline="console=ttyS0"
+cmdline="console=ttyS0${VMD_LINUX_EXTRA:+ $VMD_LINUX_EXTRA}"
 [ $intx -eq 1 ] && cmdline="$cmdline pci=nomsi"
 [ $early -eq 1 ] && cmdline="$cmdline earlyprintk=serial,ttyS0,115200"
 [ $net -eq 1 ] && cmdline="$cmdline ip=dhcp"
@@ -113,7 +127,7 @@ fi
 	echo '	memory 256M'
 	[ "$ncpus" -gt 0 ] && echo "	vcpu $ncpus"
 	echo "	boot \"$kernel\""
-	[ $initrd -eq 1 ] && echo "	initrd \"$CACHE/initramfs/busybox.cpio\""
+	[ $initrd -eq 1 ] && echo "	initrd \"$initramfs\""
 	echo "	cmdline \"$cmdline\""
 	[ $disk -eq 1 ] && echo "	disk \"$T/disk.img\""
 	[ $net -eq 1 ] && echo '	local interface'
@@ -159,9 +173,23 @@ if [ $user -eq 1 ]; then
 	[ $net -eq 1 ] && set -- "$@" \
 	    send 'g=$(ip route | sed -n "s/^default via \([0-9.]*\).*/\1/p"); ping -c 1 -W 10 $g >/dev/null && echo ping=$((1+1)) || echo ping=$((2+2))\n' \
 	    expect ping-answer 'ping=(2|4)'
-	set -- "$@" \
-	    send 'poweroff -f\n' \
-	    expect poweroff 'reboot: (Power down|System halted)'
+	if [ $button -eq 1 ]; then
+		# vmctl stop, from the host, once acpid watches the button
+		printf '%s\n' "out=\$(\"$VMCTL\" -s \"$SOCK\" stop lx 2>&1)" \
+		    'echo "$out"' \
+		    'case $out in *"requested to shutdown"*) exit 0 ;; esac' \
+		    'exit 1' >"$T/stop.sh"
+		set -- "$@" \
+		    send 'pidof acpid >/dev/null && [ -c /dev/input/event0 ] && echo acpid=$((1+1)) || echo acpid=$((0))\n' \
+		    expect acpid-up 'acpid=[0-9]+' \
+		    run stop-requested "sh $T/stop.sh >$T/stop.out" \
+		    expect power-button 'vmd-init: power button' \
+		    expect poweroff 'reboot: (Power down|System halted)'
+	else
+		set -- "$@" \
+		    send 'poweroff -f\n' \
+		    expect poweroff 'reboot: (Power down|System halted)'
+	fi
 else
 	set -- \
 	    mark rtc 'rtc_cmos [^ ]*: setting system clock to' \
@@ -188,8 +216,13 @@ if [ -n "$args" ]; then
 	fi
 fi
 while read -r what m secs; do
+	[ "$what" = failed ] && fail "$m" "$secs"
 	[ "$what" = milestone ] || continue
 	case $m in
+	acpid-up)
+		grep -q '^acpid=2' "$T/console.txt" &&
+		    pass "acpid-up ($secs s)" || fail acpid-up \
+		    "no acpid or no /dev/input/event0" ;;
 	nogsi)
 		fail intx-routing "$(grep 'no GSI' "$T/console.txt" | head -1)" ;;
 	rtc)
@@ -235,6 +268,18 @@ while read -r what m secs; do
 		pass "$m ($secs s)" ;;
 	esac
 done <"$T/milestones"
+# vmctl stop answered: the VM must end by itself within vmd's timeout
+if [ $button -eq 1 ] && grep -q '^milestone stop-requested' "$T/milestones"
+then
+	if wait_state lx stopped 120; then
+		pass "vm-gone ($(($(date +%s) - t0)) s)"
+	else
+		fail vm-gone "still $(vm_state lx) 120 s after vmctl stop"
+	fi
+	grep -q 'shutdown: the guest acknowledged (power button)' \
+	    "$T/vmd.log" && pass button-acknowledged ||
+	    fail button-acknowledged "$(grep 'shutdown:' "$T/vmd.log")"
+fi
 # the file the guest wrote is in the image, once the VM is gone
 if [ $disk -eq 1 ] && grep -q '^disk=42' "$T/console.txt"; then
 	vmctl stop -f lx >/dev/null 2>&1

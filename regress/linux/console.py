@@ -5,16 +5,21 @@
 # "send TEXT" (type TEXT; \n and \r are turned into the keys) or "mark
 # NAME REGEX" (from the start on, in any order with the rest: the first
 # line matching REGEX prints "milestone NAME SECONDS"; marks not seen by
-# the end print "missing NAME").  All output goes to LOG.  Exits 0 when
-# every expect step was met, 1 on a timeout (printing the step it waited
-# for) or when the console closed.  It only reads and writes the pty it
-# is given.
+# the end print "missing NAME"), or "run NAME COMMAND" (runs COMMAND
+# with sh -c while the console is read on, so the guest never waits on a
+# full pty; "milestone NAME SECONDS" when it exits 0, else "failed NAME
+# STATUS: OUTPUT" and the steps end there).  All output goes to LOG.
+# Exits 0 when every expect and run step was met, 1 on a timeout
+# (printing the step it waited for), a failed command or when the
+# console closed.  It reads and writes only the pty it is given and
+# runs only the commands it is given.
 #
 #   console.py TTY LOG TIMEOUT STEP...     e.g. expect prompt 'vmd-linux# '
 
 import os
 import re
 import select
+import subprocess
 import sys
 import termios
 import time
@@ -40,6 +45,9 @@ def main():
             text = words[1].replace("\\n", "\n").replace("\\r", "\r")
             steps.append(("send", text, None))
             words = words[2:]
+        elif words[0] == "run" and len(words) >= 3:
+            steps.append(("run", words[1], words[2]))
+            words = words[3:]
         else:
             sys.stderr.write("console.py: bad step %r\n" % words[0])
             return 2
@@ -71,12 +79,60 @@ def main():
 
 def run(fd, log, steps, timeout, start, see):
     buf = ""
+
+    def readsome(wait):
+        # what the console has within WAIT seconds; False once it closed
+        nonlocal buf
+        r, _, _ = select.select([fd], [], [], wait)
+        if not r:
+            return True
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            data = b""
+        if not data:
+            return False
+        log.write(data)
+        log.flush()
+        text = data.decode("utf-8", "replace").replace("\r", "")
+        see(text)
+        buf += text
+        # keep what a pattern spanning lines may need, not more
+        if len(buf) > 65536:
+            buf = buf[-32768:]
+        return True
+
     for kind, arg, rx in steps:
         if kind == "send":
             # a slow typist: the guest's line discipline runs emulated
             for ch in arg:
                 os.write(fd, ch.encode())
                 time.sleep(0.02)
+            continue
+        if kind == "run":
+            proc = subprocess.Popen(["sh", "-c", rx],
+                                    stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT)
+            while proc.poll() is None:
+                if time.monotonic() - start >= timeout:
+                    proc.kill()
+                    proc.wait()
+                    print("timeout waiting for %s after %.0f s" %
+                          (arg, timeout), flush=True)
+                    return 1
+                if not readsome(0.2):
+                    proc.kill()
+                    proc.wait()
+                    print("console closed waiting for %s" % arg, flush=True)
+                    return 1
+            out = proc.stdout.read().decode("utf-8", "replace")
+            if proc.returncode != 0:
+                print("failed %s %d: %s" % (arg, proc.returncode,
+                      " ".join(out.split())), flush=True)
+                return 1
+            print("milestone %s %.1f" % (arg, time.monotonic() - start),
+                  flush=True)
             continue
         while True:
             m = rx.search(buf)
@@ -90,24 +146,9 @@ def run(fd, log, steps, timeout, start, see):
                 print("timeout waiting for %s after %.0f s" %
                       (arg, timeout), flush=True)
                 return 1
-            r, _, _ = select.select([fd], [], [], min(left, 1.0))
-            if not r:
-                continue
-            try:
-                data = os.read(fd, 4096)
-            except OSError:
-                data = b""
-            if not data:
+            if not readsome(min(left, 1.0)):
                 print("console closed waiting for %s" % arg, flush=True)
                 return 1
-            log.write(data)
-            log.flush()
-            text = data.decode("utf-8", "replace").replace("\r", "")
-            see(text)
-            buf += text
-            # keep what a pattern spanning lines may need, not more
-            if len(buf) > 65536:
-                buf = buf[-32768:]
     return 0
 
 
