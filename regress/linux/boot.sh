@@ -30,9 +30,11 @@
 #               start, not only once the serial driver is up
 #   -c ncpus    vcpu NCPUS in vm.conf: the kernel must bring them all up
 #   -d          a virtio-blk disk the test makes (a partition table and
-#               an ext2 partition): the kernel finds both, the shell
-#               mounts it read-write and writes a file the test finds in
-#               the image after poweroff
+#               an ext2 partition): the kernel finds both; with the
+#               userland the ext2 is the root (root=/dev/vda1: the
+#               initramfs's init mounts it read-write and switches to
+#               it), and the shell mounts it once more and writes a file
+#               the test finds in the image after poweroff
 #   -n          a local interface and ip=dhcp: IP-Config reports the
 #               address, gateway and host name of vmd's DHCP, and the
 #               shell pings the gateway (the host)
@@ -108,18 +110,38 @@ if [ -z "$kernel" ]; then
 fi
 [ $initrd -eq 1 ] && user=1
 
-cmdline="console=ttyS0${VMD_LINUX_EXTRA:+ $VMD_LINUX_EXTRA}"
+cmdline="console=ttyS0"
 [ $intx -eq 1 ] && cmdline="$cmdline pci=nomsi"
 [ $early -eq 1 ] && cmdline="$cmdline earlyprintk=serial,ttyS0,115200"
 [ $net -eq 1 ] && cmdline="$cmdline ip=dhcp"
 [ -n "$extra" ] && cmdline="$cmdline $extra"
 token=vmd-disk-$$-$(date +%s)
 if [ $disk -eq 1 ]; then
+	# With the userland the ext2 is the root: busybox, the links exec'd
+	# by path (as mkinitramfs.sh) and init, which the initramfs's init
+	# mounts read-write and switches to (root= on the command line)
+	mkdir -p "$T/root"
+	if [ $user -eq 1 ]; then
+		for d in bin sbin usr/bin usr/sbin dev proc sys tmp run etc \
+		    mnt; do
+			mkdir -p "$T/root/$d"
+		done
+		cp "${BUSYBOX:-/bin/busybox}" "$T/root/bin/busybox" &&
+		    cp "$LINUX/init" "$T/root/init" &&
+		    touch "$T/root/etc/vmd-root" ||
+		    { fail disk-image "cannot fill $T/root"; exit 1; }
+		for p in bin/sh bin/ash bin/mount bin/umount usr/bin/setsid \
+		    bin/cttyhack sbin/poweroff sbin/reboot sbin/halt; do
+			ln -s /bin/busybox "$T/root/$p"
+		done
+		cmdline="$cmdline root=/dev/vda1"
+	fi
 	# 64 MB: an MBR with one Linux partition from 1 MB, ext2 in it
 	dd if=/dev/zero of="$T/disk.img" bs=1M count=0 seek=64 2>/dev/null &&
 	    echo 'start=2048, type=83' | sfdisk -q "$T/disk.img" >/dev/null &&
-	    mke2fs -q -F -t ext2 -E offset=1048576 "$T/disk.img" 63M \
-	    >/dev/null 2>&1 || { fail disk-image "cannot make $T/disk.img"; exit 1; }
+	    mke2fs -q -F -t ext2 -E offset=1048576 -d "$T/root" \
+	    "$T/disk.img" 63M >/dev/null 2>&1 ||
+	    { fail disk-image "cannot make $T/disk.img"; exit 1; }
 fi
 {
 	echo 'vm "lx" {'
@@ -152,7 +174,8 @@ if [ $user -eq 1 ]; then
 	    mark cpus-up "smp: Brought up 1 node, $ncpus CPUs"
 	[ $disk -eq 1 ] && set -- "$@" \
 	    mark disk-found 'virtio_blk virtio[0-9]+: \[vda\]' \
-	    mark partition-found ' vda: vda1'
+	    mark partition-found ' vda: vda1' \
+	    mark root-mounted-rw 'vmd-init: / is /dev/vda1 / ext2 rw[, ]'
 	[ $net -eq 1 ] && set -- "$@" \
 	    mark ip-config 'IP-Config: Complete'
 	set -- "$@" \
