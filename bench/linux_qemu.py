@@ -111,17 +111,9 @@ def verdicts(text, o):
 def run_steps(fd, logpath, words, timeout, start):
     """console.py's main() on an open pty, timed from START; returns
     ([(name, seconds)], missing marks, rc, the last lines waited on)."""
-    marks, plan = [], []
-    for w in words:
-        if w[0] == "mark":
-            marks.append((w[1], re.compile(w[2])))
-        elif w[0] == "expect":
-            plan.append(("expect", w[1], re.compile(w[2])))
-        else:
-            plan.append(("send", w[1].replace("\\n", "\n"), None))
+    plan, marks = console.parse([x for w in words for x in w])
     got = []
     out = []
-    line = ""
 
     class Out:
         # console.run prints "milestone NAME SECONDS" and its failures
@@ -131,15 +123,8 @@ def run_steps(fd, logpath, words, timeout, start):
         def flush(self):
             pass
 
-    def see(text):
-        nonlocal line
-        line += text
-        *done, line = line.split("\n")
-        for ln in done:
-            for m in list(marks):
-                if m[1].search(ln):
-                    got.append((m[0], time.monotonic() - start))
-                    marks.remove(m)
+    see = console.watch(marks, lambda name:
+                        got.append((name, time.monotonic() - start)))
 
     saved = sys.stdout
     sys.stdout = Out()
@@ -156,6 +141,16 @@ def run_steps(fd, logpath, words, timeout, start):
     why = [s for s in "".join(out).splitlines()
            if not s.startswith("milestone")]
     return got, [m[0] for m in marks], rc, why
+
+
+def end(proc, grace):
+    """Ends PROC, ours: SIGTERM, SIGKILL after GRACE seconds."""
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def host_args():
@@ -177,12 +172,7 @@ def host_args():
                     break
                 time.sleep(0.05)
         finally:
-            p.terminate()
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+            end(p, 5)
         text = open(log).read()
     m = re.search(r"Linux kernels vmd boots here get on their command "
                   r"line: (.*)", text)
@@ -360,12 +350,7 @@ def qemu_run(accel, o, t):
         return res
     finally:
         if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            end(proc, 10)
         subprocess.run(["ip", "netns", "del", ns])
 
 

@@ -31,7 +31,27 @@ def main():
         sys.stderr.write("usage: console.py TTY LOG TIMEOUT STEP...\n")
         return 2
     path, logpath, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
-    words = sys.argv[4:]
+    try:
+        steps, marks = parse(sys.argv[4:])
+    except ValueError as e:
+        sys.stderr.write("console.py: bad step %r\n" % e.args[0])
+        return 2
+    fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
+    tty.setraw(fd, termios.TCSANOW)
+    log = open(logpath, "ab")
+    start = time.monotonic()
+    see = watch(marks, lambda name: print("milestone %s %.1f" %
+                (name, time.monotonic() - start), flush=True))
+    rc = run(fd, log, steps, timeout, start, see)
+    see("\n")
+    for name, _ in marks:
+        print("missing %s" % name, flush=True)
+    return rc
+
+
+def parse(words):
+    """The STEP... words of the command line: (steps for run(), marks
+    for watch()); ValueError with the first word of a bad step."""
     steps = []
     marks = []
     while words:
@@ -49,32 +69,25 @@ def main():
             steps.append(("run", words[1], words[2]))
             words = words[3:]
         else:
-            sys.stderr.write("console.py: bad step %r\n" % words[0])
-            return 2
-    fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
-    tty.setraw(fd, termios.TCSANOW)
-    log = open(logpath, "ab")
-    start = time.monotonic()
-    buf = ""
+            raise ValueError(words[0])
+    return steps, marks
+
+
+def watch(marks, hit):
+    """A see() for run(): whole lines against the MARKS not met yet,
+    HIT(name) for each one met (and taken off MARKS)."""
     line = ""
 
     def see(text):
-        # whole lines against the marks not met yet
         nonlocal line
         line += text
         *done, line = line.split("\n")
         for ln in done:
             for m in list(marks):
                 if m[1].search(ln):
-                    print("milestone %s %.1f" %
-                          (m[0], time.monotonic() - start), flush=True)
+                    hit(m[0])
                     marks.remove(m)
-
-    rc = run(fd, log, steps, timeout, start, see)
-    see("\n")
-    for name, _ in marks:
-        print("missing %s" % name, flush=True)
-    return rc
+    return see
 
 
 def run(fd, log, steps, timeout, start, see):
